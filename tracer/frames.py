@@ -1,0 +1,211 @@
+"""Events as pandas: one DataFrame per kind, holding only that kind's columns, with declared dtypes.
+
+Dtypes: a column with no nulls gets its plain numpy dtype (int64 ns, uint64 addresses...); a column
+with nulls gets pandas' nullable dtype (Int64, boolean) so that "unknown" stays distinct from zero.
+Text columns (comm, context, stage, caller, api ...) become categoricals.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from . import schema
+from .recording import Recording, open_recording
+
+# Free-text columns that are rarely repeated stay plain strings.
+_NOT_CATEGORY = {"frames", "payload", "reason"}
+
+
+def empty_frame(kind: str) -> pd.DataFrame:
+    cols = [c for c in schema.kind_columns(kind) if c != "kind"]
+    return pd.DataFrame({c: pd.Series([], dtype=_empty_dtype(c)) for c in cols})
+
+
+def _empty_dtype(col: str):
+    t = schema.FIELDS[col].type
+    if pa.types.is_string(t):
+        return "category" if col not in _NOT_CATEGORY else "object"
+    if pa.types.is_boolean(t):
+        return "bool"
+    return t.to_pandas_dtype()
+
+
+@dataclass
+class Frames:
+    """All events of a recording, split by kind. Missing kinds are empty frames (with columns).
+
+    `present` says which kinds actually occurred; `meta` is the recording metadata, and
+    `probe_plan` the attach plan the analyses consult to tell "not recorded" from "did not happen".
+    """
+    by_kind: dict[str, pd.DataFrame]
+    meta: dict[str, Any] = field(default_factory=dict)
+    truncated: bool = False
+
+    def __getitem__(self, kind: str) -> pd.DataFrame:
+        df = self.by_kind.get(kind)
+        return df if df is not None else empty_frame(kind)
+
+    def has(self, kind: str) -> bool:
+        df = self.by_kind.get(kind)
+        return df is not None and len(df) > 0
+
+    @property
+    def present(self) -> set[str]:
+        return {k for k, v in self.by_kind.items() if len(v)}
+
+    @property
+    def probe_plan(self) -> dict[str, Any]:
+        return self.meta.get("probe_plan") or {}
+
+    def recorded(self, kind: str) -> bool:
+        """Whether the source was able to record this kind at all (even if none happened).
+
+        A recording's metadata lists the kinds its probes could produce (`recorded_kinds`);
+        without that list, a kind is taken as recorded only if events of it are present.
+        """
+        kinds = self.meta.get("recorded_kinds")
+        if isinstance(kinds, list):
+            return kind in kinds or self.has(kind)
+        return self.has(kind)
+
+    @property
+    def time_range_ns(self) -> tuple[int, int] | None:
+        lo, hi = None, None
+        for k, df in self.by_kind.items():
+            if k in ("stack", "probe_status") or not len(df):
+                continue
+            ts = df["ts_ns"].to_numpy()
+            end = ts + df["duration_ns"].fillna(0).to_numpy(dtype=np.int64) \
+                if "duration_ns" in df else ts
+            lo = int(ts.min()) if lo is None else min(lo, int(ts.min()))
+            hi = int(end.max()) if hi is None else max(hi, int(end.max()))
+        return None if lo is None else (lo, hi)
+
+    def window(self, start_ns: int | None, end_ns: int | None) -> "Frames":
+        """Events that start in [start_ns, end_ns); stacks and probe status are kept whole."""
+        out = {}
+        for k, df in self.by_kind.items():
+            if k in ("stack", "probe_status") or not len(df):
+                out[k] = df
+                continue
+            ts = df["ts_ns"]
+            m = np.ones(len(df), dtype=bool)
+            if start_ns is not None:
+                m &= (ts >= start_ns).to_numpy()
+            if end_ns is not None:
+                m &= (ts < end_ns).to_numpy()
+            out[k] = df[m]
+        return Frames(out, self.meta, self.truncated)
+
+    def stacks(self) -> dict[int, str]:
+        df = self["stack"]
+        return dict(zip(df["stack_id"].astype("int64"), df["frames"].astype(str)))
+
+    @property
+    def nbytes(self) -> int:
+        return int(sum(df.memory_usage(deep=True, index=True).sum() for df in self.by_kind.values()))
+
+
+def frames_from_table(table: pa.Table, meta: Mapping[str, Any] | None = None,
+                      truncated: bool = False) -> Frames:
+    return frames_from_batches(table.to_batches(), meta, truncated)
+
+
+def frames_from_batches(batches: Iterable[pa.RecordBatch], meta: Mapping[str, Any] | None = None,
+                        truncated: bool = False) -> Frames:
+    groups: dict[str, list[pa.RecordBatch]] = {}
+    for b in batches:
+        if b.num_rows == 0:
+            continue
+        kinds = b.column(b.schema.get_field_index("kind"))
+        first = kinds[0].as_py()
+        if first is not None and pa.compute.all(pa.compute.equal(kinds, first)).as_py():
+            groups.setdefault(first, []).append(b)
+            continue
+        for k in pa.compute.unique(kinds).to_pylist():  # a mixed batch (foreign writer)
+            if k is None:
+                continue
+            groups.setdefault(k, []).append(b.filter(pa.compute.equal(kinds, k)))
+    out = {}
+    for kind, bs in groups.items():
+        if kind not in schema.KINDS:
+            continue  # a newer writer's kind: not ours to interpret
+        cols = [c for c in schema.kind_columns(kind) if c != "kind"]
+        table = pa.Table.from_batches(bs)
+        present = [c for c in cols if c in table.column_names]
+        out[kind] = _to_pandas(table.select(present), cols)
+    return Frames(out, dict(meta or {}), truncated)
+
+
+def _to_pandas(table: pa.Table, cols: list[str]) -> pd.DataFrame:
+    data = {}
+    n = table.num_rows
+    for c in cols:
+        if c not in table.column_names:
+            data[c] = pd.Series(pd.array([None] * n, dtype=_nullable(c)))
+            continue
+        arr = table.column(c).combine_chunks()
+        t = arr.type
+        if pa.types.is_string(t) or pa.types.is_large_string(t):
+            if c in _NOT_CATEGORY:
+                data[c] = pd.Series(arr.to_pylist(), dtype=object)
+            else:
+                data[c] = pd.Categorical.from_codes(*_dict_codes(arr))
+        elif arr.null_count == 0:
+            data[c] = arr.to_numpy(zero_copy_only=False)
+        else:
+            data[c] = pd.Series(arr.to_pandas(types_mapper=pd.ArrowDtype)).astype(_nullable(c))
+    df = pd.DataFrame(data)
+    return df.sort_values("ts_ns", kind="stable", ignore_index=True) \
+        if not df["ts_ns"].is_monotonic_increasing else df
+
+
+def _dict_codes(arr: pa.Array):
+    enc = arr.dictionary_encode()
+    codes = enc.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int32)
+    return codes, pd.Index(enc.dictionary.to_pylist(), dtype=object)
+
+
+def _nullable(col: str):
+    t = schema.FIELDS[col].type
+    if pa.types.is_boolean(t):
+        return "boolean"
+    if pa.types.is_string(t):
+        return "object"
+    return {pa.int16(): "Int16", pa.int32(): "Int32", pa.int64(): "Int64",
+            pa.uint32(): "UInt32", pa.uint64(): "UInt64"}[t]
+
+
+def load_frames(path_or_recording: str | Recording) -> Frames:
+    """Load a whole recording into per-kind frames (the analyses' input)."""
+    rec = path_or_recording if isinstance(path_or_recording, Recording) \
+        else open_recording(path_or_recording)
+    try:
+        frames = frames_from_batches(rec.iter_batches(), rec.meta)
+        frames.truncated = rec.truncated
+        return frames
+    finally:
+        if rec is not path_or_recording:
+            rec.close()
+
+
+def frames_from_rows(rows_by_kind: Mapping[str, list[Mapping[str, Any]]],
+                     meta: Mapping[str, Any] | None = None) -> Frames:
+    """Build Frames straight from dict rows (tests, small sources). Missing fields are null."""
+    batches = []
+    sch = schema.arrow_schema()
+    for kind, rows in rows_by_kind.items():
+        if not rows:
+            continue
+        cols = {}
+        for f in sch:
+            if f.name == "kind":
+                cols[f.name] = pa.array([kind] * len(rows))
+            else:
+                cols[f.name] = pa.array([r.get(f.name) for r in rows], type=f.type)
+        batches.append(pa.RecordBatch.from_pydict(cols, schema=sch))
+    return frames_from_batches(batches, meta)

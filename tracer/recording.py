@@ -1,0 +1,287 @@
+"""Recordings: an append-only Arrow IPC stream (zstd) that a recorder can write for hours.
+
+Crash safety: every batch is written and flushed to the kernel at least every `flush_interval_s`
+(default 1 s), so a recorder killed with SIGKILL loses at most the events of the last interval.
+A file cut short replays every complete batch and reports itself as truncated; a file without the
+Arrow end-of-stream marker reports that the recorder did not close it cleanly.
+
+Every batch holds events of one kind only (readers rely on that to split kinds without a scan).
+Nothing read from a recording is ever evaluated: metadata is JSON, events are typed columns.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.ipc as ipc
+
+from . import schema
+from .errors import RecordingError
+
+META_KEY = b"gemscope"
+EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
+MAX_META_BYTES = 4 << 20  # metadata larger than this is refused as hostile
+
+
+def _write_options() -> ipc.IpcWriteOptions:
+    return ipc.IpcWriteOptions(compression="zstd")
+
+
+class RecordingWriter:
+    """Append events, one kind per call, as columns; flushes at least every flush_interval_s.
+
+    ``append(kind, columns)`` takes a mapping field -> sequence (numpy arrays are cheapest); the
+    common fields ts_ns/cpu/pid/tid/comm must be present. Fields of other kinds are written null.
+    """
+
+    def __init__(self, path: str | os.PathLike, meta: Mapping[str, Any], *,
+                 flush_interval_s: float = 1.0, clock=time.monotonic):
+        meta = dict(meta)
+        meta.setdefault("schema_version", schema.SCHEMA_VERSION)
+        self.path = os.fspath(path)
+        self._clock = clock
+        self._flush_interval_s = flush_interval_s
+        self._schema = schema.arrow_schema({META_KEY: json.dumps(meta, sort_keys=True).encode()})
+        self._file = open(self.path, "wb")
+        self._writer = ipc.new_stream(self._file, self._schema, options=_write_options())
+        self._file.flush()
+        self._pending: dict[str, list[dict[str, Any]]] = {}
+        self._pending_rows = 0
+        self._last_flush = clock()
+        self.events_written = 0
+        self.closed = False
+
+    def append(self, kind: str, columns: Mapping[str, Any]) -> None:
+        if kind not in schema.KINDS:
+            raise ValueError(f"unknown event kind {kind!r}")
+        allowed = set(schema.kind_columns(kind)) - {"kind"}
+        extra = set(columns) - allowed
+        if extra:
+            raise ValueError(f"kind {kind}: fields {sorted(extra)} do not belong to it")
+        n = len(columns["ts_ns"])
+        if n == 0:
+            return
+        self._pending.setdefault(kind, []).append(dict(columns))
+        self._pending_rows += n
+        self.flush_if_due()
+
+    def append_rows(self, kind: str, rows: Iterable[Mapping[str, Any]]) -> None:
+        """Convenience for small amounts of events given as dicts (missing fields are null)."""
+        rows = list(rows)
+        if not rows:
+            return
+        names = [c for c in schema.kind_columns(kind) if c != "kind"]
+        self.append(kind, {c: [r.get(c) for r in rows] for c in names})
+
+    def flush_if_due(self) -> None:
+        if self._clock() - self._last_flush >= self._flush_interval_s or self._pending_rows > 262144:
+            self.flush()
+
+    def flush(self) -> None:
+        for kind, chunks in self._pending.items():
+            self._writer.write_batch(_batch(kind, chunks, self._schema))
+            self.events_written += sum(len(c["ts_ns"]) for c in chunks)
+        self._pending.clear()
+        self._pending_rows = 0
+        self._file.flush()
+        self._last_flush = self._clock()
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            self.flush()
+            self._writer.close()
+        finally:
+            self._file.close()
+            self.closed = True
+
+    def __enter__(self) -> "RecordingWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _batch(kind: str, chunks: list[dict[str, Any]], sch: pa.Schema) -> pa.RecordBatch:
+    n = sum(len(c["ts_ns"]) for c in chunks)
+    arrays = []
+    for f in sch:
+        if f.name == "kind":
+            arrays.append(pa.DictionaryArray.from_arrays(
+                pa.array(np.zeros(n, dtype=np.int8)), pa.array([kind])).cast(pa.string()))
+            continue
+        if f.name not in chunks[0]:
+            arrays.append(pa.nulls(n, f.type))
+            continue
+        parts = [_to_arrow(c[f.name], f.type) for c in chunks]
+        arrays.append(parts[0] if len(parts) == 1 else pa.concat_arrays(parts))
+    return pa.RecordBatch.from_arrays(arrays, schema=sch)
+
+
+def _to_arrow(values: Any, typ: pa.DataType) -> pa.Array:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if isinstance(values, pa.Array):
+        return values if values.type == typ else values.cast(typ)
+    if isinstance(values, np.ndarray) and values.dtype != object:
+        return pa.array(values, type=typ)
+    return pa.array(list(values), type=typ)
+
+
+@dataclass
+class Summary:
+    """What `gemscope info` prints: counts read batch by batch, never the whole file at once."""
+    events: int = 0
+    by_kind: Counter = field(default_factory=Counter)
+    lost_events: int = 0
+    first_ts_ns: int | None = None
+    last_ts_ns: int | None = None
+    batches: int = 0
+
+
+class Recording:
+    """A recording opened for reading. Construct with `open_recording`."""
+
+    def __init__(self, path: str, source, meta: dict[str, Any], reader: ipc.RecordStreamReader):
+        self.path = path
+        self._source = source
+        self.meta = meta
+        self._reader = reader
+        self._consumed = False
+        self.truncated = False
+        self.truncation_error: str | None = None
+        self.closed_cleanly = _ends_with_eos(path)
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.meta.get("synthetic"))
+
+    def iter_batches(self) -> Iterator[pa.RecordBatch]:
+        """Every complete batch in file order; stops at a truncation and records it."""
+        if self._consumed:
+            raise RecordingError(f"{self.path}: batches can be read once per open_recording()")
+        self._consumed = True
+        while True:
+            try:
+                batch = self._reader.read_next_batch()
+            except StopIteration:
+                return
+            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
+                self.truncated = True
+                self.truncation_error = str(e).splitlines()[0][:200]
+                return
+            yield batch
+
+    def read_table(self) -> pa.Table:
+        return pa.Table.from_batches(list(self.iter_batches()), schema=self._reader.schema)
+
+    def summary(self) -> Summary:
+        s = Summary()
+        for b in self.iter_batches():
+            s.batches += 1
+            s.events += b.num_rows
+            kinds = b.column(b.schema.get_field_index("kind"))
+            for k, c in zip(*np.unique(kinds.to_numpy(zero_copy_only=False), return_counts=True)):
+                s.by_kind[str(k)] += int(c)
+            ts = b.column(b.schema.get_field_index("ts_ns")).drop_null()
+            if len(ts):
+                mm = pc.min_max(ts)
+                lo, hi = mm["min"].as_py(), mm["max"].as_py()
+                s.first_ts_ns = lo if s.first_ts_ns is None else min(s.first_ts_ns, lo)
+                s.last_ts_ns = hi if s.last_ts_ns is None else max(s.last_ts_ns, hi)
+            lost = b.column(b.schema.get_field_index("lost_count")).drop_null()
+            if len(lost):
+                s.lost_events += pc.sum(lost).as_py()
+        return s
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> "Recording":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _ends_with_eos(path: str) -> bool:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            if f.tell() < len(EOS_MARKER):
+                return False
+            f.seek(-len(EOS_MARKER), os.SEEK_END)
+            return f.read() == EOS_MARKER
+    except OSError:
+        return False
+
+
+def open_recording(path: str | os.PathLike) -> Recording:
+    """Open a recording; any problem with the file becomes one RecordingError line."""
+    path = os.fspath(path)
+    try:
+        source = pa.memory_map(path, "r")
+    except FileNotFoundError:
+        raise RecordingError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise RecordingError(f"{path}: is a directory, not a recording") from None
+    except PermissionError:
+        raise RecordingError(f"{path}: permission denied") from None
+    except (OSError, pa.ArrowException) as e:
+        raise RecordingError(f"{path}: cannot be read ({_first_line(e)})") from None
+    try:
+        reader = ipc.open_stream(source)
+    except (pa.ArrowInvalid, pa.ArrowIOError, OSError, pa.ArrowException) as e:
+        source.close()
+        raise RecordingError(f"{path}: not a gemscope recording (not an Arrow IPC stream: "
+                             f"{_first_line(e)})") from None
+    try:
+        meta = _check_schema(path, reader.schema)
+    except RecordingError:
+        source.close()
+        raise
+    return Recording(path, source, meta, reader)
+
+
+def _check_schema(path: str, sch: pa.Schema) -> dict[str, Any]:
+    raw = (sch.metadata or {}).get(META_KEY)
+    if raw is None:
+        raise RecordingError(f"{path}: an Arrow stream, but not a gemscope recording "
+                             "(no gemscope metadata)")
+    if len(raw) > MAX_META_BYTES:
+        raise RecordingError(f"{path}: metadata of {len(raw)} bytes refused (limit "
+                             f"{MAX_META_BYTES})")
+    try:
+        meta = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise RecordingError(f"{path}: gemscope metadata is not valid JSON") from None
+    if not isinstance(meta, dict):
+        raise RecordingError(f"{path}: gemscope metadata is not a JSON object")
+    version = meta.get("schema_version")
+    if not isinstance(version, int) or version < 1:
+        raise RecordingError(f"{path}: missing or invalid schema_version in metadata")
+    if version > schema.SCHEMA_VERSION:
+        raise RecordingError(f"{path}: schema version {version} is newer than this gemscope "
+                             f"understands ({schema.SCHEMA_VERSION}); upgrade gemscope")
+    for name in ("ts_ns", "kind"):
+        if sch.get_field_index(name) < 0:
+            raise RecordingError(f"{path}: required column {name!r} is missing")
+    for f in sch:
+        want = schema.FIELDS.get(f.name)
+        if want is not None and f.type != want.type:
+            raise RecordingError(f"{path}: column {f.name!r} has type {f.type}, "
+                                 f"expected {want.type}")
+    return meta
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return (text[0] if text else type(e).__name__)[:200]
