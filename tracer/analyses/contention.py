@@ -1,0 +1,168 @@
+"""Reservation-lock contention (question Q1 of the probe catalog): how long blocking dma_resv /
+ww_mutex acquisitions waited, on which objects, in which tasks and call sites, who held the lock,
+the worst waits with their stacks, and ww wait-die backoffs.
+
+What counts as "waited": a resv_lock event whose duration (time inside the lock call) is above
+UNCONTENDED_THRESHOLD_NS, OR one that overlaps a lock_contention wait of the same thread on the
+same lock (the contention tracepoints fire only on the slow path, so they prove a wait even when
+the call itself was quick). The wait time is the call's duration (the paired contention's
+duration when the call's own duration is unknown).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..frames import Frames
+from .base import Analysis, Result
+from .intervals import asof, key_array, take, take_series
+from .stats import (as_bool, counts_by, distribution, known_ns, labels, max_ns, percentile_ns,
+                    stack_frames, sum_ns, unknown_note)
+
+# A fast-path ww_mutex_lock (uncontended cmpxchg plus kprobe overhead) takes well under 1 us;
+# anything longer went to the slow path or was preempted inside the call.
+UNCONTENDED_THRESHOLD_NS = 1_000
+EDEADLK = -35       # ww wait-die: the younger context must back off and retry
+EALREADY = -114     # the context already holds this lock
+WORST_WAITS = 20
+
+
+def _paired_contention(locks: pd.DataFrame, cont: pd.DataFrame, lock_ends: np.ndarray,
+                       lock_end_known: np.ndarray) -> np.ndarray:
+    """Position of the lock_contention (same tid and lock) that began inside each resv_lock
+    call, or -1. With an unknown call duration the call is taken to last until the thread's
+    next resv_lock call (an upper bound)."""
+    pos = asof(locks["ts_ns"].to_numpy(), cont["ts_ns"].to_numpy(),
+               left_by=(key_array(locks["tid"]), key_array(locks["lock_addr"])),
+               right_by=(key_array(cont["tid"]), key_array(cont["lock_addr"])),
+               direction="forward")
+    next_call = locks.groupby("tid", sort=False)["ts_ns"].shift(-1)
+    bound = np.where(lock_end_known, lock_ends,
+                     next_call.to_numpy(dtype=np.float64, na_value=np.inf))
+    cont_ts = take(cont["ts_ns"].to_numpy(), pos, np.iinfo(np.int64).max)
+    inside = (pos >= 0) & np.where(lock_end_known, cont_ts <= lock_ends, cont_ts < bound)
+    return np.where(inside, pos, -1)
+
+
+def _holds_at_wait_start(waits: pd.DataFrame, holds: pd.DataFrame) -> pd.DataFrame:
+    """For each wait, the resv_hold on the same lock that was active when the wait began (the
+    latest hold that started at or before it and had not ended, or whose end is unknown): its
+    tid, comm, caller, duration and stack id. A lock has one holder at a time, so that hold is
+    the holder's."""
+    pos = asof(waits["ts_ns"].to_numpy(), holds["ts_ns"].to_numpy(),
+               left_by=(key_array(waits["lock_addr"]),), right_by=(key_array(holds["lock_addr"]),))
+    hdur, hknown = known_ns(holds["duration_ns"])
+    still_held = take(holds["ts_ns"].to_numpy() + hdur, pos, -1) > waits["ts_ns"].to_numpy()
+    pos = np.where((pos >= 0) & (still_held | ~take(hknown, pos, True)), pos, -1)
+    out = pd.DataFrame({"hold_tid": take_series(holds["tid"], pos),
+                        "hold_comm": take_series(holds["comm"], pos),
+                        "hold_caller": take_series(holds["caller"], pos),
+                        "hold_duration_ns": take_series(holds["duration_ns"], pos),
+                        "hold_stack_id": take_series(holds["stack_id"], pos)})
+    out.index = waits.index
+    return out
+
+
+def analyse(frames: Frames) -> Result:
+    res = Result("contention", ANALYSIS.title, ANALYSIS.needs)
+    locks = frames["resv_lock"].reset_index(drop=True)
+    dur, known = known_ns(locks["duration_ns"])
+    ends = locks["ts_ns"].to_numpy() + dur
+    has_cont = frames.recorded("lock_contention")
+    cont = frames["lock_contention"].reset_index(drop=True)
+    pair = _paired_contention(locks, cont, ends, known) if has_cont and len(cont) and len(locks) \
+        else np.full(len(locks), -1, dtype=np.int64)
+    cdur, cknown = known_ns(cont["duration_ns"])
+    waited = (known & (dur > UNCONTENDED_THRESHOLD_NS)) | (pair >= 0)
+    wait_ns = np.where(known, dur, take(cdur, pair, 0))
+    wait_known = known | take(cknown, pair, False)
+
+    waits = locks[waited].copy()
+    waits["wait_ns"] = pd.array(wait_ns[waited], dtype="Int64")
+    waits.loc[~wait_known[waited], "wait_ns"] = pd.NA
+    # the holder seen by the lock probe, else the one seen by the contention tracepoint
+    pair_w = pair[waited]
+    waits["holder_tid"] = waits["holder_tid"].astype("Int64").fillna(
+        take_series(cont["holder_tid"], pair_w).set_axis(waits.index))
+    waits["holder_comm"] = waits["holder_comm"].astype(object).where(
+        waits["holder_comm"].notna(), take_series(cont["holder_comm"], pair_w).set_axis(
+            waits.index))
+    if frames.recorded("resv_hold"):
+        waits = waits.join(_holds_at_wait_start(waits, frames["resv_hold"].reset_index(drop=True)))
+    kw = wait_ns[waited & wait_known]
+
+    ret = locks["ret"]
+    res.headline = {
+        "resv_lock_calls": int(len(locks)),
+        "resv_waits": int(waited.sum()),
+        "resv_wait_total_ns": sum_ns(kw),
+        "resv_wait_p50_ns": percentile_ns(kw, 50),
+        "resv_wait_p90_ns": percentile_ns(kw, 90),
+        "resv_wait_p99_ns": percentile_ns(kw, 99),
+        "resv_wait_max_ns": max_ns(kw),
+        "edeadlk_backoffs": int((ret == EDEADLK).sum()),
+        "ealready_returns": int((ret == EALREADY).sum()),
+        "waits_by_task": counts_by(waits["comm"]),
+        "waits_by_caller": counts_by(waits["caller"]),
+        "uncontended_threshold_ns": UNCONTENDED_THRESHOLD_NS,
+    }
+    res.notes += unknown_note(int((waited & ~wait_known).sum()), "waits")
+    if has_cont:
+        resv_cont = cont[as_bool(cont["is_resv"])]
+        res.headline["contended_resv_acquisitions"] = int(len(resv_cont))
+        res.headline["contention_edeadlk_ends"] = int((resv_cont["ret"] == EDEADLK).sum())
+        res.headline["waits_seen_only_by_contention"] = int(((pair >= 0) & ~(
+            known & (dur > UNCONTENDED_THRESHOLD_NS))).sum())
+        res.tables["contended_by_context"] = distribution(
+            resv_cont.assign(wait_ns=resv_cont["duration_ns"]), ["context"], "wait_ns",
+            "contentions")
+    else:
+        res.notes.append("lock_contention was not recorded: waits are judged by call duration "
+                         f"alone (> {UNCONTENDED_THRESHOLD_NS} ns)")
+
+    res.tables["by_object"] = distribution(waits, ["lock_addr"], "wait_ns", "waits")
+    res.tables["by_task"] = distribution(waits, ["comm", "tid"], "wait_ns", "waits")
+    res.tables["by_caller"] = distribution(waits, ["caller"], "wait_ns", "waits")
+    res.tables["holders"] = distribution(waits, ["holder_comm", "holder_tid"], "wait_ns", "waits")
+    if "hold_caller" in waits:
+        res.tables["holder_call_sites"] = distribution(waits, ["hold_caller"], "wait_ns", "waits")
+    else:
+        res.notes.append("resv_hold was not recorded: the holder's call site and hold time "
+                         "are unknown")
+    res.tables["backoffs"] = _backoffs(locks)
+    res.tables["worst_waits"] = _worst(frames, waits)
+    return res
+
+
+def _backoffs(locks: pd.DataFrame) -> pd.DataFrame:
+    """-EDEADLK backoffs and -EALREADY returns per call site."""
+    bad = locks[locks["ret"].isin([EDEADLK, EALREADY])]
+    t = pd.DataFrame({"caller": labels(bad["caller"]).astype(object),
+                      "edeadlk": (bad["ret"] == EDEADLK).to_numpy(),
+                      "ealready": (bad["ret"] == EALREADY).to_numpy()})
+    out = t.groupby("caller", sort=False).sum().reset_index()
+    return out.sort_values(["edeadlk", "ealready"], ascending=False, ignore_index=True)
+
+
+def _worst(frames: Frames, waits: pd.DataFrame) -> pd.DataFrame:
+    """The longest waits, each with its holder, the holder's hold and both stacks."""
+    top = waits[waits["wait_ns"].notna()]
+    top = top.nlargest(WORST_WAITS, "wait_ns") if len(top) else top
+    cols = ["ts_ns", "tid", "comm", "lock_addr", "obj_addr", "caller", "wait_ns", "ret",
+            "holder_tid", "holder_comm", "context", "in_reclaim"]
+    cols += [c for c in ("hold_caller", "hold_duration_ns") if c in top]
+    out = top[cols].copy()
+    stacks = frames.stacks()
+    out["stack"] = stack_frames(top["stack_id"], stacks)
+    if "hold_stack_id" in top:
+        out["holder_stack"] = stack_frames(top["hold_stack_id"], stacks)
+    return out.reset_index(drop=True)
+
+
+ANALYSIS = Analysis(
+    name="contention",
+    title="Reservation-lock contention: waits, holders and backoffs",
+    needs=("resv_lock",),
+    func=lambda frames: analyse(frames),
+    optional=("lock_contention", "resv_hold", "stack"),
+)
