@@ -1,0 +1,275 @@
+/* gemscope: the shared part of the one combined BPF program (event record, maps, helpers).
+ *
+ * The program is assembled by probes/program.py from this header and the .bpf.c parts; variant
+ * parts are switched with -D flags chosen by the attach plan (probes/plan.py) from a feature probe
+ * of the running kernel. Every record is ONE fixed-size struct gs_event, so user space decodes a
+ * whole ring-buffer batch with a single numpy dtype (probes/events.py mirrors this layout: keep the
+ * two in sync, tests/unit/test_probe_events.py checks the size).
+ *
+ * Flags (all optional):
+ *   GS_RINGBUF / (none)         BPF ring buffer, else a perf buffer
+ *   GS_TASK_OFFSETS             struct task_struct from the headers matches the running kernel:
+ *                               read current->flags and the lock holder's pid/comm
+ *   GS_KPROBES                  compile the kprobe parts (locks.bpf.c, msm.bpf.c)
+ *   GS_MSM_HEADERS              drm/drm_gem.h matches the target: read obj->size/resv/lru
+ *   GS_FN_*                     kernel addresses of msm functions (from /proc/kallsyms)
+ *   GS_CONTENTION_ALL           stream every lock:contention (no resv registry to filter with)
+ *   GS_UNCONTENDED_NS           resv ww_mutex_lock calls shorter than this (ret 0, not in
+ *                               reclaim) go to an in-kernel histogram instead of the stream
+ */
+#include <uapi/linux/ptrace.h>
+#include <linux/sched.h>
+
+#ifndef GS_UNCONTENDED_NS
+#define GS_UNCONTENDED_NS 0
+#endif
+#ifndef GS_STACK_ENTRIES
+#define GS_STACK_ENTRIES 16384
+#endif
+#ifndef GS_RINGBUF_PAGES
+#define GS_RINGBUF_PAGES 1024
+#endif
+
+/* event types: probes/events.py TYPE_* has the same numbers */
+#define T_RESV_LOCK 1
+#define T_RESV_TRYLOCK 2
+#define T_RESV_HOLD 3
+#define T_LOCK_CONTENTION 4
+#define T_FREE 5
+#define T_LAST_PUT 6
+#define T_SHRINK_COUNT 7
+#define T_SHRINK_SCAN 8
+#define T_LRU_SCAN 9
+#define T_SHRINK_OBJECT 10
+#define T_SHRINK_SLAB 11
+#define T_FENCE_WAIT 12
+#define T_RETIRE_RUN 13
+#define T_FENCE_SIGNAL 14
+#define T_GPU_SUBMIT 15
+#define T_GPU_RETIRED 16
+#define T_DIRECT_RECLAIM 17
+#define T_SHRINK_TP 18
+
+/* gs_event.bits: where the event ran and per-event booleans */
+#define B_IN_RETIRE 0x1
+#define B_IN_SHRINKER 0x2
+#define B_IN_RECLAIM 0x4
+#define B_KSWAPD 0x8
+#define B_DIRECT 0x10
+#define B_KTHREAD 0x20
+#define B_SUCCESS 0x40
+#define B_IS_RESV 0x80
+#define B_HOLDER_VALID 0x100
+#define B_FLAGS_VALID 0x200
+#define B_SHRINK_STOP 0x400
+#define B_HAVE_REMAINING 0x800
+#define B_HAVE_SIZE 0x1000
+#define B_TRYLOCK_MUTEX 0x2000
+#define B_INTERRUPTIBLE 0x4000
+#define STAGE_SHIFT 16 /* bits 16..19: 1 purge 2 evict 3 active_purge 4 active_evict 5 vmap */
+
+#define PF_MEMALLOC_ 0x00000800
+#define PF_KSWAPD_ 0x00020000
+#define PF_KTHREAD_ 0x00200000
+
+struct gs_event {
+    u64 ts_ns;
+    u32 type;
+    u32 cpu;
+    u32 pid;
+    u32 tid;
+    char comm[16];
+    u64 a0;          /* meaning per type: see probes/events.py COLUMNS */
+    u64 a1;
+    u64 a2;
+    u64 a3;
+    u64 a4;
+    u64 a5;
+    s64 duration_ns;
+    s64 ret;
+    s32 stack_id;
+    u32 holder_tid;
+    u32 bits;
+    u32 aux;         /* lock:contention flags, gfp flags, order ... */
+    char str1[16];   /* holder comm / fence driver */
+    char str2[16];   /* fence timeline */
+};
+
+/* per-thread context, kept across probes so an event knows where it ran */
+struct gs_thread {
+    u32 retire_depth;
+    u32 shrinker_depth;
+    u32 direct_reclaim_depth;
+    u32 lru_stage;      /* stage of the drm_gem_lru_scan this thread is inside, 0 = none */
+    u32 submits;        /* msm_submit_retire calls inside the current retire run */
+    u32 pad;
+    u64 retire_start_ns;
+    u64 retire_queued_ns;
+};
+
+/* a pending entry (kprobe entry, tracepoint begin) waiting for its return/end, per thread */
+struct gs_pending {
+    u64 ts_ns;
+    u64 a0;
+    u64 a1;
+    u64 a2;
+    u64 a3;
+    u64 holder;       /* owner word at entry */
+    s32 stack_id;
+    u32 aux;
+};
+
+#ifdef GS_RINGBUF
+BPF_RINGBUF_OUTPUT(events, GS_RINGBUF_PAGES);
+#else
+BPF_PERF_OUTPUT(events);
+#endif
+BPF_PERCPU_ARRAY(lost, u64, 1);
+BPF_STACK_TRACE(stacks, GS_STACK_ENTRIES);
+/* LRU hashes: a thread that exits mid-probe cannot leak an entry forever */
+BPF_TABLE("lru_hash", u32, struct gs_thread, threads, 16384);
+/* key: tid << 8 | slot (slot = one of the P_* below) */
+BPF_TABLE("lru_hash", u64, struct gs_pending, pending, 32768);
+BPF_HISTOGRAM(uncontended_log2_ns, int, 64);
+BPF_HISTOGRAM(nonresv_ww_log2_ns, int, 64);
+/* the dma_resv registry: resv address -> 1 (dma_resv_init adds, dma_resv_fini removes) */
+BPF_HASH(resv_registry, u64, u8, 65536);
+/* lock address -> acquisition time (for hold times) */
+BPF_TABLE("lru_hash", u64, struct gs_pending, held, 65536);
+/* kthread_work address -> queue time (retire work queue delay) */
+BPF_HASH(queued, u64, u64, 1024);
+
+#define P_CONTENTION 1
+#define P_WW_LOCK 2
+#define P_WW_TRYLOCK 3
+#define P_FREE 4
+#define P_SHRINK_COUNT 5
+#define P_SHRINK_SCAN 6
+#define P_LRU_SCAN 7
+#define P_SHRINK_OBJECT 8
+#define P_SHRINK_SLAB 9
+#define P_FENCE_WAIT 10
+#define P_DIRECT_RECLAIM 11
+
+static __always_inline u64 pkey(u32 tid, u32 slot)
+{
+    return ((u64)tid << 8) | slot;
+}
+
+static __always_inline u32 current_tid(void)
+{
+    return (u32)bpf_get_current_pid_tgid();
+}
+
+/* Context bits of the current thread: per-thread depths plus, where the struct layout is known,
+ * current->flags (PF_MEMALLOC / PF_KSWAPD / PF_KTHREAD). */
+static __always_inline u32 context_bits(void)
+{
+    u32 bits = 0;
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t) {
+        if (t->retire_depth)
+            bits |= B_IN_RETIRE;
+        if (t->shrinker_depth)
+            bits |= B_IN_SHRINKER;
+        if (t->direct_reclaim_depth)
+            bits |= B_IN_RECLAIM | B_DIRECT;
+        bits |= (t->lru_stage & 0xf) << STAGE_SHIFT;
+    }
+#ifdef GS_TASK_OFFSETS
+    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+    unsigned int flags = 0;
+    bpf_probe_read_kernel(&flags, sizeof(flags), &task->flags);
+    bits |= B_FLAGS_VALID;
+    if (flags & (PF_MEMALLOC_ | PF_KSWAPD_))
+        bits |= B_IN_RECLAIM;
+    if (flags & PF_KSWAPD_)
+        bits |= B_KSWAPD;
+    if (flags & PF_KTHREAD_)
+        bits |= B_KTHREAD;
+#endif
+    return bits;
+}
+
+/* The task holding a mutex: the owner word at the lock address, low 3 flag bits masked off. */
+static __always_inline void read_holder(struct gs_event *e, u64 owner)
+{
+    u64 task_addr = owner & ~7ULL;
+    if (!task_addr)
+        return;
+#ifdef GS_TASK_OFFSETS
+    struct task_struct *task = (struct task_struct *)task_addr;
+    u32 pid = 0;
+    bpf_probe_read_kernel(&pid, sizeof(pid), &task->pid);
+    bpf_probe_read_kernel_str(&e->str1, sizeof(e->str1), &task->comm);
+    e->holder_tid = pid;
+    e->bits |= B_HOLDER_VALID;
+#endif
+}
+
+static __always_inline u64 owner_word(u64 lock)
+{
+    u64 owner = 0;
+    bpf_probe_read_kernel(&owner, sizeof(owner), (void *)lock);
+    return owner;
+}
+
+static __always_inline int is_resv(u64 lock)
+{
+    return resv_registry.lookup(&lock) != 0;
+}
+
+static __always_inline void fill_common(struct gs_event *e, u32 type)
+{
+    __builtin_memset(e, 0, sizeof(*e));
+    u64 id = bpf_get_current_pid_tgid();
+    e->ts_ns = bpf_ktime_get_ns();
+    e->type = type;
+    e->cpu = bpf_get_smp_processor_id();
+    e->pid = id >> 32;
+    e->tid = (u32)id;
+    bpf_get_current_comm(&e->comm, sizeof(e->comm));
+    e->stack_id = -1;
+}
+
+static __always_inline void count_lost(void)
+{
+    int zero = 0;
+    u64 *n = lost.lookup(&zero);
+    if (n)
+        (*n)++;
+}
+
+/* Submit one event; a full buffer is counted per CPU in `lost`, never silent. */
+static __always_inline void emit(void *ctx, struct gs_event *e)
+{
+#ifdef GS_RINGBUF
+    if (events.ringbuf_output(e, sizeof(*e), 0) < 0)
+        count_lost();
+#else
+    if (events.perf_submit(ctx, e, sizeof(*e)) < 0)
+        count_lost();
+#endif
+}
+
+static __always_inline int log2_bucket(u64 v)
+{
+    int b = 0;
+#pragma unroll
+    for (int i = 32; i > 0; i >>= 1) {
+        if (v >= (1ULL << i)) {
+            v >>= i;
+            b += i;
+        }
+    }
+    return b;
+}
+
+static __always_inline struct gs_thread *thread_state(void)
+{
+    u32 tid = current_tid();
+    struct gs_thread zero = {};
+    threads.lookup_or_try_init(&tid, &zero);
+    return threads.lookup(&tid);
+}

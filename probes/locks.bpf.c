@@ -1,0 +1,169 @@
+/* gemscope: ww_mutex / dma_resv parts (kprobes). Functions are named gs_k_* (entry) and
+ * gs_kr_* (return) and attached by the plan, never auto-attached by BCC's kprobe__ prefix.
+ *
+ * resv address == &resv->lock == &resv->lock.base == the ww_mutex_* `lock` argument, and the
+ * mutex owner word sits at offset 0 (probe-catalog 2.1), so no struct layout is needed here. */
+
+#ifdef GS_KPROBES
+/* ---- the dma_resv registry: tells reservations from modeset/regulator ww_mutexes ---- */
+int gs_k_dma_resv_init(struct pt_regs *ctx)
+{
+    u64 resv = PT_REGS_PARM1(ctx);
+    u8 one = 1;
+    resv_registry.update(&resv, &one);
+    return 0;
+}
+
+int gs_k_dma_resv_fini(struct pt_regs *ctx)
+{
+    u64 resv = PT_REGS_PARM1(ctx);
+    resv_registry.delete(&resv);
+    return 0;
+}
+
+/* ---- blocking acquisitions: ww_mutex_lock / ww_mutex_lock_interruptible ---- */
+static __always_inline int ww_lock_entry(struct pt_regs *ctx, u32 api)
+{
+    u64 key = pkey(current_tid(), P_WW_LOCK);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    p.a0 = PT_REGS_PARM1(ctx);
+    p.a1 = PT_REGS_PARM2(ctx);
+    p.holder = owner_word(p.a0);
+    p.aux = api;
+    p.stack_id = -1;
+    if (is_resv(p.a0))
+        p.stack_id = stacks.get_stackid(ctx, 0);
+    pending.update(&key, &p);
+    return 0;
+}
+
+int gs_k_ww_mutex_lock(struct pt_regs *ctx) { return ww_lock_entry(ctx, 0); }
+int gs_k_ww_mutex_lock_interruptible(struct pt_regs *ctx) { return ww_lock_entry(ctx, B_INTERRUPTIBLE); }
+
+int gs_kr_ww_mutex_lock(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_WW_LOCK);
+    struct gs_pending *p = pending.lookup(&key);
+    if (!p)
+        return 0;
+    u64 now = bpf_ktime_get_ns();
+    u64 dur = now - p->ts_ns;
+    s64 ret = (s32)PT_REGS_RC(ctx);
+    u64 lock = p->a0;
+    if (!is_resv(lock)) {
+        /* modeset / regulator / other ww classes: aggregated only */
+        nonresv_ww_log2_ns.increment(log2_bucket(dur));
+        pending.delete(&key);
+        return 0;
+    }
+    u32 bits = context_bits();
+    if (ret == 0) {
+        struct gs_pending h = {};
+        h.ts_ns = now;
+        h.stack_id = p->stack_id;
+        h.a0 = current_tid();
+        held.update(&lock, &h);
+    }
+    if (ret == 0 && dur < GS_UNCONTENDED_NS && !(bits & B_IN_RECLAIM)) {
+        uncontended_log2_ns.increment(log2_bucket(dur));
+        pending.delete(&key);
+        return 0;
+    }
+    struct gs_event e;
+    fill_common(&e, T_RESV_LOCK);
+    e.ts_ns = p->ts_ns;
+    e.duration_ns = dur;
+    e.a0 = lock;
+    e.a1 = p->a1;
+    e.ret = ret;
+    e.stack_id = p->stack_id;
+    e.bits = bits | B_IS_RESV | p->aux;
+    if (ret == 0)
+        e.bits |= B_SUCCESS;
+    read_holder(&e, p->holder);
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- trylocks: ww_mutex_trylock (v5.16+) or mutex_trylock (v5.15, where dma_resv_trylock
+ * lands) ---- */
+static __always_inline int trylock_entry(struct pt_regs *ctx, u64 ww_ctx, u32 api)
+{
+    u64 lock = PT_REGS_PARM1(ctx);
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    int in_scan = t && (t->shrinker_depth || t->lru_stage);
+    if (in_scan && !is_resv(lock)) {
+        /* drm_gem_lru_scan trylocks obj->resv: learn pre-existing reservations here */
+        u8 one = 1;
+        resv_registry.update(&lock, &one);
+    }
+    if (!in_scan && !is_resv(lock))
+        return 0;
+    u64 key = pkey(tid, P_WW_TRYLOCK);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    p.a0 = lock;
+    p.a1 = ww_ctx;
+    p.holder = owner_word(lock);
+    p.aux = api;
+    p.stack_id = stacks.get_stackid(ctx, 0);
+    pending.update(&key, &p);
+    return 0;
+}
+
+int gs_k_ww_mutex_trylock(struct pt_regs *ctx) { return trylock_entry(ctx, PT_REGS_PARM2(ctx), 0); }
+int gs_k_mutex_trylock(struct pt_regs *ctx) { return trylock_entry(ctx, 0, B_TRYLOCK_MUTEX); }
+
+int gs_kr_trylock(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_WW_TRYLOCK);
+    struct gs_pending *p = pending.lookup(&key);
+    if (!p)
+        return 0;
+    s64 ret = (s32)PT_REGS_RC(ctx);
+    struct gs_event e;
+    fill_common(&e, T_RESV_TRYLOCK);
+    e.ts_ns = p->ts_ns;
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.a0 = p->a0;
+    e.a1 = p->a1;
+    e.ret = ret;
+    e.stack_id = p->stack_id;
+    e.bits = context_bits() | B_IS_RESV | p->aux;
+    if (ret) {
+        e.bits |= B_SUCCESS;
+        struct gs_pending h = {};
+        h.ts_ns = bpf_ktime_get_ns();
+        h.stack_id = p->stack_id;
+        h.a0 = current_tid();
+        held.update(&p->a0, &h);
+    } else {
+        read_holder(&e, p->holder);
+    }
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- hold time: acquisition (above) .. ww_mutex_unlock ---- */
+int gs_k_ww_mutex_unlock(struct pt_regs *ctx)
+{
+    u64 lock = PT_REGS_PARM1(ctx);
+    struct gs_pending *h = held.lookup(&lock);
+    if (!h)
+        return 0;
+    struct gs_event e;
+    fill_common(&e, T_RESV_HOLD);
+    e.duration_ns = e.ts_ns - h->ts_ns;
+    e.ts_ns = h->ts_ns;
+    e.a0 = lock;
+    e.stack_id = h->stack_id;
+    e.bits = context_bits() | B_IS_RESV;
+    held.delete(&lock);
+    emit(ctx, &e);
+    return 0;
+}
+#endif /* GS_KPROBES */

@@ -1,0 +1,415 @@
+/* gemscope: msm and DRM GEM parts (kprobes on drm.ko / msm.ko functions, drm_msm_gpu
+ * tracepoints). Compiled only when the plan finds the symbols (GS_MSM) or for the verifier gate.
+ *
+ * Identities (probe-catalog 2.1): kref * == drm_gem_object * == msm_gem_object *;
+ * struct shrink_control {gfp_t gfp_mask @0; int nid; unsigned long nr_to_scan @8; ...}.
+ * Struct members of drm_gem_object (size, resv, lru) are read only with GS_MSM_HEADERS, i.e.
+ * when the headers BCC compiles against belong to the running kernel. */
+
+#ifdef GS_MSM_HEADERS
+#include <drm/drm_gem.h>
+#endif
+
+#define GS_PARM_(ctx, n) PT_REGS_PARM##n(ctx)
+#define GS_PARM(ctx, n) GS_PARM_(ctx, n)
+
+#if defined(GS_KPROBES) && defined(GS_MSM)
+
+static __always_inline void obj_fields(struct gs_event *e, u64 obj_addr)
+{
+#ifdef GS_MSM_HEADERS
+    struct drm_gem_object *obj = (struct drm_gem_object *)obj_addr;
+    size_t size = 0;
+    bpf_probe_read_kernel(&size, sizeof(size), &obj->size);
+    e->a1 = size;
+    e->bits |= B_HAVE_SIZE;
+    struct dma_resv *resv = 0;
+    bpf_probe_read_kernel(&resv, sizeof(resv), &obj->resv);
+    e->a3 = (u64)resv;
+#ifdef GS_OBJ_HAS_LRU
+    struct drm_gem_lru *lru = 0;
+    bpf_probe_read_kernel(&lru, sizeof(lru), &obj->lru);
+    e->a2 = (u64)lru;
+#endif
+#endif
+}
+
+/* ---- A1: the last reference was dropped (drm_gem_object_free(kref), kref == obj) ---- */
+int gs_k_drm_gem_object_free(struct pt_regs *ctx)
+{
+    struct gs_event e;
+    fill_common(&e, T_LAST_PUT);
+    e.a0 = PT_REGS_PARM1(ctx);
+    obj_fields(&e, e.a0);
+    e.stack_id = stacks.get_stackid(ctx, 0);
+    e.bits |= context_bits();
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- A2: the finalizer msm_gem_free_object entry..return ---- */
+int gs_k_msm_gem_free_object(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_FREE);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    p.a0 = PT_REGS_PARM1(ctx);
+    p.stack_id = stacks.get_stackid(ctx, 0);
+    struct gs_event tmp;
+    __builtin_memset(&tmp, 0, sizeof(tmp));
+    obj_fields(&tmp, p.a0);
+    p.a1 = tmp.a1;
+    p.a2 = tmp.a2;
+    p.a3 = tmp.a3;
+    p.aux = tmp.bits;
+    if (tmp.a3) {
+        /* learn the object's reservation before dma_resv_fini removes it */
+        u8 one = 1;
+        resv_registry.update(&tmp.a3, &one);
+    }
+    pending.update(&key, &p);
+    return 0;
+}
+
+int gs_kr_msm_gem_free_object(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_FREE);
+    struct gs_pending *p = pending.lookup(&key);
+    if (!p)
+        return 0;
+    struct gs_event e;
+    fill_common(&e, T_FREE);
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
+    e.a0 = p->a0;
+    e.a1 = p->a1;
+    e.a2 = p->a2;
+    e.a3 = p->a3;
+    e.stack_id = p->stack_id;
+    e.bits = context_bits() | p->aux;
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- B3: msm_gem_shrinker_count(shrinker, sc) ---- */
+int gs_k_msm_gem_shrinker_count(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_SHRINK_COUNT);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    bpf_probe_read_kernel(&p.aux, sizeof(p.aux), (void *)PT_REGS_PARM2(ctx));
+    pending.update(&key, &p);
+    return 0;
+}
+
+int gs_kr_msm_gem_shrinker_count(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_SHRINK_COUNT);
+    struct gs_pending *p = pending.lookup(&key);
+    if (!p)
+        return 0;
+    struct gs_event e;
+    fill_common(&e, T_SHRINK_COUNT);
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
+    e.a0 = PT_REGS_RC(ctx);
+    e.aux = p->aux;
+    e.bits = context_bits();
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- B4: msm_gem_shrinker_scan(shrinker, sc): the "inside msm shrinker" scope ---- */
+int gs_k_msm_gem_shrinker_scan(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_SHRINK_SCAN);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    u64 sc = PT_REGS_PARM2(ctx);
+    bpf_probe_read_kernel(&p.aux, sizeof(p.aux), (void *)sc);
+    bpf_probe_read_kernel(&p.a0, sizeof(p.a0), (void *)(sc + 8));
+    pending.update(&key, &p);
+    struct gs_thread *t = thread_state();
+    if (t)
+        t->shrinker_depth++;
+    return 0;
+}
+
+int gs_kr_msm_gem_shrinker_scan(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_SHRINK_SCAN);
+    struct gs_pending *p = pending.lookup(&key);
+    struct gs_event e;
+    fill_common(&e, T_SHRINK_SCAN);
+    e.bits = context_bits();
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t && t->shrinker_depth)
+        t->shrinker_depth--;
+    if (!p)
+        return 0;
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
+    e.a0 = p->a0;
+    e.a1 = PT_REGS_RC(ctx);
+    if (e.a1 == (u64)-1)
+        e.bits |= B_SHRINK_STOP;
+    e.aux = p->aux;
+    e.bits |= B_IN_SHRINKER;
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- B5: drm_gem_lru_scan; argument positions per version come from -D GS_LRU_ARG_* ---- */
+static __always_inline u32 stage_of(u64 fn)
+{
+#ifdef GS_FN_PURGE
+    if (fn == GS_FN_PURGE) return 1;
+#endif
+#ifdef GS_FN_EVICT
+    if (fn == GS_FN_EVICT) return 2;
+#endif
+#ifdef GS_FN_ACTIVE_PURGE
+    if (fn == GS_FN_ACTIVE_PURGE) return 3;
+#endif
+#ifdef GS_FN_ACTIVE_EVICT
+    if (fn == GS_FN_ACTIVE_EVICT) return 4;
+#endif
+#ifdef GS_FN_VMAP_SHRINK
+    if (fn == GS_FN_VMAP_SHRINK) return 5;
+#endif
+    return 0;
+}
+
+#ifdef GS_LRU_ARG_LRU
+int gs_k_drm_gem_lru_scan(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_LRU_SCAN);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    p.a0 = GS_PARM(ctx, GS_LRU_ARG_LRU);
+    p.a1 = (u32)GS_PARM(ctx, GS_LRU_ARG_NR);
+    u32 stage = stage_of(GS_PARM(ctx, GS_LRU_ARG_SHRINK));
+    p.aux = stage;
+#if GS_LRU_ARG_REMAINING
+    p.a2 = GS_PARM(ctx, GS_LRU_ARG_REMAINING);
+    if (p.a2)
+        bpf_probe_read_kernel(&p.a3, sizeof(p.a3), (void *)p.a2);
+#endif
+    pending.update(&key, &p);
+    struct gs_thread *t = thread_state();
+    if (t)
+        t->lru_stage = stage ? stage : 15;
+    return 0;
+}
+
+int gs_kr_drm_gem_lru_scan(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_LRU_SCAN);
+    struct gs_pending *p = pending.lookup(&key);
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t)
+        t->lru_stage = 0;
+    if (!p)
+        return 0;
+    struct gs_event e;
+    fill_common(&e, T_LRU_SCAN);
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
+    e.a0 = p->a0;
+    e.a1 = p->a1;
+    e.a2 = PT_REGS_RC(ctx);
+    if (p->a2) {
+        /* *remaining grows by the pages whose trylock failed; several stages share it */
+        u64 now_remaining = 0;
+        bpf_probe_read_kernel(&now_remaining, sizeof(now_remaining), (void *)p->a2);
+        e.a3 = now_remaining - p->a3;
+        e.bits |= B_HAVE_REMAINING;
+    }
+    e.bits |= context_bits() | (p->aux << STAGE_SHIFT);
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+#endif /* GS_LRU_ARG_LRU */
+
+/* ---- B6/B7: purge / evict / active_purge / active_evict on one object ---- */
+static __always_inline int shrink_object_entry(struct pt_regs *ctx, u32 stage)
+{
+    u64 key = pkey(current_tid(), P_SHRINK_OBJECT);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    p.a0 = PT_REGS_PARM1(ctx);
+    struct gs_event tmp;
+    __builtin_memset(&tmp, 0, sizeof(tmp));
+    obj_fields(&tmp, p.a0);
+    p.a1 = tmp.a1;
+    p.a3 = tmp.a3;
+    p.aux = stage | (tmp.bits & B_HAVE_SIZE);
+    pending.update(&key, &p);
+    return 0;
+}
+
+int gs_k_purge(struct pt_regs *ctx) { return shrink_object_entry(ctx, 1); }
+int gs_k_evict(struct pt_regs *ctx) { return shrink_object_entry(ctx, 2); }
+int gs_k_active_purge(struct pt_regs *ctx) { return shrink_object_entry(ctx, 3); }
+int gs_k_active_evict(struct pt_regs *ctx) { return shrink_object_entry(ctx, 4); }
+
+int gs_kr_shrink_object(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_SHRINK_OBJECT);
+    struct gs_pending *p = pending.lookup(&key);
+    if (!p)
+        return 0;
+    struct gs_event e;
+    fill_common(&e, T_SHRINK_OBJECT);
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
+    e.a0 = p->a0;
+    e.a1 = p->a1;
+    e.a3 = p->a3;
+    e.ret = PT_REGS_RC(ctx) & 0xff;
+    /* the stage is the callback's own, not the enclosing drm_gem_lru_scan's guess */
+    e.bits = (context_bits() & ~(0xf << STAGE_SHIFT)) | (p->aux & B_HAVE_SIZE)
+             | ((p->aux & 0xf) << STAGE_SHIFT);
+    if (e.ret)
+        e.bits |= B_SUCCESS;
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- B8: dma_resv_wait_timeout(resv, usage|wait_all, intr, timeout), streamed only inside
+ * the msm shrinker, the retire worker or reclaim (it is called by every driver) ---- */
+int gs_k_dma_resv_wait_timeout(struct pt_regs *ctx)
+{
+    u32 bits = context_bits();
+    if (!(bits & (B_IN_SHRINKER | B_IN_RETIRE | B_IN_RECLAIM)))
+        return 0;
+    u64 key = pkey(current_tid(), P_FENCE_WAIT);
+    struct gs_pending p = {};
+    p.ts_ns = bpf_ktime_get_ns();
+    p.a0 = PT_REGS_PARM1(ctx);
+    p.a1 = PT_REGS_PARM4(ctx);
+    p.stack_id = stacks.get_stackid(ctx, 0);
+    pending.update(&key, &p);
+    return 0;
+}
+
+int gs_kr_dma_resv_wait_timeout(struct pt_regs *ctx)
+{
+    u64 key = pkey(current_tid(), P_FENCE_WAIT);
+    struct gs_pending *p = pending.lookup(&key);
+    if (!p)
+        return 0;
+    struct gs_event e;
+    fill_common(&e, T_FENCE_WAIT);
+    e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
+    e.a0 = p->a0;
+    e.a1 = p->a1;
+    e.ret = (s64)PT_REGS_RC(ctx);
+    e.stack_id = p->stack_id;
+    e.bits = context_bits();
+    pending.delete(&key);
+    emit(ctx, &e);
+    return 0;
+}
+
+/* ---- D1: msm_gpu_retire (IRQ side): counted only, there is no event kind for it ---- */
+BPF_ARRAY(gpu_retire_irqs, u64, 1);
+int gs_k_msm_gpu_retire(struct pt_regs *ctx)
+{
+    gpu_retire_irqs.increment(0);
+    return 0;
+}
+#endif /* GS_KPROBES && GS_MSM */
+
+#ifdef GS_MSM_TRACEPOINTS
+/* drm_msm_gpu tracepoints: layouts from the tracefs format files of msm (identical in 6.1 and
+ * 6.12; ../shared/docs/formats). Plain functions attached by the plan, because BCC's
+ * TRACEPOINT_PROBE needs the format file at compile time and the verifier gate compiles them on
+ * hosts without msm. */
+struct gs_tp_msm_gpu_submit {
+    u64 common;
+    s32 pid;
+    u32 id;
+    u32 ringid;
+    u32 nr_cmds;
+    u32 nr_bos;
+};
+
+struct gs_tp_msm_gpu_submit_retired {
+    u64 common;
+    s32 pid;
+    u32 id;
+    u32 ringid;
+    u32 seqno;
+    u64 elapsed;
+    u64 clock;
+    u64 start_ticks;
+    u64 end_ticks;
+};
+
+struct gs_tp_msm_gem_shrink {
+    u64 common;
+    u32 nr_to_scan;
+    u32 purged;
+    u32 evicted;
+    u32 active_purged;
+    u32 active_evicted;
+};
+
+int gs_tp_msm_gpu_submit(struct gs_tp_msm_gpu_submit *args)
+{
+    struct gs_event e;
+    fill_common(&e, T_GPU_SUBMIT);
+    e.a0 = args->id;
+    e.a1 = args->ringid;
+    e.a2 = args->nr_bos;
+    e.a3 = args->nr_cmds;
+    e.aux = args->pid;
+    emit(args, &e);
+    return 0;
+}
+
+int gs_tp_msm_gpu_submit_retired(struct gs_tp_msm_gpu_submit_retired *args)
+{
+    struct gs_event e;
+    fill_common(&e, T_GPU_RETIRED);
+    e.a0 = args->id;
+    e.a1 = args->ringid;
+    e.a2 = args->seqno;
+    e.a3 = args->elapsed;
+    e.a4 = args->clock;
+    e.a5 = args->start_ticks;
+    e.ret = args->end_ticks;
+    e.aux = args->pid;
+    /* one retire_submit per event: the submits_retired count of the current retire run */
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t && t->retire_depth)
+        t->submits++;
+    e.bits = context_bits();
+    emit(args, &e);
+    return 0;
+}
+
+int gs_tp_msm_gem_shrink(struct gs_tp_msm_gem_shrink *args)
+{
+    struct gs_event e;
+    fill_common(&e, T_SHRINK_TP);
+    e.a0 = args->nr_to_scan;
+    e.a1 = args->purged;
+    e.a2 = args->evicted;
+    e.a3 = args->active_purged;
+    e.a4 = args->active_evicted;
+    e.bits = context_bits();
+    emit(args, &e);
+    return 0;
+}
+#endif /* GS_MSM_TRACEPOINTS */
