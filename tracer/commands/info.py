@@ -40,7 +40,10 @@ def info_dict(path: str) -> dict:
 
 
 def run(args) -> int:
-    d = info_dict(args.file)
+    from ..bundle import open_input
+    with open_input(args.file) as path:   # a recording, or a verified bug-report bundle
+        d = info_dict(path)
+    d["file"] = args.file
     if args.json:
         print(json.dumps(d, indent=2, sort_keys=True, default=str))
         return 0

@@ -83,8 +83,10 @@ def build_report(path: str, window: str | None = None) -> dict:
 
 
 def run(args) -> int:
+    from ..bundle import open_input
     from ..render import render
-    report = build_report(args.file, args.window)
+    with open_input(args.file) as path:   # a recording, or a verified bug-report bundle
+        report = build_report(path, args.window)
     if args.format == "json":
         print(json.dumps(report, indent=2, allow_nan=False))
     else:
