@@ -6,7 +6,7 @@ from typing import Sequence
 
 from tracer import cli
 
-TUI_COMMAND_MODULES: tuple[str, ...] = ()
+TUI_COMMAND_MODULES: tuple[str, ...] = ("replay", "live")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
