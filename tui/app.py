@@ -1,0 +1,255 @@
+"""GemscopeApp: the views over one Source, fed by a timer tick and a snapshot worker.
+
+The app receives its Source by injection and looks only at `source.capabilities` (live, can
+pause, can seek). A timer tick (4 Hz) moves the replay cursor, turns the source's notices into
+notifications, and asks a worker thread for a new frozen Snapshot of the current request (time
+window, the analyses the visible view needs, the Events filter). Widgets render the last Snapshot;
+no message is ever sent per event. Errors become notices; the app keeps showing what it has.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+
+from tracer.event_index import EventFilter
+
+from .screens.help import HelpScreen
+from .screens.object import ObjectScreen
+from .snapshot import Request, Snapshot, SnapshotComputer
+from .timewindow import TimeWindow
+from .views.base import View
+from .views.contention import ContentionView
+from .views.events import EventsView
+from .views.finalizers import FinalizersView
+from .views.overview import OverviewView
+from .views.retire import RetireView
+from .views.shrinker import ShrinkerView
+from .views.trylock import TrylockView
+from .widgets.event_list import EventList
+from .worst import worst_event
+
+VIEW_CLASSES: tuple[type[View], ...] = (OverviewView, ContentionView, TrylockView, FinalizersView,
+                                        RetireView,
+                                        ShrinkerView, EventsView)
+LIVE_DEFAULT_WIDTH_NS = 10_000_000_000
+
+
+class GemscopeApp(App):
+    """The gemscope TUI over any Source."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "gemscope"
+    BINDINGS = [
+        *(Binding(str(i + 1), f"view('{v.NAME}')", v.TITLE, show=False)
+          for i, v in enumerate(VIEW_CLASSES)),
+        Binding("question_mark", "help", "help"),
+        Binding("left_square_bracket", "shift(-1)", "earlier"),
+        Binding("right_square_bracket", "shift(1)", "later"),
+        Binding("w", "width", "width"),
+        Binding("0", "whole", "whole"),
+        Binding("space", "play", "play/pause"),
+        Binding("plus,equals_sign", "speed(1)", "faster"),
+        Binding("minus", "speed(-1)", "slower"),
+        Binding("J", "worst", "worst"),
+        Binding("slash", "filter", "filter", show=False),
+        Binding("q", "quit", "quit"),
+    ]
+
+    def __init__(self, source: Any, *, tick_hz: float = 4.0,
+                 clock: Callable[[], float] = time.monotonic, analyses: list | None = None,
+                 first_view: str = "overview"):
+        super().__init__()
+        self.first_view = first_view
+        self.source = source
+        self.caps = source.capabilities
+        self.tick_hz = tick_hz
+        self._clock = clock
+        self.computer = SnapshotComputer(source, analyses)
+        self.analysis_names = tuple(self.computer.analyses)
+        self.window = TimeWindow(width_ns=LIVE_DEFAULT_WIDTH_NS if self.caps.is_live else None)
+        self.event_filter = EventFilter()
+        self.snapshot: Snapshot | None = None
+        self._computing = False
+        self._notices_shown = 0
+        self._errors_shown: set[str] = set()
+        self._last_tick = clock()
+        self.ticks = 0
+        self.jumped_to = None
+
+    # --- layout ---------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static(self._title_text(), id="status")
+        with TabbedContent(id="views", initial=self.first_view):
+            for i, cls in enumerate(VIEW_CLASSES):
+                with TabPane(f"{i + 1} {cls.TITLE}", id=cls.NAME):
+                    yield cls()
+        yield Footer()
+
+    def _title_text(self) -> str:
+        name = getattr(self.source, "name", None) or self.source.meta.get("source", "source")
+        mode = "live" if self.caps.is_live else "replay"
+        syn = "  [b reverse] SYNTHETIC [/]" if self.source.meta.get("synthetic") else ""
+        return f"[b]gemscope[/b] {mode} {name}{syn}"
+
+    def on_mount(self) -> None:
+        self.source.start()
+        self.set_interval(1 / self.tick_hz, self.tick)
+        self.tick()
+
+    def on_unmount(self) -> None:
+        self.source.stop()
+
+    # --- the tick -------------------------------------------------------------------------
+    @property
+    def span(self) -> tuple[int, int] | None:
+        return self.snapshot.span if self.snapshot else None
+
+    @property
+    def active_view(self) -> View:
+        name = self.query_one("#views", TabbedContent).active or VIEW_CLASSES[0].NAME
+        return self.query_one(f"#view-{name}", View)
+
+    def current_request(self) -> Request:
+        view = self.active_view
+        return Request(self.window.bounds(self.span), view.ANALYSES, view.WANTS_EVENTS,
+                       self.event_filter if view.WANTS_EVENTS else EventFilter())
+
+    def tick(self) -> None:
+        now = self._clock()
+        self.window.advance(now - self._last_tick, self.span, self.source.done)
+        self._last_tick = now
+        self.ticks += 1
+        self._poll_notices()
+        self.request_snapshot()
+        self._update_status()
+
+    def request_snapshot(self) -> None:
+        """Start the worker unless one is running (then the next tick asks again)."""
+        if self._computing:
+            return
+        self._computing = True
+        self._compute(self.current_request(), not self.source.done)
+
+    @work(thread=True, exit_on_error=False, group="snapshot")
+    def _compute(self, req: Request, loading: bool) -> None:
+        try:
+            snap, err = self.computer.compute(req, loading), None
+        except Exception as e:  # noqa: BLE001 - shown as a notice; the last snapshot stays
+            snap, err = None, f"could not compute: {type(e).__name__}: {str(e)[:160]}"
+        try:
+            self.call_from_thread(self._apply, snap, err)
+        except RuntimeError:
+            pass  # the app is shutting down
+
+    def _apply(self, snap: Snapshot | None, err: str | None) -> None:
+        self._computing = False
+        if err:
+            self._notify_once(err, severity="error")
+        if snap is None:
+            return
+        self.snapshot = snap
+        for e in snap.errors:
+            self._notify_once(e, severity="error")
+        self.active_view.show(snap)
+        self._update_status()
+        if snap.request != self.current_request():
+            self.request_snapshot()   # the person moved on while we computed
+
+    def _poll_notices(self) -> None:
+        notes = self.source.notices()
+        for text in notes[self._notices_shown:]:
+            self.notify(text, title="source", severity="warning", timeout=10)
+        self._notices_shown = len(notes)
+
+    def _notify_once(self, text: str, severity: str = "warning") -> None:
+        if text not in self._errors_shown:
+            self._errors_shown.add(text)
+            self.notify(text, severity=severity, timeout=10)
+
+    def _update_status(self) -> None:
+        parts = [self._title_text(), self.window.describe(self.span)]
+        if self.snapshot is not None and self.snapshot.health.loading:
+            parts.append(f"loading… {self.snapshot.health.events_loaded:,} events")
+        if self._computing and self.snapshot is not None and \
+                self.snapshot.request != self.current_request():
+            parts.append("computing…")
+        self.query_one("#status", Static).update("  │  ".join(parts))
+
+    # --- actions --------------------------------------------------------------------------
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        self.active_view.show(self.snapshot)
+        self.request_snapshot()
+        self._update_status()
+
+    def action_view(self, name: str) -> None:
+        self.query_one("#views", TabbedContent).active = name
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def _window_changed(self) -> None:
+        self.request_snapshot()
+        self._update_status()
+
+    def action_shift(self, direction: int) -> None:
+        if not self.window.shift(direction, self.span):
+            self.notify("the window is the whole trace: press w to choose a width first")
+        self._window_changed()
+
+    def action_width(self) -> None:
+        self.window.cycle_width(self.span, live=self.caps.is_live)
+        self._window_changed()
+
+    def action_whole(self) -> None:
+        self.window.whole()
+        self._window_changed()
+
+    def action_play(self) -> None:
+        if not self.caps.can_pause or self.caps.is_live:
+            self.notify("this source is live: it cannot be paused or replayed")
+            return
+        self.window.toggle_play(self.span)
+        self._last_tick = self._clock()
+        self._window_changed()
+
+    def action_speed(self, direction: int) -> None:
+        self.window.faster(direction)
+        self._update_status()
+
+    def action_worst(self) -> None:
+        snap = self.snapshot
+        if snap is None or snap.full_frames is None:
+            return
+        worst = worst_event(snap.full_frames, self.active_view.NAME)
+        if worst is None:
+            self.notify("no event to jump to in this view")
+            return
+        self.window.jump_to(worst.ts_ns, worst.duration_ns, self.span)
+        self.notify(worst.describe(snap.span[0] if snap.span else 0), title="J")
+        self.jumped_to = worst
+        self._window_changed()
+
+    def action_filter(self) -> None:
+        self.action_view("events")
+        self.query_one("#events-filter", Input).focus()
+
+    def set_event_filter(self, flt: EventFilter) -> None:
+        self.event_filter = flt
+        self.request_snapshot()
+
+    def on_event_list_chosen(self, event: EventList.Chosen) -> None:
+        df = event.index.frames[event.kind]
+        obj = df["obj_addr"].iloc[event.row] if "obj_addr" in df else None
+        if obj is None or str(obj) == "<NA>":
+            lock = df["lock_addr"].iloc[event.row] if "lock_addr" in df else None
+            if lock is None or str(lock) == "<NA>":
+                self.notify(f"this {event.kind} event names no GEM object")
+                return
+            obj = lock
+        snap = self.snapshot
+        self.push_screen(ObjectScreen(snap.full_frames, int(obj), snap.span[0] if snap.span else 0))

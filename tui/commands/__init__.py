@@ -1,0 +1,1 @@
+"""commands of the gemscope TUI."""

@@ -1,0 +1,163 @@
+"""The frozen snapshot widgets render, and the computer that makes it off the UI thread.
+
+Data flow (memray's live TUI): the source's reader thread fills its buffer; the app's timer tick
+asks a worker thread for a `Snapshot` of one `Request` (time window, which analyses the visible
+view needs, the Events filter); widgets render the last Snapshot. Nothing here imports textual, so
+benchmarks and tests can time and check it directly.
+
+Work is cached by (source frames, window): switching views reuses every analysis already run on
+the same data, and an unchanged request costs nothing.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping
+
+import numpy as np
+
+from tracer.analyses.base import Result
+from tracer.event_index import EventFilter, EventIndex
+from tracer.frames import Frames
+
+NOT_COUNTED = ("stack", "probe_status")
+
+
+def available_analyses() -> list:
+    """The analyses tracer provides (an empty list while none exist yet)."""
+    try:
+        from tracer.analyses import ALL
+    except ImportError:
+        return []
+    return list(ALL)
+
+
+@dataclass(frozen=True)
+class Request:
+    window: tuple[int | None, int | None] = (None, None)
+    analyses: tuple[str, ...] = ()          # names; "*" = every analysis
+    want_events: bool = False
+    event_filter: EventFilter = EventFilter()
+
+
+@dataclass(frozen=True)
+class Health:
+    events: int                 # events in the window
+    events_loaded: int          # events in the whole snapshot
+    rate_per_s: float | None    # events per second of trace time in the window
+    lost_events: int | None     # None: the source cannot report lost events
+    kinds: Mapping[str, int]
+    attached: tuple[str, ...]
+    missing: Mapping[str, str]  # probe -> reason
+    cannot_answer: Mapping[str, tuple[str, ...]]   # analysis -> kinds not recorded
+    truncated: bool
+    synthetic: bool
+    scenario: str | None
+    loading: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    seq: int
+    request: Request
+    span: tuple[int, int] | None            # whole loaded data, ns
+    window: tuple[int | None, int | None]
+    frames: Frames                          # the window's events
+    results: Mapping[str, Result]
+    health: Health
+    events: EventIndex | None = None
+    event_positions: np.ndarray | None = None
+    errors: tuple[str, ...] = ()
+    compute_s: float = 0.0
+    full_frames: Frames | None = field(default=None, repr=False)
+
+
+class SnapshotComputer:
+    """Turns (source snapshot, Request) into a Snapshot; call from one worker thread at a time."""
+
+    def __init__(self, source: Any, analyses: list | None = None,
+                 clock: Callable[[], float] = time.perf_counter):
+        self.source = source
+        self.analyses = {a.name: a for a in (available_analyses() if analyses is None
+                                             else analyses)}
+        self._clock = clock
+        self._seq = 0
+        self._frames: Frames | None = None
+        self._span: tuple[int, int] | None = None
+        self._cache: dict[tuple, Any] = {}
+        self.last: Snapshot | None = None
+
+    def frames_and_span(self) -> tuple[Frames, tuple[int, int] | None]:
+        frames = self.source.snapshot()
+        if frames is not self._frames:
+            self._frames, self._span, self._cache = frames, frames.time_range_ns, {}
+        return frames, self._span
+
+    def compute(self, req: Request, loading: bool = False) -> Snapshot | None:
+        """A new Snapshot, or None when nothing changed since the last one."""
+        t0 = self._clock()
+        frames, span = self.frames_and_span()
+        last = self.last
+        if last is not None and last.request == req and last.full_frames is frames \
+                and last.health.loading == loading:
+            return None
+        win = self._window(frames, req.window)
+        errors: list[str] = []
+        results = self._results(frames, req, win, errors)
+        events = positions = None
+        if req.want_events:
+            events = self._cached(("events", req.window), lambda: EventIndex(win))
+            positions = self._cached(("filter", req.window, req.event_filter),
+                                     lambda: events.filter(req.event_filter))
+        self._seq += 1
+        snap = Snapshot(self._seq, req, span, req.window, win, MappingProxyType(results),
+                        health(win, frames, results, loading), events, positions,
+                        tuple(errors), self._clock() - t0, frames)
+        self.last = snap
+        return snap
+
+    def _window(self, frames: Frames, window) -> Frames:
+        if window == (None, None):
+            return frames
+        return self._cached(("window", window), lambda: frames.window(*window))
+
+    def _results(self, frames, req, win, errors) -> dict[str, Result]:
+        names = list(self.analyses) if "*" in req.analyses else \
+            [n for n in req.analyses if n in self.analyses]
+        out = {}
+        for name in names:
+            key = ("result", req.window, name)
+            if key not in self._cache:
+                try:
+                    self._cache[key] = self.analyses[name](win)
+                except Exception as e:  # noqa: BLE001 - a failing analysis is a notice
+                    msg = (str(e).splitlines() or [type(e).__name__])[0][:160]
+                    a = self.analyses[name]
+                    self._cache[key] = Result(name, a.title, a.needs,
+                                              notes=[f"analysis failed: {type(e).__name__}: {msg}"])
+                    errors.append(f"analysis {name} failed: {type(e).__name__}: {msg}")
+            out[name] = self._cache[key]
+        return out
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+
+def health(win: Frames, full: Frames, results: Mapping[str, Result], loading: bool) -> Health:
+    kinds = {k: len(df) for k, df in win.by_kind.items() if len(df) and k not in NOT_COUNTED}
+    n = sum(kinds.values())
+    span = win.time_range_ns
+    rate = n / ((span[1] - span[0]) / 1e9) if span and span[1] > span[0] else None
+    lost = int(win["lost"]["lost_count"].sum()) if win.recorded("lost") else None
+    plan = full.probe_plan
+    attached = tuple(sorted(p for p, v in plan.items() if (v or {}).get("status") == "attached"))
+    missing = {p: str((v or {}).get("reason") or (v or {}).get("status") or "?")
+               for p, v in sorted(plan.items()) if (v or {}).get("status") != "attached"}
+    cannot = {name: tuple(r.missing) for name, r in results.items() if r.missing}
+    return Health(n, sum(len(df) for k, df in full.by_kind.items() if k not in NOT_COUNTED),
+                  rate, lost, MappingProxyType(kinds), attached, MappingProxyType(missing),
+                  MappingProxyType(cannot), bool(full.truncated), bool(full.meta.get("synthetic")),
+                  full.meta.get("scenario"), loading)

@@ -1,0 +1,68 @@
+"""What every view has: a sentence saying what it answers, the analyses it needs, and `show`."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from tracer.analyses.base import Result
+
+from ..snapshot import Snapshot
+from ..widgets.result_panel import ResultPanel
+
+SPARK_BINS = 120
+
+
+class View(VerticalScroll):
+    """A tab's content. Subclasses set NAME, TITLE, EXPLAIN, ANALYSES and fill `show_snapshot`."""
+
+    NAME = ""
+    TITLE = ""
+    EXPLAIN = ""
+    ANALYSES: tuple[str, ...] = ()      # what the snapshot computer must run for this view
+    WANTS_EVENTS = False
+    DEFAULT_CSS = """
+    View .explain { color: $text-muted; margin-bottom: 1; }
+    View .section { text-style: bold; margin-top: 1; }
+    View Horizontal { height: auto; }
+    """
+
+    def __init__(self):
+        super().__init__(id=f"view-{self.NAME}")
+        self.shown_seq = -1
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.EXPLAIN, classes="explain")
+        yield from self.compose_body()
+
+    def compose_body(self) -> ComposeResult:
+        for name in self.ANALYSES:
+            yield ResultPanel(name)
+
+    def show(self, snap: Snapshot | None) -> None:
+        """Render a snapshot (skipped when this one was already shown)."""
+        if snap is None or snap.seq == self.shown_seq:
+            return
+        self.shown_seq = snap.seq
+        self.show_snapshot(snap)
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        for name in self.ANALYSES:
+            result, state = self.result(snap, name)
+            self.query_one(f"#panel-{name}", ResultPanel).show(result, state)
+
+    def result(self, snap: Snapshot, name: str) -> tuple[Result | None, str]:
+        """The analysis result and its state: ok / computing / unavailable."""
+        if name in snap.results:
+            return snap.results[name], "ok"
+        return None, ("computing" if name in getattr(self.app, "analysis_names", ()) else
+                      "unavailable")
+
+
+def bounds_of(snap: Snapshot) -> tuple[int, int] | None:
+    """The window's effective [start, end) in ns (open ends closed with the data's span)."""
+    if snap.span is None:
+        return None
+    start, end = snap.window
+    lo, hi = snap.span
+    return (lo if start is None else start, hi + 1 if end is None else end)

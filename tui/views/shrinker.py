@@ -1,0 +1,53 @@
+"""Shrinker: what reclaim asked of the msm shrinker, what it freed, and what trylocks skipped."""
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Static
+
+from ..plotdata import reclaim_delay_by_task, time_series
+from ..snapshot import Snapshot
+from ..widgets.plots import SeriesSpark
+from ..widgets.result_panel import ResultPanel, fill_table
+from .base import SPARK_BINS, View, bounds_of
+
+
+class ShrinkerView(View):
+    NAME = "shrinker"
+    TITLE = "Shrinker"
+    ANALYSES = ("shrinker", "reclaim_risks")
+    EXPLAIN = ("The msm GEM shrinker under memory pressure: pages offered (count) and scans over "
+               "time, pages freed vs requested, per-stage outcomes, pages skipped because the "
+               "reservation trylock failed, frees overlapping scans, reclaim lock-order risks, "
+               "and direct-reclaim delay per task when taskstats were recorded. J jumps to the "
+               "longest scan.")
+
+    def compose_body(self) -> ComposeResult:
+        yield SeriesSpark("pages offered (count) per time bin", id="shrinker-count")
+        yield SeriesSpark("pages requested per time bin", id="shrinker-requested")
+        yield SeriesSpark("pages freed per time bin", id="shrinker-freed")
+        yield ResultPanel("shrinker")
+        yield ResultPanel("reclaim_risks")
+        yield Static("Direct-reclaim delay per task (taskstats)", classes="section")
+        yield DataTable(id="shrinker-reclaim-delay", show_cursor=False)
+
+    def show_snapshot(self, snap: Snapshot) -> None:
+        super().show_snapshot(snap)
+        b = bounds_of(snap)
+        if b:
+            count = snap.frames["shrink_count"]
+            scan = snap.frames["shrink_scan"]
+            for wid, df, col, what in (
+                    ("#shrinker-count", count, "count_pages", "pages offered"),
+                    ("#shrinker-requested", scan, "nr_to_scan_pages", "pages requested"),
+                    ("#shrinker-freed", scan, "freed_pages", "pages freed")):
+                s = time_series(df["ts_ns"].to_numpy(), b, SPARK_BINS, df[col])
+                self.query_one(wid, SeriesSpark).draw(
+                    s, f"{what} per bin (total {int(s.sum()):,}, {len(df):,} calls)")
+        ts = snap.frames["taskstats"]
+        table = self.query_one("#shrinker-reclaim-delay", DataTable)
+        if snap.frames.recorded("taskstats"):
+            fill_table(table, reclaim_delay_by_task(ts))
+        else:
+            table.clear(columns=True)
+            table.add_columns("not recorded")
+            table.add_row("taskstats were not recorded: reclaim delay per task is unknown")
