@@ -327,6 +327,18 @@ int gs_k_msm_gpu_retire(struct pt_regs *ctx)
     gpu_retire_irqs.increment(0);
     return 0;
 }
+/* ---- D6: msm_submit_retire: counts submits per retire run when the msm_gpu_submit_retired
+ * tracepoint (which counts them otherwise) is not compiled ---- */
+int gs_k_msm_submit_retire(struct pt_regs *ctx)
+{
+#ifndef GS_MSM_TRACEPOINTS
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t && t->retire_depth)
+        t->submits++;
+#endif
+    return 0;
+}
 #endif /* GS_KPROBES && GS_MSM */
 
 #ifdef GS_MSM_TRACEPOINTS
