@@ -38,11 +38,13 @@ def fmt_value(key: str, v: Any, limit: int = DICT_ITEMS_SHOWN) -> str:
     return render.fmt_value(key, v)
 
 
-def fmt_cell(column: str, v: Any) -> str:
-    """A table cell (unknown -> '-')."""
+def fmt_cell(column: str, v: Any, t0_ns: int = 0) -> str:
+    """A table cell (unknown -> '-'); a ts_ns cell as seconds after t0_ns, to the µs."""
     v = _plain(v)
     if is_missing(v):
         return "-"
+    if column == "ts_ns" and isinstance(v, int):
+        return f"{(v - t0_ns) / 1e9:.6f}"
     return render.fmt_cell(column, v)
 
 

@@ -9,17 +9,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .fmt import fmt_ns
 
 
 @dataclass(frozen=True)
 class Histogram:
-    labels: tuple[str, ...]     # lower edge of each bucket, human-readable
+    lower: tuple[int, ...]      # lower edge of each bucket (a power of two)
     counts: tuple[int, ...]
     total: int
 
+    def count_at(self, lower: int) -> int:
+        return dict(zip(self.lower, self.counts)).get(lower, 0)
 
-def log2_histogram(values_ns, fmt=fmt_ns) -> Histogram:
+
+def log2_histogram(values_ns) -> Histogram:
     """Power-of-two buckets [2^k, 2^(k+1)) over the non-null positive values (like BCC's hist).
     Values <= 0 fall into the first bucket. Only buckets from the first to the last used."""
     v = pd.Series(values_ns).dropna().to_numpy(dtype=np.float64)
@@ -28,8 +30,8 @@ def log2_histogram(values_ns, fmt=fmt_ns) -> Histogram:
     k = np.floor(np.log2(np.maximum(v, 1))).astype(np.int64)
     lo, hi = int(k.min()), int(k.max())
     counts = np.bincount(k - lo, minlength=hi - lo + 1)
-    labels = tuple(fmt(2 ** e) for e in range(lo, hi + 1))
-    return Histogram(labels, tuple(int(c) for c in counts), int(len(v)))
+    return Histogram(tuple(2 ** e for e in range(lo, hi + 1)), tuple(int(c) for c in counts),
+                     int(len(v)))
 
 
 def time_series(ts_ns, bounds: tuple[int, int], bins: int, weights=None) -> np.ndarray:

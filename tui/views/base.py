@@ -49,7 +49,8 @@ class View(VerticalScroll):
     def show_snapshot(self, snap: Snapshot) -> None:
         for name in self.ANALYSES:
             result, state = self.result(snap, name)
-            self.query_one(f"#panel-{name}", ResultPanel).show(result, state)
+            self.query_one(f"#panel-{name}", ResultPanel).show(
+                result, state, snap.span[0] if snap.span else 0)
 
     def result(self, snap: Snapshot, name: str) -> tuple[Result | None, str]:
         """The analysis result and its state: ok / computing / unavailable."""

@@ -1,13 +1,14 @@
 """Plots inside the terminal: a bar histogram (textual-plotext) and a titled sparkline."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Label, Sparkline
 from textual_plotext import PlotextPlot
 
+from ..fmt import fmt_ns
 from ..plotdata import Histogram
 
 
@@ -21,19 +22,18 @@ class HistogramPlot(PlotextPlot):
         self.title = title
         self.data: dict[str, Histogram] = {}
 
-    def draw(self, histograms: dict[str, Histogram], xlabel: str = "") -> None:
-        """One histogram per series name; buckets are the union, in order of first appearance."""
+    def draw(self, histograms: dict[str, Histogram], xlabel: str = "",
+             fmt: Callable[[int], str] = fmt_ns) -> None:
+        """One histogram per series name over the union of their buckets (labels by `fmt`)."""
         self.data = dict(histograms)
         plt = self.plt
         plt.clear_data()
         plt.clear_figure()
         plt.title(self.title)
-        labels: list[str] = []
-        for h in histograms.values():
-            labels += [lb for lb in h.labels if lb not in labels]
+        edges = sorted({e for h in histograms.values() for e in h.lower})
+        labels = [fmt(e) for e in edges]
         if labels:
-            series = [[dict(zip(h.labels, h.counts)).get(lb, 0) for lb in labels]
-                      for h in histograms.values()]
+            series = [[h.count_at(e) for e in edges] for h in histograms.values()]
             if len(series) == 1:
                 plt.bar(labels, series[0], label=next(iter(histograms)))
             else:

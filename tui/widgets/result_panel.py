@@ -41,6 +41,7 @@ class ResultPanel(Vertical):
         self.tables: dict[str, DataTable] = {}      # analysis table name -> its DataTable
         self._titles: dict[str, Label] = {}
         self._generation = 0
+        self.t0_ns = 0
 
     def compose(self) -> ComposeResult:
         yield Static("", classes="state", id=f"{self.analysis}-state")
@@ -50,11 +51,13 @@ class ResultPanel(Vertical):
         yield Static("", classes="notes", id=f"{self.analysis}-notes")
         yield Vertical(id=f"{self.analysis}-tables")
 
-    def show(self, result: Result | None, state: str = "ok") -> None:
-        """state: 'ok', 'computing' (requested, not ready) or 'unavailable' (no such analysis)."""
+    def show(self, result: Result | None, state: str = "ok", t0_ns: int = 0) -> None:
+        """state: 'ok', 'computing' (requested, not ready) or 'unavailable' (no such analysis).
+        Timestamps in tables are shown as seconds after t0_ns (the start of the trace)."""
         if result is self._shown and state == "ok":
             return
         self._shown = result
+        self.t0_ns = t0_ns
         status = self.query_one(f"#{self.analysis}-state", Static)
         if result is None:
             status.update("computing…" if state == "computing" else
@@ -92,14 +95,16 @@ class ResultPanel(Vertical):
         for name, df in result.tables.items():
             more = f", top {TABLE_ROWS}" if len(df) > TABLE_ROWS else ""
             self._titles[name].update(f"{name.replace('_', ' ')}  ({len(df)} rows{more})")
-            fill_table(self.tables[name], df)
+            fill_table(self.tables[name], df, t0_ns=self.t0_ns)
 
 
-def fill_table(table: DataTable, df: pd.DataFrame, rows: int = TABLE_ROWS) -> None:
-    """Replace a DataTable's contents with the first `rows` rows of df, formatted by column."""
+def fill_table(table: DataTable, df: pd.DataFrame, rows: int = TABLE_ROWS,
+               t0_ns: int = 0) -> None:
+    """Replace a DataTable's contents with the first `rows` rows of df, formatted by column;
+    a `ts_ns` column is shown as `t_s`, seconds after t0_ns."""
     table.clear(columns=True)
     df = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
     cols = [str(c) for c in df.columns]
-    table.add_columns(*cols)
+    table.add_columns(*("t_s" if c == "ts_ns" else c for c in cols))
     for i, rec in enumerate(df.head(rows).itertuples(index=False, name=None)):
-        table.add_row(*(fmt_cell(c, v) for c, v in zip(cols, rec)), key=str(i))
+        table.add_row(*(fmt_cell(c, v, t0_ns) for c, v in zip(cols, rec)), key=str(i))
