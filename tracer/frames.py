@@ -118,26 +118,33 @@ def frames_from_table(table: pa.Table, meta: Mapping[str, Any] | None = None,
 def frames_from_batches(batches: Iterable[pa.RecordBatch], meta: Mapping[str, Any] | None = None,
                         truncated: bool = False) -> Frames:
     groups: dict[str, list[pa.RecordBatch]] = {}
+
+    def keep(kind: str, batch: pa.RecordBatch) -> None:
+        # Keep only the kind's own columns right away: the other ~70 columns of the on-disk
+        # union schema are all null here, and dropping them now frees their decompressed
+        # buffers batch by batch instead of holding the whole file's worth until the end.
+        if kind not in schema.KINDS:
+            return  # a newer writer's kind: not ours to interpret
+        names = set(batch.schema.names)
+        groups.setdefault(kind, []).append(
+            batch.select([c for c in schema.kind_columns(kind) if c != "kind" and c in names]))
+
     for b in batches:
         if b.num_rows == 0:
             continue
         kinds = b.column(b.schema.get_field_index("kind"))
         first = kinds[0].as_py()
         if first is not None and pa.compute.all(pa.compute.equal(kinds, first)).as_py():
-            groups.setdefault(first, []).append(b)
+            keep(first, b)
             continue
         for k in pa.compute.unique(kinds).to_pylist():  # a mixed batch (foreign writer)
             if k is None:
                 continue
-            groups.setdefault(k, []).append(b.filter(pa.compute.equal(kinds, k)))
+            keep(k, b.filter(pa.compute.equal(kinds, k)))
     out = {}
     for kind, bs in groups.items():
-        if kind not in schema.KINDS:
-            continue  # a newer writer's kind: not ours to interpret
         cols = [c for c in schema.kind_columns(kind) if c != "kind"]
-        table = pa.Table.from_batches(bs)
-        present = [c for c in cols if c in table.column_names]
-        out[kind] = _to_pandas(table.select(present), cols)
+        out[kind] = _to_pandas(pa.Table.from_batches(bs), cols)
     return Frames(out, dict(meta or {}), truncated)
 
 
@@ -187,6 +194,9 @@ def load_frames(path_or_recording: str | Recording) -> Frames:
     try:
         frames = frames_from_batches(rec.iter_batches(), rec.meta)
         frames.truncated = rec.truncated
+        # Decompressing batches churns through Arrow's pool (all ~80 union columns of every
+        # batch); hand that memory back so a long-lived process keeps only the frames.
+        pa.default_memory_pool().release_unused()
         return frames
     finally:
         if rec is not path_or_recording:
