@@ -13,6 +13,7 @@ from .errors import GemscopeError
 # Each module in tracer.commands defines register(subparsers); keep this list sorted by use.
 COMMAND_MODULES = (
     "bundle",
+    "diff",
     "export",
     "info",
     "report",
