@@ -15,7 +15,7 @@ EVENT_DTYPE = np.dtype([
     ("duration_ns", "<i8"), ("ret", "<i8"), ("stack_id", "<i4"), ("holder_tid", "<u4"),
     ("bits", "<u4"), ("aux", "<u4"), ("str1", "S16"), ("str2", "S16"),
 ])
-EVENT_SIZE = EVENT_DTYPE.itemsize  # 160; sizeof(struct gs_event)
+EVENT_SIZE = EVENT_DTYPE.itemsize  # 152 == sizeof(struct gs_event) (8-byte aligned, no padding)
 
 # type numbers (T_* in gemscope_common.bpf.h) -> schema kind
 TYPES = {
@@ -81,3 +81,13 @@ SLOTS: dict[str, dict[str, str]] = {
     "shrink_tp": {"nr_to_scan_pages": "a0", "purged_pages": "a1", "evicted_pages": "a2",
                   "active_purged_pages": "a3", "active_evicted_pages": "a4"},
 }
+
+
+def pack(n: int, **columns) -> bytes:
+    """n records with the given fields set (others zero; stack_id defaults to -1) as raw bytes,
+    exactly as the kernel writes them: for tests and the decoder benchmark."""
+    arr = np.zeros(n, dtype=EVENT_DTYPE)
+    arr["stack_id"] = -1
+    for name, value in columns.items():
+        arr[name] = value
+    return arr.tobytes()

@@ -1,0 +1,201 @@
+"""Batch decoding of raw BPF event records into schema columns (numpy / Arrow, no per-event Python).
+
+The ring-buffer callback only appends the raw bytes of each record to a bytearray; every poll
+interval the whole bytearray becomes one structured numpy array (`np.frombuffer`), is split by event
+type with boolean masks, and each type's slots are renamed into schema fields. Text (comm, holder
+comm, fence names) goes through a dictionary of the few distinct values; stacks are symbolized once
+per stack id and emitted as `stack` events the first time an id is seen.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from probes import events as ev
+from tracer import schema
+
+U64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def _text(values: np.ndarray) -> pa.Array:
+    """S16 bytes -> dictionary-encoded strings; only the distinct values are decoded in Python."""
+    uniq, inv = np.unique(values, return_inverse=True)
+    words = [u.split(b"\0", 1)[0].decode("utf-8", "replace") for u in uniq]
+    return pa.DictionaryArray.from_arrays(pa.array(inv.astype(np.int32)), pa.array(words,
+                                                                                pa.string()))
+
+
+def _nullable(values: np.ndarray, valid: np.ndarray, typ: pa.DataType) -> pa.Array:
+    return pa.array(values.astype(typ.to_pandas_dtype(), copy=False), type=typ, mask=~valid)
+
+
+class Decoder:
+    """Turns raw record bytes into {kind: {field: column}}.
+
+    stack_frames(raw_stack_id) -> list of 'func+0xoff' strings, innermost first, is called once
+    per new stack id; symbol(addr) -> name is used for shrinker callback addresses. stack_offset
+    keeps ids of successive BPF programs (re-attached after a module load) apart."""
+
+    def __init__(self, stack_frames: Callable[[int], list[str]] | None = None,
+                 symbol: Callable[[int], str] | None = None, stack_offset: int = 0):
+        self.stack_frames = stack_frames
+        self.symbol = symbol
+        self.stack_offset = stack_offset
+        self._stacks: dict[int, list[str]] = {}
+        self._symbols: dict[int, str] = {}
+        self._fresh: list[int] = []   # stack ids first seen in the current batch
+        self.decoded = 0
+
+    def decode(self, raw: bytes | bytearray | memoryview) -> dict[str, dict[str, object]]:
+        n = len(raw) // ev.EVENT_SIZE
+        if n == 0:
+            return {}
+        arr = np.frombuffer(raw, dtype=ev.EVENT_DTYPE, count=n)
+        self.decoded += n
+        out: dict[str, dict[str, object]] = {}
+        types = arr["type"]
+        for t in np.unique(types):
+            kind = ev.TYPES.get(int(t))
+            if kind is None:
+                continue
+            out[kind] = self._columns(kind, arr[types == t])
+        new_stacks = self._new_stacks(arr)
+        if new_stacks is not None:
+            out["stack"] = new_stacks
+        return out
+
+    # ---- per kind ----
+    def _columns(self, kind: str, a: np.ndarray) -> dict[str, object]:
+        bits = a["bits"]
+        comm = _text(a["comm"])
+        cols: dict[str, object] = {
+            "ts_ns": a["ts_ns"].astype(np.int64),
+            "cpu": a["cpu"].astype(np.int16),
+            "pid": a["pid"].astype(np.int32),
+            "tid": a["tid"].astype(np.int32),
+            "comm": comm,
+        }
+        for field, slot in ev.SLOTS[kind].items():
+            cols[field] = a[slot]
+        want = set(schema.KINDS[kind].fields)
+        kswapd_comm = np.char.startswith(a["comm"], b"kswapd")
+        in_reclaim = ((bits & ev.B_IN_RECLAIM) != 0) | kswapd_comm
+        if "in_reclaim" in want:
+            cols["in_reclaim"] = in_reclaim
+        if "context" in want:
+            cols["context"] = _context(bits, in_reclaim)
+        if "stack_id" in want:
+            sid = a["stack_id"].astype(np.int64)
+            cols["stack_id"] = _nullable(sid + self.stack_offset, sid >= 0, pa.int32())
+        if "caller" in want:
+            uniq, inv = np.unique(a["stack_id"], return_inverse=True)
+            callers = pa.array([self._caller(int(s)) for s in uniq], pa.string())
+            cols["caller"] = callers.take(pa.array(inv.astype(np.int32)))
+        if "success" in want:
+            cols["success"] = (bits & ev.B_SUCCESS) != 0
+        if "is_resv" in want:
+            cols["is_resv"] = (bits & ev.B_IS_RESV) != 0
+        if "holder_tid" in want:
+            valid = (bits & ev.B_HOLDER_VALID) != 0
+            cols["holder_tid"] = _nullable(a["holder_tid"], valid, pa.int32())
+            names = _text(a["str1"]).cast(pa.string())
+            cols["holder_comm"] = pc.if_else(pa.array(valid), names, pa.scalar(None, pa.string()))
+        if "stage" in want:
+            st = (bits >> ev.STAGE_SHIFT) & 0xF
+            names = pa.array([ev.STAGES.get(i) for i in range(16)], pa.string())
+            cols["stage"] = names.take(pa.array(st.astype(np.int32)))
+        if "api" in want:
+            cols["api"] = _api(kind, bits)
+        if "reclaim_kind" in want:
+            rk = np.where((bits & ev.B_KSWAPD) | kswapd_comm, "kswapd",
+                          np.where(bits & ev.B_DIRECT, "direct", "other"))
+            cols["reclaim_kind"] = pa.array(rk, pa.string())
+        self._fix_unknowns(kind, a, bits, cols)
+        return {k: v for k, v in cols.items() if k in want or k in schema.COMMON}
+
+    def _fix_unknowns(self, kind, a, bits, cols) -> None:
+        """Slots the kernel could not fill become null, never 0 (schema rule)."""
+        if "size_bytes" in cols:
+            cols["size_bytes"] = _nullable(a["a1"], (bits & ev.B_HAVE_SIZE) != 0, pa.uint64())
+        if kind == "free":
+            cols["lru_addr"] = _nullable(a["a2"], a["a2"] != 0, pa.uint64())
+            cols["lock_addr"] = _nullable(a["a3"], a["a3"] != 0, pa.uint64())
+        if kind == "shrink_object":
+            cols["lock_addr"] = _nullable(a["a3"], a["a3"] != 0, pa.uint64())
+        if kind == "shrink_scan":
+            cols["freed_pages"] = _nullable(a["a1"].astype(np.int64),
+                                            (bits & ev.B_SHRINK_STOP) == 0, pa.int64())
+        if kind == "lru_scan":
+            cols["remaining_pages"] = _nullable(a["a3"].astype(np.int64),
+                                                (bits & ev.B_HAVE_REMAINING) != 0, pa.int64())
+        if kind == "retire_run":
+            cols["queue_delay_ns"] = _nullable(a["a0"].astype(np.int64), a["a0"] != U64_MAX,
+                                               pa.int64())
+        if kind == "fence_signal":
+            cols["driver"] = _text(a["str1"])
+            cols["timeline"] = _text(a["str2"])
+        if kind == "shrink_slab":
+            uniq, inv = np.unique(a["a0"], return_inverse=True)
+            names = pa.array([self._symbol(int(x)) for x in uniq], pa.string())
+            cols["shrinker"] = names.take(pa.array(inv.astype(np.int32)))
+        if kind == "fence_wait":
+            # timeout is in jiffies in the kernel; the ns value is unknown without HZ
+            cols["timeout_ns"] = pa.nulls(len(a), pa.int64())
+
+    # ---- stacks and symbols ----
+    def _frames(self, raw_id: int) -> list[str]:
+        if raw_id < 0:
+            return []
+        got = self._stacks.get(raw_id)
+        if got is None:
+            got = self.stack_frames(raw_id) if self.stack_frames else []
+            self._stacks[raw_id] = got
+            self._fresh.append(raw_id)
+        return got
+
+    def _caller(self, raw_id: int) -> str | None:
+        frames = self._frames(raw_id)
+        # frame 0 is the probed function (kprobe) or the lock slow path (tracepoint)
+        return frames[1] if len(frames) > 1 else (frames[0] if frames else None)
+
+    def _symbol(self, addr: int) -> str:
+        name = self._symbols.get(addr)
+        if name is None:
+            name = self.symbol(addr) if self.symbol else f"{addr:#x}"
+            self._symbols[addr] = name
+        return name
+
+    def _new_stacks(self, arr: np.ndarray) -> dict[str, object] | None:
+        ids = arr["stack_id"]
+        for sid in np.unique(ids[ids >= 0]):
+            self._frames(int(sid))
+        fresh, self._fresh = self._fresh, []
+        if not fresh:
+            return None
+        ts = int(arr["ts_ns"].min())
+        n = len(fresh)
+        return {"ts_ns": np.full(n, ts, np.int64), "cpu": np.zeros(n, np.int16),
+                "pid": np.zeros(n, np.int32), "tid": np.zeros(n, np.int32),
+                "comm": pa.array([""] * n, pa.string()),
+                "stack_id": np.array(fresh, np.int64) + self.stack_offset,
+                "frames": pa.array(["\n".join(self._stacks[s]) for s in fresh], pa.string())}
+
+
+def _context(bits: np.ndarray, in_reclaim: np.ndarray) -> pa.Array:
+    """retire_worker > shrinker > reclaim > ioctl (a user task, known only with task flags) >
+    other."""
+    user = ((bits & ev.B_FLAGS_VALID) != 0) & ((bits & ev.B_KTHREAD) == 0)
+    ctx = np.select([(bits & ev.B_IN_RETIRE) != 0, (bits & ev.B_IN_SHRINKER) != 0, in_reclaim,
+                     user], ["retire_worker", "shrinker", "reclaim", "ioctl"], "other")
+    return pa.array(ctx, pa.string())
+
+
+def _api(kind: str, bits: np.ndarray) -> pa.Array:
+    if kind == "resv_lock":
+        api = np.where(bits & ev.B_INTERRUPTIBLE, "ww_mutex_lock_interruptible", "ww_mutex_lock")
+    else:
+        api = np.where(bits & ev.B_TRYLOCK_MUTEX, "mutex_trylock", "ww_mutex_trylock")
+    return pa.array(api, pa.string())
