@@ -72,7 +72,7 @@ fetch_deb() {  # fetch_deb <pkg>[:arch]: download into work/debs once, print the
   local name="${1%%:*}" f
   f=$(ls "$WORK/debs/${name}_"*.deb 2>/dev/null | grep -E "_(amd64|arm64|all)\.deb$" | head -1 || true)
   if [ -z "$f" ]; then
-    (cd "$WORK/debs" && papt_get download -qq "$1" >&2)
+    (cd "$WORK/debs" && papt_get -o APT::Sandbox::User=root download -qq "$1" >&2)
     f=$(ls "$WORK/debs/${name}_"*.deb | head -1)
   fi
   echo "$f"
@@ -123,16 +123,21 @@ extract_kernel "$K612"
 # --- arm64 msm.ko / drm.ko for the symbol tier -------------------------------------------------
 extract_arm64() {  # extract_arm64 <series 6.1|6.12> <abi-without-arch>
   local series="$1" base="$2" dst="$WORK/arm64/$1"
-  [ -f "$dst/.done" ] && return 0
+  [ -f "$dst/.done" ] && [ -f "$dst/Module.symvers" ] && return 0
   rm -rf "$dst"; mkdir -p "$dst"
   local img
   img=$(fetch_deb "linux-image-$base-arm64:arm64")
   if ! dpkg-deb -c "$img" | grep -q "/msm/msm.ko"; then img=$(fetch_deb "linux-image-$base-arm64-unsigned:arm64"); fi
   log "extracting arm64 msm.ko/drm.ko of $base"
-  dpkg-deb --fsys-tarfile "$img" | tar -x -C "$dst" --wildcards '*/drm/msm/msm.ko*' '*/drm/drm.ko*' '*/drm/drm_kms_helper.ko*'
+  dpkg-deb --fsys-tarfile "$img" | tar -x -C "$dst" --wildcards '*/drm/msm/msm.ko*' '*/drm/drm.ko*'
   find "$dst" -name '*.ko.xz' -exec xz -d -f {} \;
   find "$dst" -name '*.ko.zst' -exec zstd -q -d --rm -f {} \;
   for m in msm drm; do cp "$(find "$dst" -name "$m.ko" | head -1)" "$dst/$m.ko"; done
+  # Debian's System.map is a stub: the vmlinux symbols the plan needs are all exported, so the
+  # arm64 headers' Module.symvers (symbol, module) answers for them.
+  dpkg-deb --fsys-tarfile "$(fetch_deb "linux-headers-$base-arm64:arm64")" | tar -x -C "$dst" --wildcards '*/Module.symvers'
+  cp "$(find "$dst/usr" -name Module.symvers | head -1)" "$dst/Module.symvers"
+  rm -rf "$dst/lib" "$dst/boot" "$dst/usr"
   echo "$base-arm64" > "$dst/version"
   touch "$dst/.done"
 }
