@@ -97,12 +97,14 @@ def _map_strings(arr: pa.Array, mapping: dict[str, str]) -> pa.Array:
 def redact_recording(src: str, dst: str, redactor: Redactor) -> dict[str, Any]:
     """Write a redacted copy of recording src to dst (same schema, zstd); returns its metadata."""
     if redactor.tasks:
+        names: set[str] = set()
         with open_recording(src) as rec:
             for b in rec.iter_batches():
                 for c in TASK_COLUMNS:
                     idx = b.schema.get_field_index(c)
                     if idx >= 0:
-                        redactor.learn_tasks(pc.unique(b.column(idx)).to_pylist())
+                        names.update(pc.unique(b.column(idx)).to_pylist())
+        redactor.learn_tasks(names)   # tokens follow the sorted names of the whole recording
     with open_recording(src) as rec:
         meta = redactor.meta(rec.meta)
         for key in META_TASK_KEYS:

@@ -55,14 +55,13 @@ def register(sub) -> None:
 def _record(seconds: float, out: str) -> None:
     """Run the live recorder's `record` command in-process, if this gemscope has one."""
     from .. import cli
-    parser, _ = cli.build_parser()
-    try:
-        args = parser.parse_args(["record", "-d", str(seconds), "-o", out])
-    except SystemExit:
+    parser, sub = cli.build_parser()
+    if "record" not in sub.choices:
         raise RecordUnavailable(
             "--record: this gemscope has no live recorder (`gemscope record`); record on the "
             "device first (sudo gemscope record -d 10 -o trace.gsrec) and run "
-            "`gemscope bundle create trace.gsrec -o FILE`") from None
+            "`gemscope bundle create trace.gsrec -o FILE`")
+    args = parser.parse_args(["record", "-d", str(seconds), "-o", out])
     rc = args.func(args)
     if rc:
         raise RecordUnavailable(f"--record: `gemscope record` failed (exit {rc}); see above")

@@ -1,0 +1,145 @@
+"""Bundles made here: reopen, same report, redaction, verify, open_input cleanup."""
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+
+import pytest
+
+from lifecycle_fixture import write_lifecycle
+from tracer.bundle import open_and_verify, open_input, read_text_part
+from tracer.bundle.writer import create_bundle
+from tracer.cli import main
+from tracer.frames import load_frames
+
+EXPECTED_PARTS = {"manifest.json", "recording.gsrec", "environment.json", "summary.md",
+                  "plots/free_duration_hist.png", "plots/retire_run_split.png"}
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bundle")
+    rec = write_lifecycle(d / "fx.gsrec")
+    out = str(d / "fx.gsbundle")
+    assert main(["bundle", "create", rec, "-o", out]) == 0
+    return rec, out
+
+
+def _cli_json(capsys, *argv) -> dict:
+    capsys.readouterr()
+    assert main(list(argv)) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_bundle_holds_every_part_with_a_digest(made):
+    rec, out = made
+    with zipfile.ZipFile(out) as zf:
+        names = set(zf.namelist())
+    assert EXPECTED_PARTS <= names
+    assert {n for n in names if not n.startswith("formats/")} == EXPECTED_PARTS
+    contents = open_and_verify(out)
+    assert set(contents.manifest["parts"]) == names - {"manifest.json"}
+    assert contents.manifest["events"] == 24 and contents.manifest["synthetic"] is True
+    assert contents.manifest["parts"]["recording.gsrec"]["size_bytes"] == os.path.getsize(rec)
+    with zipfile.ZipFile(out) as zf:   # PNGs are real images
+        assert zf.read("plots/free_duration_hist.png")[:8] == b"\x89PNG\r\n\x1a\n"
+        assert zf.read("plots/retire_run_split.png")[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_of_the_bundle_equals_the_recordings(made, capsys):
+    rec, out = made
+    assert _cli_json(capsys, "report", out, "--format", "json") == \
+        _cli_json(capsys, "report", rec, "--format", "json")
+
+
+def test_info_of_the_bundle_matches_the_recording(made, capsys):
+    rec, out = made
+    a = _cli_json(capsys, "info", out, "--json")
+    b = _cli_json(capsys, "info", rec, "--json")
+    assert a["file"] == out and a["events_by_kind"] == b["events_by_kind"]
+    assert a["health"] == b["health"] and a["meta"] == b["meta"]
+
+
+def test_summary_is_the_markdown_report_with_plots(made):
+    _, out = made
+    summary = read_text_part(out, "summary.md")
+    assert summary.startswith("# gemscope bug-report bundle\n")
+    assert "![free_duration_hist.png](plots/free_duration_hist.png)" in summary
+    assert "![retire_run_split.png](plots/retire_run_split.png)" in summary
+    assert "# gemscope report" in summary and "- retire_runs: 3" in summary
+    assert "  - msm_gem_shrinker_scan: symbol not found" in summary
+
+
+def test_environment_records_plan_versions_and_command(made):
+    _, out = made
+    env = json.loads(read_text_part(out, "environment.json"))
+    assert env["attach_plan"]["missing"] == {"msm_gem_shrinker_scan": "symbol not found"}
+    assert env["tool_versions"]["gemscope"] == "0.1.0"
+    assert env["recorded_on"]["scenario"] == "lifecycle-fixture"
+    assert env["bundled_on"]["kernel_release"] == os.uname().release
+    assert isinstance(env["command_line"], list)
+    for line in env["kernel_config"]["lines"]:
+        assert "CONFIG_" in line
+
+
+def test_open_input_removes_its_temporary_folder(made):
+    rec, out = made
+    with open_input(out) as path:
+        assert path != out and os.path.basename(path) == "recording.gsrec"
+        assert oct(os.stat(os.path.dirname(path)).st_mode & 0o777) == "0o700"
+        assert open(path, "rb").read() == open(rec, "rb").read()
+    assert not os.path.exists(os.path.dirname(path))
+    with open_input(rec) as path:
+        assert path == rec
+
+
+def test_redaction_is_consistent_and_complete(tmp_path, capsys):
+    rec = write_lifecycle(tmp_path / "fx.gsrec")
+    out = str(tmp_path / "red.gsbundle")
+    create_bundle(rec, out, redact_comm=True, redact_paths=True)
+    with open_input(out) as path:
+        f = load_frames(path)
+    # sorted distinct names: glmark2, kswapd0, retire-worker
+    assert set(f["free"]["comm"].astype(str)) == {"task-003"}
+    assert set(f["resv_lock"]["comm"].astype(str)) == {"task-001"}
+    assert set(f["shrink_scan"]["comm"].astype(str)) == {"task-002"}
+    assert f.meta["command"] == "gemscope record -o <path-001>"
+    assert f.meta["hostname"] == "<host>"
+    assert f.meta["redacted"] == {"task_names": True, "paths": True}
+    summary = read_text_part(out, "summary.md")
+    assert "waits_by_task: task-001: 2" in summary
+    with zipfile.ZipFile(out) as zf:
+        for name in zf.namelist():
+            if name == "recording.gsrec" or name.endswith(".png"):
+                continue
+            text = zf.read(name).decode()
+            for secret in ("glmark2", "kswapd0", "retire-worker", "alice", "devbox"):
+                assert secret not in text, (name, secret)
+    rep = _cli_json(capsys, "report", out, "--format", "json")
+    assert rep["analyses"]["contention"]["headline"]["waits_by_task"] == {"task-001": 2}
+
+
+def test_bundle_of_a_bundle_and_verify_command(made, tmp_path, capsys):
+    _, out = made
+    again = str(tmp_path / "again.gsbundle")
+    assert main(["bundle", "create", out, "-o", again]) == 0
+    capsys.readouterr()
+    assert main(["bundle", "verify", again]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"{again}: OK, ") and "parts verified (sha256)" in lines[0]
+    assert open_and_verify(again).manifest["parts"]["recording.gsrec"] == \
+        open_and_verify(out).manifest["parts"]["recording.gsrec"]
+
+
+def test_record_without_a_live_recorder_says_how(tmp_path, capsys):
+    from tracer.cli import COMMAND_MODULES
+    rc = main(["bundle", "create", "--record", "1", "-o", str(tmp_path / "x.gsbundle")])
+    err = capsys.readouterr().err
+    if "record" in COMMAND_MODULES:
+        pytest.skip("this gemscope has a live recorder; --record runs it (needs root + BCC)")
+    assert rc == 2
+    assert err.strip().splitlines() == [
+        "gemscope: error: --record: this gemscope has no live recorder (`gemscope record`); "
+        "record on the device first (sudo gemscope record -d 10 -o trace.gsrec) and run "
+        "`gemscope bundle create trace.gsrec -o FILE`"]
