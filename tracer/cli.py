@@ -14,8 +14,11 @@ from .errors import GemscopeError
 COMMAND_MODULES = (
     "bundle",
     "diff",
+    "doctor",
     "export",
     "info",
+    "probes_cmd",
+    "record",
     "report",
     "schema_cmd",
 )
