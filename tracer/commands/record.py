@@ -1,0 +1,105 @@
+"""`gemscope record`: trace this machine headless into a recording (root, BCC)."""
+from __future__ import annotations
+
+import signal
+import sys
+import time
+
+from ..errors import GemscopeError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "record", help="trace this machine with BPF into a recording (root)",
+        description="Attach gemscope's BPF probes to the running kernel (what attaches depends on "
+                    "the kernel: see `gemscope doctor`) and write every event to a recording "
+                    "until the duration ends or Ctrl-C / SIGTERM. Prints a summary at the end.",
+        epilog="examples:\n  sudo gemscope record -d 10 -o /tmp/live.gsrec\n"
+               "  sudo gemscope record --ebpf          # print the BPF C and flags, then exit\n"
+               "  sudo BCC_KERNEL_SOURCE=$(tests/kernel/rig/headers.sh 6.12) gemscope record -d 3",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p.add_argument("-d", "--duration", type=float, default=None, metavar="SECONDS",
+                   help="stop after this many seconds (default: until Ctrl-C)")
+    p.add_argument("-o", "--output", default="gemscope.gsrec", metavar="FILE",
+                   help="recording to write (default: gemscope.gsrec)")
+    p.add_argument("--ebpf", action="store_true",
+                   help="print the generated BPF program with this kernel's -D flags and exit")
+    p.add_argument("--uncontended-ns", type=int, default=2000, metavar="NS",
+                   help="resv locks faster than this go to an in-kernel histogram (default 2000)")
+    p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
+    p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
+                   help="also sample taskstats of this task (repeatable)")
+    p.set_defaults(func=run)
+
+
+class _StopFlag:
+    def __init__(self):
+        self.stop = False
+        self.signal = None
+
+    def __call__(self, signum, _frame):
+        self.stop = True
+        self.signal = signal.Signals(signum).name
+
+
+def run(args) -> int:
+    if args.ebpf:
+        from .probes_cmd import dump_for_this_kernel
+        print(dump_for_this_kernel(args.uncontended_ns))
+        return 0
+    from ..sources.bcc_source import open_live_source
+    src = open_live_source(args)
+    flag = _StopFlag()
+    old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
+    t0 = time.monotonic()
+    try:
+        src.start()
+        t0 = time.monotonic()   # the duration counts from the moment probes are attached
+        print(f"gemscope: recording to {args.output} "
+              f"({'%.0f s' % args.duration if args.duration else 'until Ctrl-C'}); "
+              f"compile {src.meta['compile_s']:.2f} s, attach {src.meta['attach_s']:.2f} s",
+              file=sys.stderr)
+        while not flag.stop and not src.done:
+            if args.duration is not None and time.monotonic() - t0 >= args.duration:
+                break
+            time.sleep(0.05)
+    finally:
+        src.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+    print(summary(src, args.output, time.monotonic() - t0, flag.signal))
+    return 0
+
+
+def summary(src, output: str, elapsed: float, sig: str | None) -> str:
+    plan = src.plan
+    lines = [f"gemscope record: {output}, {elapsed:.1f} s" + (f" (stopped by {sig})" if sig else "")]
+    total = sum(src.counts.values())
+    lines.append(f"  events     {total}")
+    for kind, n in sorted(src.counts.items()):
+        lines.append(f"    {kind:16} {n}")
+    lost = src.lost_total
+    lines.append(f"  lost       {lost}" + ("  <-- the kernel dropped events: " +
+                 ", ".join(f"cpu{c}: {n}" for c, n in sorted(src.lost_by_cpu.items()))
+                 if lost else ""))
+    if plan is not None:
+        att = [n for n, e in plan.entries.items() if e.status == "attached"]
+        bad = {n: e for n, e in plan.entries.items() if e.status != "attached" and e.applicable}
+        lines.append(f"  probes     {len(att)} attached, {len(bad)} not "
+                     "(gemscope info FILE lists them)")
+        reasons: dict[str, int] = {}
+        for e in bad.values():
+            reasons[e.reason or "?"] = reasons.get(e.reason or "?", 0) + 1
+        for r, n in sorted(reasons.items(), key=lambda x: -x[1])[:6]:
+            lines.append(f"    {n:3} x {r}")
+        for q, why in sorted(plan.unanswerable().items()):
+            lines.append(f"  cannot answer {q}: {why}")
+    h = src.histograms.get("uncontended_log2_ns")
+    if h:
+        lines.append(f"  uncontended resv locks (in-kernel histogram only) {sum(h.values())}")
+    for n in src.notices()[-5:]:
+        lines.append(f"  notice     {n}")
+    return "\n".join(lines)
+
+
+__all__ = ["register", "run", "GemscopeError"]

@@ -1,0 +1,123 @@
+"""One compiled-and-attached instance of the combined BPF program.
+
+Owns the BCC object: compiles with the plan's -D flags, attaches the plan's entries (marking the
+ones that fail, with the kernel's reason), polls the ring buffer (perf buffer where the kernel has
+none) with a callback that only appends raw bytes, reads the per-CPU lost counters and symbolizes
+stacks. A new session replaces the old one when a module (msm, drm) loads after start.
+"""
+from __future__ import annotations
+
+import ctypes as ct
+import time
+from dataclasses import dataclass, field
+
+from probes import program
+from probes.plan import Plan
+
+from .features import compile_bpf, import_bcc
+
+
+@dataclass
+class Timing:
+    compile_s: float = 0.0
+    attach_s: float = 0.0
+
+
+@dataclass
+class BccSession:
+    plan: Plan
+    stack_offset: int = 0
+    timing: Timing = field(default_factory=Timing)
+
+    def __post_init__(self):
+        self.bpf = None
+        self.raw = bytearray()
+        self.lost_total = 0
+        self._lost_prev: list[int] = []
+        self.perf_lost = 0
+
+    # ---- lifetime ----
+    def open(self) -> None:
+        BPF = import_bcc()
+        t0 = time.monotonic()
+        self.bpf = compile_bpf(BPF, program.source_text(), program.cflags(self.plan.defines))
+        t1 = time.monotonic()
+        self._attach()
+        self._open_output()
+        self.timing = Timing(t1 - t0, time.monotonic() - t1)
+
+    def _attach(self) -> None:
+        b = self.bpf
+        for e in self.plan.attachable():
+            s = e.spec
+            try:
+                if s.method == "kprobe":
+                    b.attach_kprobe(event=e.target, fn_name=s.fn)
+                elif s.method == "kretprobe":
+                    b.attach_kretprobe(event=e.target, fn_name=s.fn, maxactive=128)
+                elif s.method == "tracepoint" and s.fn:
+                    b.attach_tracepoint(tp=e.target, fn_name=s.fn)
+                # tracepoint / raw_tracepoint without fn: BCC attached them while loading
+            except Exception as ex:
+                self.plan.mark_failed(s.name, _first_line(ex))
+
+    def _open_output(self) -> None:
+        table = self.bpf["events"]
+        if "GS_RINGBUF" in self.plan.defines:
+            table.open_ring_buffer(self._on_record)
+            self._poll = lambda ms: self.bpf.ring_buffer_poll(ms)
+        else:
+            table.open_perf_buffer(self._on_record, page_cnt=1024, lost_cb=self._on_perf_lost)
+            self._poll = lambda ms: self.bpf.perf_buffer_poll(ms)
+
+    def _on_record(self, _ctx, data, size) -> None:
+        # the only per-event Python: copy the bytes; decoding happens per batch
+        self.raw += ct.string_at(data, size)
+
+    def _on_perf_lost(self, lost) -> None:
+        self.perf_lost += int(lost)
+
+    def poll(self, timeout_ms: int = 100) -> bytes:
+        """Wait up to timeout_ms for records; return the raw bytes gathered since last call."""
+        self._poll(timeout_ms)
+        raw, self.raw = self.raw, bytearray()
+        return bytes(raw)
+
+    def lost_per_cpu(self) -> dict[int, int]:
+        """Events dropped since the last call, per CPU (ring buffer full), never silent."""
+        vals = [int(v) for v in self.bpf["lost"][0]]
+        prev = self._lost_prev or [0] * len(vals)
+        self._lost_prev = vals
+        out = {cpu: v - p for cpu, (v, p) in enumerate(zip(vals, prev)) if v > p}
+        if self.perf_lost:
+            out[-1] = out.get(-1, 0) + self.perf_lost   # perf buffer reports no cpu
+            self.perf_lost = 0
+        self.lost_total += sum(out.values())
+        return out
+
+    def stack_frames(self, stack_id: int) -> list[str]:
+        try:
+            addrs = self.bpf["stacks"].walk(stack_id)
+            return [self.bpf.ksym(a, show_offset=True).decode(errors="replace") for a in addrs]
+        except Exception:
+            return []   # the id was evicted or reused: frames unknown
+
+    def symbol(self, addr: int) -> str:
+        name = self.bpf.ksym(addr).decode(errors="replace")
+        return f"{addr:#x}" if name == "[unknown]" else name
+
+    def histogram(self, name: str) -> dict[int, int]:
+        """An in-kernel log2 histogram: bucket (log2 ns) -> count."""
+        return {int(k.value): int(v.value) for k, v in self.bpf[name].items() if v.value}
+
+    def close(self) -> None:
+        if self.bpf is not None:
+            try:
+                self.bpf.cleanup()
+            finally:
+                self.bpf = None
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return (lines[0] if lines else type(e).__name__)[:200]

@@ -1,0 +1,317 @@
+"""The live BCC source: this machine's kernel, probed with the combined BPF program.
+
+Data flow: a reader thread polls the BPF ring buffer (raw bytes only), decodes each batch into
+columns (tracer/live/decode.py), appends them to the recording (flushed every second) and to the
+EventBuffer the TUI snapshots. Once a second it also reports lost events per CPU, samples taskstats
+and checks whether msm/drm loaded since the start (then a new program is attached and the old one
+released). `open_live_source(args)` builds one from the command line; `gemscope live` (TUI) and
+`gemscope record` (headless) both use it.
+"""
+from __future__ import annotations
+
+import errno
+import json
+import threading
+import time
+from typing import Any
+
+from probes.kallsyms import Kallsyms
+from probes.plan import DEFAULT_UNCONTENDED_NS, Plan, make_plan
+
+from .. import schema
+from ..frames import Frames
+from ..live import features as feat
+from ..live.decode import Decoder
+from ..live.session import BccSession
+from ..meta import host_meta
+from ..recording import RecordingWriter, _batch
+from .base import Capabilities, EventBuffer
+
+STACK_ID_STRIDE = 1_000_000   # stack ids of the n-th program are offset by n * STRIDE
+MAX_TASKSTATS_TIDS = 256
+
+
+class BccSource:
+    capabilities = Capabilities(is_live=True)
+
+    def __init__(self, output: str | None = None, *, uncontended_ns: int = DEFAULT_UNCONTENDED_NS,
+                 taskstats: bool = True, extra_pids: tuple[int, ...] = (),
+                 poll_ms: int = 100):
+        self.output = output
+        self.uncontended_ns = uncontended_ns
+        self.want_taskstats = taskstats
+        self.extra_pids = tuple(extra_pids)
+        self.poll_ms = poll_ms
+        self.meta: dict[str, Any] = {}
+        self.buffer = EventBuffer()
+        self.counts: dict[str, int] = {}
+        self.lost_by_cpu: dict[int, int] = {}
+        self._notices: list[str] = []
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._writer: RecordingWriter | None = None
+        self._session: BccSession | None = None
+        self._decoder: Decoder | None = None
+        self._sessions = 0
+        self._taskstats = None
+        self._delayacct = None
+        self._stopped = False
+        self.plan: Plan | None = None
+        self.histograms: dict[str, dict[int, int]] = {}
+
+    # ---- set-up ----
+    def _make_plan(self) -> Plan:
+        return make_plan(feat.gather(), Kallsyms.read(), uncontended_ns=self.uncontended_ns)
+
+    def start(self) -> None:
+        feat.require_root()
+        feat.import_bcc()
+        feat.ensure_tracefs()
+        release = feat.os.uname().release
+        ok, _, desc = feat.headers_info(release)
+        if not ok:
+            raise feat.SetupError(f"no kernel headers for BCC ({desc}): "
+                                  f"{feat.headers_fix(release)}")
+        self.plan = self._make_plan()
+        self._open_session(self.plan)
+        self._start_taskstats()
+        recorded = self.plan.recorded_kinds() + ["generic"] + \
+            (["taskstats"] if self._taskstats else [])
+        self.meta = host_meta(
+            "bcc", probe_plan=self.plan.to_meta(), recorded_kinds=sorted(set(recorded)),
+            unanswerable=self.plan.unanswerable(), bpf_cflags=_cflags(self.plan),
+            lru_scan_layout=self.plan.lru_scan_layout,
+            compile_s=round(self._session.timing.compile_s, 3),
+            attach_s=round(self._session.timing.attach_s, 3))
+        self.buffer.meta = self.meta
+        if self.output:
+            self._writer = RecordingWriter(self.output, self.meta)
+        self._emit_probe_status(self.plan, initial=True)
+        self._thread = threading.Thread(target=self._run, name="gemscope-bcc", daemon=True)
+        self._thread.start()
+
+    def _open_session(self, plan: Plan) -> BccSession:
+        session = BccSession(plan, stack_offset=self._sessions * STACK_ID_STRIDE)
+        session.open()
+        self._sessions += 1
+        self._session = session
+        self._decoder = Decoder(session.stack_frames, session.symbol, session.stack_offset)
+        for e in plan.entries.values():
+            if e.status == "failed":
+                self._notices.append(f"probe {e.spec.name} failed to attach: {e.reason}")
+        return session
+
+    def _start_taskstats(self) -> None:
+        if not self.want_taskstats:
+            return
+        from ..live.taskstats import DelayAcct, TaskstatsReader
+        try:
+            self._taskstats = TaskstatsReader()
+        except feat.GemscopeError as e:
+            self._notices.append(f"taskstats not sampled: {e}")
+            return
+        self._delayacct = DelayAcct()
+        try:
+            self._delayacct.enable()
+        except OSError as e:
+            self._notices.append(f"could not enable kernel.task_delayacct: {e}")
+
+    # ---- the reader thread ----
+    def _run(self) -> None:
+        last_tick = time.monotonic()
+        modules = feat.modules_signature()
+        try:
+            while not self._stop.is_set():
+                self._drain(self.poll_ms)
+                now = time.monotonic()
+                if now - last_tick >= 1.0:
+                    last_tick = now
+                    self._tick()
+                    sig = feat.modules_signature()
+                    if sig != modules:
+                        modules = sig
+                        self._replan()
+        except Exception as e:  # never a traceback from the thread: a notice and a clean stop
+            self._notices.append(f"recording stopped: {_first_line(e)}")
+            self._stop.set()
+
+    def _drain(self, timeout_ms: int) -> None:
+        raw = self._session.poll(timeout_ms)
+        if raw:
+            self._sink(self._decoder.decode(raw))
+
+    def _tick(self) -> None:
+        lost = self._session.lost_per_cpu()
+        if lost:
+            cpus = sorted(lost)
+            for c in cpus:
+                self.lost_by_cpu[c] = self.lost_by_cpu.get(c, 0) + lost[c]
+            self._notices.append(f"{sum(lost.values())} events lost (ring buffer full)")
+            self._append_rows("lost", [{"ts_ns": _mono(), "cpu": max(c, 0), "pid": 0, "tid": 0,
+                                        "comm": "", "lost_count": lost[c]} for c in cpus])
+        self._sample_taskstats()
+        if self._writer:
+            self._writer.flush_if_due()
+
+    def _sample_taskstats(self) -> None:
+        if not self._taskstats:
+            return
+        from ..live.taskstats import gpu_related_tids
+        rows = []
+        for tid, comm in list(gpu_related_tids(extra_pids=self.extra_pids).items())[
+                :MAX_TASKSTATS_TIDS]:
+            s = self._taskstats.sample(tid)
+            if s is None:
+                continue
+            rows.append({"ts_ns": s.ts_ns, "cpu": 0, "pid": 0, "tid": 0, "comm": "gemscope",
+                         "target_tid": tid, "target_comm": s.comm or comm,
+                         "cpu_delay_ns": s.cpu_delay_ns,
+                         "freepages_delay_ns": s.freepages_delay_ns,
+                         "thrashing_delay_ns": s.thrashing_delay_ns,
+                         "compact_delay_ns": s.compact_delay_ns})
+        self._append_rows("taskstats", rows)
+
+    def _replan(self) -> None:
+        """A module appeared or went: attach a program built for the new symbol set."""
+        old_plan, old = self.plan, self._session
+        plan = self._make_plan()
+        if plan.defines == old_plan.defines and \
+                {n: e.target for n, e in plan.entries.items()} == \
+                {n: e.target for n, e in old_plan.entries.items()}:
+            return
+        self._drain(0)
+        old_decoder = self._decoder
+        try:
+            self._open_session(plan)
+        except feat.GemscopeError as e:
+            self._session, self._decoder = old, old_decoder
+            self._notices.append(f"modules changed but re-attaching failed: {e}")
+            return
+        old.close()
+        self.plan = plan
+        self._notices.append("modules changed (" + ", ".join(feat.modules_signature()) +
+                             "): probes re-attached")
+        self._emit_probe_status(plan, initial=False, previous=old_plan)
+
+    # ---- output ----
+    def _sink(self, decoded: dict[str, dict[str, object]]) -> None:
+        for kind, cols in decoded.items():
+            n = len(cols["ts_ns"])
+            self.counts[kind] = self.counts.get(kind, 0) + n
+            self.buffer.append(_batch(kind, [cols], _SCHEMA))
+            if self._writer and not self._writer.closed:
+                try:
+                    self._writer.append(kind, cols)
+                except OSError as e:
+                    self._disk_failed(e)
+
+    def _append_rows(self, kind: str, rows: list[dict]) -> None:
+        if not rows:
+            return
+        names = [c for c in schema.kind_columns(kind) if c != "kind"]
+        self._sink({kind: {c: [r.get(c) for r in rows] for c in names}})
+
+    def _disk_failed(self, e: OSError) -> None:
+        what = "disk full" if e.errno == errno.ENOSPC else f"write failed ({e.strerror})"
+        self._notices.append(f"{what}: the recording keeps every event flushed before; "
+                             "recording stopped")
+        try:
+            self._writer._file.close()
+        except OSError:
+            pass
+        self._writer.closed = True
+        self._stop.set()
+
+    def _emit_probe_status(self, plan: Plan, initial: bool, previous: Plan | None = None) -> None:
+        rows = []
+        for name, e in plan.entries.items():
+            before = previous.entries.get(name) if previous else None
+            if not initial and before is not None and before.status == e.status:
+                continue
+            rows.append({"ts_ns": _mono(), "cpu": 0, "pid": 0, "tid": 0, "comm": "gemscope",
+                         "probe": name, "status": e.status, "reason": e.reason})
+        self._append_rows("probe_status", rows)
+
+    # ---- Source protocol ----
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=10)
+        try:
+            if self._session and self._session.bpf is not None:
+                self._drain(0)
+                self._tick()
+                self._final_histograms()
+        finally:
+            if self._writer and not self._writer.closed:
+                try:
+                    self._writer.close()
+                except OSError as e:
+                    self._disk_failed(e)
+            if self._session:
+                self._session.close()
+            if self._taskstats:
+                self._taskstats.close()
+            if self._delayacct:
+                self._delayacct.restore()
+
+    def _final_histograms(self) -> None:
+        """The in-kernel aggregates, kept as generic events so the recording has them."""
+        rows = []
+        for name in ("uncontended_log2_ns", "nonresv_ww_log2_ns"):
+            h = self._session.histogram(name)
+            self.histograms[name] = h
+            rows.append({"ts_ns": _mono(), "cpu": 0, "pid": 0, "tid": 0, "comm": "gemscope",
+                         "event_name": f"gemscope:{name}",
+                         "payload": json.dumps({str(k): v for k, v in sorted(h.items())})})
+        self._append_rows("generic", rows)
+
+    def snapshot(self) -> Frames:
+        return self.buffer.snapshot()
+
+    def notices(self) -> list[str]:
+        return list(self._notices)
+
+    @property
+    def done(self) -> bool:
+        return self._stopped or self._stop.is_set()
+
+    @property
+    def lost_total(self) -> int:
+        return sum(self.lost_by_cpu.values())
+
+    @property
+    def session(self) -> BccSession | None:
+        return self._session
+
+
+_SCHEMA = schema.arrow_schema()
+
+
+def _mono() -> int:
+    return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+def _cflags(plan: Plan) -> list[str]:
+    from probes.program import cflags
+    return cflags(plan.defines)
+
+
+def _first_line(e: BaseException) -> str:
+    lines = [ln for ln in str(e).strip().splitlines() if ln.strip()]
+    return (lines[0] if lines else type(e).__name__)[:200]
+
+
+def open_live_source(args) -> BccSource:
+    """A BccSource from parsed command-line arguments (`output`, `uncontended_ns`, `no_taskstats`,
+    `pids`; all optional). The caller calls start() and, at the end, stop()."""
+    return BccSource(getattr(args, "output", None),
+                     uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
+                     taskstats=not getattr(args, "no_taskstats", False),
+                     extra_pids=tuple(getattr(args, "pids", None) or ()))
+
+
+__all__ = ["BccSource", "open_live_source"]
