@@ -99,25 +99,39 @@ def concat_groups(a: EventGroup, b: EventGroup) -> EventGroup:
                       cat_pa(a.payload, b.payload, len(a), len(b)))
 
 
-def spans_to_strings(buf: np.ndarray, start: np.ndarray, length: np.ndarray) -> pa.Array:
+def spans_to_strings(buf: np.ndarray, start: np.ndarray, length: np.ndarray,
+                     validate: bool = True) -> pa.Array:
     """Strings buf[start:start+length] for every row, built without a Python loop.
 
-    Invalid UTF-8 (hostile input) is replaced rather than raised."""
+    When the spans are ordered and do not overlap (lines of a text file), the string array is
+    made over the buffer itself with interleaved offsets (span, gap, span, gap ...) and the spans
+    are taken by Arrow in C++; otherwise the bytes are gathered with numpy. Invalid UTF-8
+    (hostile input) is replaced rather than raised."""
     start = np.asarray(start, np.int64)
     length = np.clip(np.asarray(length, np.int64), 0, None)
     n = len(start)
-    offsets = np.zeros(n + 1, np.int64)
-    np.cumsum(length, out=offsets[1:])
-    total = int(offsets[-1])
-    if total:
-        idx = np.repeat(start - offsets[:-1], length) + np.arange(total, dtype=np.int64)
-        data = buf[idx]
+    if n == 0:
+        return pa.array([], pa.string())
+    end = start + length
+    if np.all(start[1:] >= end[:-1]) and start[0] >= 0 and end[-1] <= len(buf):
+        offsets = np.empty(2 * n, np.int64)
+        offsets[0::2], offsets[1::2] = start, end
+        offsets = offsets - start[0]
+        view = buf[start[0]:end[-1]]
+        whole = pa.LargeStringArray.from_buffers(2 * n - 1, pa.py_buffer(offsets),
+                                                 pa.py_buffer(view))
+        arr = whole.take(pa.array(np.arange(0, 2 * n, 2, dtype=np.int64)))
     else:
-        data = np.zeros(0, np.uint8)
-    arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
-    try:
-        arr.validate(full=True)
-    except pa.ArrowInvalid:
-        arr = pa.array([bytes(data[offsets[i]:offsets[i + 1]]).decode("utf-8", "replace")
-                        for i in range(n)], pa.large_string())
+        offsets = np.zeros(n + 1, np.int64)
+        np.cumsum(length, out=offsets[1:])
+        total = int(offsets[-1])
+        data = buf[np.repeat(start - offsets[:-1], length) + np.arange(total, dtype=np.int64)] \
+            if total else np.zeros(0, np.uint8)
+        arr = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    if validate:
+        try:
+            arr.validate(full=True)
+        except pa.ArrowInvalid:
+            arr = pa.array([None if v is None else v.decode("utf-8", "replace")
+                            for v in arr.cast(pa.large_binary()).to_pylist()], pa.large_string())
     return arr.cast(pa.string())

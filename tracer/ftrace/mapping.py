@@ -1,0 +1,472 @@
+"""Map ftrace events (tracepoints and gemscope kprobes) to gemscope's schema kinds.
+
+  lock:contention_begin/end            -> lock_contention (paired per tid and lock)
+  vmscan:mm_shrink_slab_start/end      -> shrink_slab (+ shrink_scan when the shrinker's scan
+                                          function is msm_gem_shrinker_scan)
+  vmscan:mm_vmscan_direct_reclaim_*    -> direct_reclaim
+  dma_fence:dma_fence_signaled         -> fence_signal
+  sched:sched_kthread_work_execute_*   -> retire_run for retire_worker (queue delay from queue_work)
+  drm_msm_gpu:msm_gpu_submit/_retired, msm_gem_shrink -> gpu_submit / gpu_retired / shrink_tp
+  gemscope kprobes (probe catalog 5.3): free/free_r -> free, scan/scan_r -> shrink_scan,
+    count/count_r -> shrink_count, lru/lru_r -> lru_scan, try/try_r and mtry/mtry_r ->
+    resv_trylock, lock/lock_r -> resv_lock, wait/wait_r -> fence_wait, lastput -> last_put
+Everything else, and known events whose payload could not be read, become `generic` events.
+`accounting` says where every input event went: mapped, generic, unpaired or bad.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .pairing import inside, pair
+from .rawevents import EventGroup, RawTrace
+from .text_fields import extract_fields
+
+# (kind, begin event, end event, key field or None, expected system)
+PAIRS = (
+    ("lock_contention", "contention_begin", "contention_end", "lock_addr", "lock"),
+    ("shrink_slab", "mm_shrink_slab_start", "mm_shrink_slab_end", "shr", "vmscan"),
+    ("direct_reclaim", "mm_vmscan_direct_reclaim_begin", "mm_vmscan_direct_reclaim_end", None,
+     "vmscan"),
+    ("retire_run", "sched_kthread_work_execute_start", "sched_kthread_work_execute_end", "work",
+     "sched"),
+    ("free", "free", "free_r", None, "gemscope"),
+    ("shrink_scan", "scan", "scan_r", None, "gemscope"),
+    ("shrink_count", "count", "count_r", None, "gemscope"),
+    ("lru_scan", "lru", "lru_r", None, "gemscope"),
+    ("resv_trylock", "try", "try_r", None, "gemscope"),
+    ("resv_trylock", "mtry", "mtry_r", None, "gemscope"),
+    ("resv_lock", "lock", "lock_r", None, "gemscope"),
+    ("fence_wait", "wait", "wait_r", None, "gemscope"),
+)
+SINGLES = (("fence_signal", "dma_fence_signaled", "dma_fence"),
+           ("gpu_submit", "msm_gpu_submit", "drm_msm_gpu"),
+           ("gpu_retired", "msm_gpu_submit_retired", "drm_msm_gpu"),
+           ("shrink_tp", "msm_gem_shrink", "drm_msm_gpu"),
+           ("last_put", "lastput", "gemscope"))
+AUX = {"sched_kthread_work_queue_work": "sched"}   # consumed for retire queue delays, kept generic
+# fields read by name (kprobe fetch-args, `trace-cmd report -R`)
+WANTED = {
+    "free": ("obj", "size"), "free_r": (), "scan": ("nr", "gfp"), "scan_r": ("freed",),
+    "count": (), "count_r": ("cnt",), "lru": ("lru", "nr", "rem", "fn"), "lru_r": ("freed",),
+    "try": ("lock", "ctx", "owner"), "try_r": ("ok",), "mtry": ("lock", "owner"), "mtry_r": ("ok",),
+    "lock": ("lock", "ctx", "owner"), "lock_r": ("ret",), "wait": ("resv", "tmo"),
+    "wait_r": ("ret",), "lastput": ("obj",),
+    "contention_begin": ("lock_addr", "flags"), "contention_end": ("lock_addr", "ret"),
+    "mm_vmscan_direct_reclaim_begin": ("order", "gfp_flags"),
+    "mm_vmscan_direct_reclaim_end": ("nr_reclaimed",),
+    "dma_fence_signaled": ("driver", "timeline", "context", "seqno"),
+}
+SYMBOL_FIELDS = ("shrink", "function", "fn")
+STAGE_OF = {"purge": "purge", "evict": "evict", "active_purge": "active_purge",
+            "active_evict": "active_evict", "vmap_shrink": "vmap"}
+MSM_SCAN = "msm_gem_shrinker_scan"
+SHRINK_STOP = -1
+
+
+@dataclass
+class Mapped:
+    kinds: dict[str, dict[str, Any]] = field(default_factory=dict)
+    accounting: dict[str, Any] = field(default_factory=dict)
+    recorded_kinds: set[str] = field(default_factory=set)
+
+    def add(self, kind: str, cols: dict[str, Any]) -> None:
+        if len(cols["ts_ns"]) == 0:
+            return
+        old = self.kinds.get(kind)
+        if old is None:
+            self.kinds[kind] = cols
+            return
+        for k in set(old) | set(cols):
+            a, b = old.get(k), cols.get(k)
+            na, nb = len(old["ts_ns"]), len(cols["ts_ns"])
+            a = _arrow(a, na)
+            b = _arrow(b, nb, a.type)
+            old[k] = pa.concat_arrays([a, b.cast(a.type) if b.type != a.type else b])
+
+    def count(self, kind: str) -> int:
+        c = self.kinds.get(kind)
+        return 0 if c is None else len(c["ts_ns"])
+
+
+def _arrow(v, n, typ=pa.null()):
+    if v is None:
+        return pa.nulls(n, typ if typ != pa.null() else pa.int64())
+    if isinstance(v, pa.ChunkedArray):
+        return v.combine_chunks()
+    return v if isinstance(v, pa.Array) else pa.array(v)
+
+
+def _sys_ok(g: EventGroup, system: str) -> bool:
+    return g.system is None or g.system == system
+
+
+def _comm(trace: RawTrace, g: EventGroup) -> pa.Array:
+    if g.comm is not None:
+        return g.comm
+    uniq, inv = np.unique(g.tid, return_inverse=True)
+    names = [trace.cmdlines.get(int(t), "<idle>" if t == 0 else None) for t in uniq]
+    return pa.array(names, pa.string()).take(pa.array(inv.ravel()))
+
+
+def _common(trace: RawTrace, g: EventGroup, idx: np.ndarray) -> dict[str, Any]:
+    ia = pa.array(idx, pa.int64())
+    pid = None
+    if g.tgid is not None:
+        t = g.tgid[idx]
+        pid = pa.array(t, pa.int32(), mask=t < 0)
+    return {"ts_ns": g.ts[idx], "cpu": g.cpu[idx], "tid": g.tid[idx],
+            "pid": pid if pid is not None else pa.nulls(len(idx), pa.int32()),
+            "comm": _comm(trace, g).take(ia)}
+
+
+def _f(g: EventGroup, name: str, idx: np.ndarray, typ=None) -> pa.Array:
+    arr = g.fields.get(name)
+    if arr is None:
+        return pa.nulls(len(idx), typ or pa.int64())
+    out = arr.take(pa.array(idx, pa.int64()))
+    return out.cast(typ, safe=False) if typ is not None and out.type != typ else out
+
+
+def _symbolize(trace: RawTrace, g: EventGroup) -> None:
+    for name in SYMBOL_FIELDS:
+        arr = g.fields.get(name)
+        if arr is not None and pa.types.is_integer(arr.type):
+            if trace.kallsyms is not None and len(trace.kallsyms):
+                g.fields[name] = trace.kallsyms.lookup(arr.fill_null(0).to_numpy(
+                    zero_copy_only=False).astype(np.uint64))
+            else:
+                g.fields[name] = pc.cast(arr, pa.string())
+        elif arr is not None and pa.types.is_string(arr.type):
+            # text prints "sym+0x0/0x30" (kernel) or "sym+0x0" (trace-cmd): keep the name
+            g.fields[name] = pc.replace_substring_regex(arr, r"\+0x[0-9a-f]+(/0x[0-9a-f]+)?$", "")
+
+
+def map_trace(trace: RawTrace) -> Mapped:
+    out = Mapped()
+    acc = {"events_in": trace.events_in, "bad": trace.bad_count, "mapped_inputs": 0,
+           "generic": 0, "unpaired_begins": {}, "unmatched_ends": {}, "merged_begins": {},
+           "unreadable_payloads": {}}
+    groups = dict(trace.groups)
+    used: dict[str, np.ndarray] = {}            # rows of a group consumed by a kind
+    for name, g in groups.items():
+        if g.payload is not None and (name in WANTED or name in AUX or
+                                      any(name in (p[1], p[2]) for p in PAIRS) or
+                                      any(name == s[1] for s in SINGLES)):
+            failed = extract_fields(g, WANTED)
+            if failed.any():
+                acc["unreadable_payloads"][name] = int(failed.sum())
+                used[name] = failed  # marks rows as "not usable": they go generic below
+        _symbolize(trace, g)
+
+    def usable(name):
+        g = groups.get(name)
+        if g is None:
+            return None, np.zeros(0, np.int64)
+        bad = used.get(name)
+        rows = np.arange(len(g)) if bad is None else np.flatnonzero(~bad)
+        return g, rows
+
+    consumed: dict[str, np.ndarray] = {n: np.zeros(len(g), bool) for n, g in groups.items()}
+    intervals: dict[str, tuple] = {}
+    for kind, bname, ename, key, system in PAIRS:
+        gb, rb = usable(bname)
+        ge, re_ = usable(ename)
+        if gb is None and ge is None:
+            continue
+        if (gb is not None and not _sys_ok(gb, system)) or (ge is not None and not _sys_ok(ge, system)):
+            continue
+        if kind == "retire_run":
+            rb = rb[_is_retire(gb, rb)] if gb is not None else rb
+            re_ = re_[_is_retire(ge, re_)] if ge is not None else re_
+        if gb is None or ge is None:
+            for g, r, side in ((gb, rb, "unpaired_begins"), (ge, re_, "unmatched_ends")):
+                if g is not None and len(r):
+                    acc[side][kind] = acc[side].get(kind, 0) + len(r)
+                    consumed[g.name][r] = True
+            continue
+        kb = _key(gb, key, rb)
+        ke = _key(ge, key, re_)
+        orv = _f(gb, "flags", rb).fill_null(0).to_numpy(zero_copy_only=False) \
+            if kind == "lock_contention" else None
+        p = pair(gb.tid[rb], kb, gb.ts[rb], gb.seq[rb], ge.tid[re_], ke, ge.ts[re_], ge.seq[re_], orv)
+        consumed[bname][rb] = True
+        consumed[ename][re_] = True
+        if p.unpaired_begins:
+            acc["unpaired_begins"][kind] = acc["unpaired_begins"].get(kind, 0) + p.unpaired_begins
+        if p.unmatched_ends:
+            acc["unmatched_ends"][kind] = acc["unmatched_ends"].get(kind, 0) + p.unmatched_ends
+        extra = int((p.begins_merged - 1).sum())
+        if extra:
+            acc["merged_begins"][kind] = acc["merged_begins"].get(kind, 0) + extra
+        bi, ei = rb[p.begin_idx], re_[p.end_idx]
+        cols = _common(trace, gb, bi)
+        cols["duration_ns"] = ge.ts[ei] - gb.ts[bi]
+        _BUILD[kind](cols, gb, bi, ge, ei, p, bname)
+        if kind == "retire_run":
+            _retire_extras(cols, groups, gb, bi, ge, ei)
+        out.add(kind, cols)
+        intervals.setdefault(kind, []).append((gb.tid[bi], gb.ts[bi], ge.ts[ei], cols))
+        out.recorded_kinds.add(kind)
+        if kind == "shrink_slab":
+            msm = pc.fill_null(pc.equal(cols["shrinker"], MSM_SCAN), False).to_numpy(
+                zero_copy_only=False)
+            if msm.any():
+                sc = {k: (v[msm] if isinstance(v, np.ndarray) else v.filter(pa.array(msm)))
+                      for k, v in cols.items() if k in ("ts_ns", "cpu", "tid", "pid", "comm",
+                                                        "duration_ns", "gfp_flags")}
+                sc["nr_to_scan_pages"] = cols["nr_to_scan_pages"].filter(pa.array(msm))
+                sc["freed_pages"] = cols["freed_pages"].filter(pa.array(msm))
+                sc["reclaim_kind"] = pa.array(np.where(np.char.startswith(
+                    np.array(sc["comm"].to_pylist(), dtype=str), "kswapd"), "kswapd", "direct"))
+                sc["in_reclaim"] = np.ones(int(msm.sum()), bool)
+                out.add("shrink_scan", sc)
+                out.recorded_kinds.add("shrink_scan")
+    for kind, name, system in SINGLES:
+        g, rows = usable(name)
+        if g is None or not _sys_ok(g, system) or len(rows) == 0:
+            continue
+        cols = _common(trace, g, rows)
+        _SINGLE[kind](cols, g, rows)
+        consumed[name][rows] = True
+        out.add(kind, cols)
+        out.recorded_kinds.add(kind)
+    _reclaim_context(out, intervals)
+    acc["mapped_inputs"] = int(sum(c.sum() for c in consumed.values()))
+    for name, g in groups.items():
+        rest = np.flatnonzero(~consumed[name])
+        if len(rest) == 0:
+            continue
+        cols = _common(trace, g, rest)
+        sysname = f"{g.system}:{name}" if g.system else name
+        cols["event_name"] = pa.array([sysname] * len(rest), pa.string()) \
+            .dictionary_encode().cast(pa.string())
+        cols["payload"] = _payload(g, rest)
+        out.add("generic", cols)
+        acc["generic"] += len(rest)
+    acc["unpaired_total"] = sum(acc["unpaired_begins"].values()) + \
+        sum(acc["unmatched_ends"].values())
+    acc["lost_events"] = int(sum(trace.lost_by_cpu.values()))
+    if trace.lost_by_cpu:
+        ts0 = min((int(g.ts.min()) for g in groups.values() if len(g)), default=0)
+        cpus = sorted(trace.lost_by_cpu)
+        out.add("lost", {"ts_ns": np.full(len(cpus), ts0, np.int64), "cpu": np.array(cpus, np.int16),
+                         "tid": np.zeros(len(cpus), np.int32), "pid": pa.nulls(len(cpus), pa.int32()),
+                         "comm": pa.nulls(len(cpus), pa.string()),
+                         "lost_count": np.array([trace.lost_by_cpu[c] for c in cpus], np.int64)})
+    out.accounting = acc
+    return out
+
+
+def _key(g: EventGroup, key: str | None, rows: np.ndarray) -> np.ndarray:
+    if key is None:
+        return np.zeros(len(rows), np.uint64)
+    v, _ = g.field_np(key, np.uint64)
+    return v[rows]
+
+
+def _is_retire(g: EventGroup, rows: np.ndarray) -> np.ndarray:
+    fn = g.fields.get("function")
+    if fn is None:
+        return np.zeros(len(rows), bool)
+    m = pc.fill_null(pc.equal(fn, "retire_worker"), False).to_numpy(zero_copy_only=False)
+    return m[rows]
+
+
+def _payload(g: EventGroup, rows: np.ndarray) -> pa.Array:
+    if g.payload is not None:
+        return g.payload.take(pa.array(rows, pa.int64()))
+    parts = []
+    for name, arr in g.fields.items():
+        col = arr.take(pa.array(rows, pa.int64())).cast(pa.string()).fill_null("")
+        parts.append(pc.binary_join_element_wise(pa.scalar(name + "="), col, ""))
+    if not parts:
+        return pa.array([""] * len(rows), pa.string())
+    return pc.binary_join_element_wise(*parts, " ")
+
+
+def _u64(arr: pa.Array) -> pa.Array:
+    return arr.cast(pa.uint64(), safe=False) if arr.type != pa.uint64() else arr
+
+
+# ---- kind builders: (cols, begin group, begin rows, end group, end rows, pairs, begin name)
+
+def _b_lock_contention(c, gb, bi, ge, ei, p, _):
+    c["lock_addr"] = _u64(_f(gb, "lock_addr", bi, pa.uint64()))
+    c["flags"] = pa.array(p.begin_or.astype(np.uint32))
+    c["ret"] = _f(ge, "ret", ei, pa.int64())
+
+
+def _b_shrink_slab(c, gb, bi, ge, ei, p, _):
+    c["shrinker"] = _f(gb, "shrink", bi, pa.string())
+    c["nr_to_scan_pages"] = _f(gb, "total_scan", bi, pa.int64())
+    c["count_pages"] = _f(gb, "cache_items", bi, pa.int64())
+    c["gfp_flags"] = _f(gb, "gfp_flags", bi, pa.uint32())
+    c["freed_pages"] = _f(ge, "retval", ei, pa.int64())
+
+
+def _b_direct_reclaim(c, gb, bi, ge, ei, p, _):
+    c["order"] = _f(gb, "order", bi, pa.int16())
+    c["gfp_flags"] = _f(gb, "gfp_flags", bi, pa.uint32())
+    c["nr_reclaimed_pages"] = _f(ge, "nr_reclaimed", ei, pa.int64())
+
+
+def _b_retire_run(c, gb, bi, ge, ei, p, _):
+    pass
+
+
+def _b_free(c, gb, bi, ge, ei, p, _):
+    c["obj_addr"] = _f(gb, "obj", bi, pa.uint64())
+    c["size_bytes"] = _f(gb, "size", bi, pa.uint64())
+
+
+def _b_shrink_scan(c, gb, bi, ge, ei, p, _):
+    c["nr_to_scan_pages"] = _f(gb, "nr", bi, pa.int64())
+    c["gfp_flags"] = _f(gb, "gfp", bi, pa.uint32())
+    freed = _f(ge, "freed", ei, pa.int64())
+    c["freed_pages"] = pc.if_else(pc.equal(freed, SHRINK_STOP), pa.scalar(None, pa.int64()), freed)
+    c["reclaim_kind"] = pa.array(np.where(np.char.startswith(
+        np.array(c["comm"].fill_null("").to_pylist(), dtype=str), "kswapd"), "kswapd", "direct"))
+    c["in_reclaim"] = np.ones(len(bi), bool)
+
+
+def _b_shrink_count(c, gb, bi, ge, ei, p, _):
+    c["count_pages"] = _f(ge, "cnt", ei, pa.int64())
+
+
+def _b_lru_scan(c, gb, bi, ge, ei, p, _):
+    c["lru_addr"] = _f(gb, "lru", bi, pa.uint64())
+    c["nr_to_scan_pages"] = _f(gb, "nr", bi, pa.int64())
+    c["freed_pages"] = _f(ge, "freed", ei, pa.int64())
+    fn = _f(gb, "fn", bi, pa.string())
+    c["stage"] = pa.array([STAGE_OF.get(v) for v in fn.to_pylist()], pa.string())
+
+
+def _b_resv_trylock(c, gb, bi, ge, ei, p, bname):
+    c["lock_addr"] = _f(gb, "lock", bi, pa.uint64())
+    c["ctx_addr"] = _f(gb, "ctx", bi, pa.uint64()) if bname == "try" else pa.nulls(len(bi), pa.uint64())
+    c["success"] = pc.equal(_f(ge, "ok", ei, pa.int64()), 1)
+    c["api"] = pa.array([("ww_mutex_trylock" if bname == "try" else "mutex_trylock")] * len(bi))
+
+
+def _b_resv_lock(c, gb, bi, ge, ei, p, _):
+    c["lock_addr"] = _f(gb, "lock", bi, pa.uint64())
+    c["ctx_addr"] = _f(gb, "ctx", bi, pa.uint64())
+    c["ret"] = _f(ge, "ret", ei, pa.int64())
+    c["api"] = pa.array(["ww_mutex_lock"] * len(bi))
+
+
+def _b_fence_wait(c, gb, bi, ge, ei, p, _):
+    c["lock_addr"] = _f(gb, "resv", bi, pa.uint64())
+    c["timeout_ns"] = _f(gb, "tmo", bi, pa.int64())
+    c["ret"] = _f(ge, "ret", ei, pa.int64())
+
+
+_BUILD = {"lock_contention": _b_lock_contention, "shrink_slab": _b_shrink_slab,
+          "direct_reclaim": _b_direct_reclaim, "retire_run": _b_retire_run, "free": _b_free,
+          "shrink_scan": _b_shrink_scan, "shrink_count": _b_shrink_count,
+          "lru_scan": _b_lru_scan, "resv_trylock": _b_resv_trylock, "resv_lock": _b_resv_lock,
+          "fence_wait": _b_fence_wait}
+
+
+def _s_fence_signal(c, g, r):
+    c["fence_context"] = _f(g, "context", r, pa.uint64())
+    c["seqno"] = _f(g, "seqno", r, pa.uint32())
+    c["driver"] = _f(g, "driver", r, pa.string())
+    c["timeline"] = _f(g, "timeline", r, pa.string())
+
+
+def _s_gpu_submit(c, g, r):
+    c["submit_id"] = _f(g, "id", r, pa.uint32())
+    c["ring_id"] = _f(g, "ringid", r, pa.uint32())
+    c["nr_bos"] = _f(g, "nr_bos", r, pa.uint32())
+    c["nr_cmds"] = _f(g, "nr_cmds", r, pa.uint32())
+    c["submit_pid"] = _f(g, "pid", r, pa.int32())
+
+
+def _s_gpu_retired(c, g, r):
+    c["submit_id"] = _f(g, "id", r, pa.uint32())
+    c["ring_id"] = _f(g, "ringid", r, pa.uint32())
+    c["seqno"] = _f(g, "seqno", r, pa.uint32())
+    c["submit_pid"] = _f(g, "pid", r, pa.int32())
+    c["gpu_elapsed_ns"] = _f(g, "elapsed", r, pa.uint64())
+    c["gpu_clock_mhz"] = _f(g, "clock", r, pa.uint64())
+    c["start_ticks"] = _f(g, "start_ticks", r, pa.uint64())
+    c["end_ticks"] = _f(g, "end_ticks", r, pa.uint64())
+
+
+def _s_shrink_tp(c, g, r):
+    for src, dst in (("nr_to_scan", "nr_to_scan_pages"), ("purged", "purged_pages"),
+                     ("evicted", "evicted_pages"), ("active_purged", "active_purged_pages"),
+                     ("active_evicted", "active_evicted_pages")):
+        c[dst] = _f(g, src, r, pa.int64())
+
+
+def _s_last_put(c, g, r):
+    c["obj_addr"] = _f(g, "obj", r, pa.uint64())
+
+
+_SINGLE = {"fence_signal": _s_fence_signal, "gpu_submit": _s_gpu_submit,
+           "gpu_retired": _s_gpu_retired, "shrink_tp": _s_shrink_tp, "last_put": _s_last_put}
+
+
+def _retire_extras(cols, groups, gb, bi, ge, ei) -> None:
+    """queue_delay_ns from the last queue_work of the same work before the run started (when it
+    came after the previous run started); submits_retired from msm_gpu_submit_retired events of
+    the worker thread inside the run."""
+    n = len(bi)
+    start, end, tid = gb.ts[bi], ge.ts[ei], gb.tid[bi]
+    work = gb.field_np("work", np.uint64)[0][bi]
+    delay = np.full(n, -1, np.int64)
+    q = groups.get("sched_kthread_work_queue_work")
+    if q is not None and "work" in q.fields:
+        qw = q.field_np("work", np.uint64)[0]
+        for w in np.unique(work):
+            qts = np.sort(q.ts[qw == w])
+            mine = np.flatnonzero(work == w)
+            j = np.searchsorted(qts, start[mine], side="right") - 1
+            ok = j >= 0
+            delay[mine[ok]] = start[mine[ok]] - qts[j[ok]]
+            prev = np.r_[np.iinfo(np.int64).min, start[mine][:-1]]
+            stale = ok & (qts[np.maximum(j, 0)] < prev)
+            delay[mine[stale]] = -1
+    cols["queue_delay_ns"] = pa.array(delay, pa.int64(), mask=delay < 0)
+    r = groups.get("msm_gpu_submit_retired")
+    counts = np.zeros(n, np.int64)
+    if r is not None:
+        for t in np.unique(tid):
+            rts = np.sort(r.ts[r.tid == t])
+            mine = np.flatnonzero(tid == t)
+            counts[mine] = np.searchsorted(rts, end[mine], "right") - np.searchsorted(rts, start[mine])
+    cols["submits_retired"] = pa.array(counts.astype(np.int32)) if r is not None \
+        else pa.nulls(n, pa.int32())
+
+
+def _reclaim_context(out: Mapped, intervals: dict) -> None:
+    """in_reclaim / context for the kinds that carry them, from reclaim intervals of the same tid."""
+    def ivs(*kinds):
+        parts = [iv for k in kinds for iv in intervals.get(k, [])]
+        if not parts:
+            return None
+        return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+    reclaim = ivs("direct_reclaim", "shrink_slab", "shrink_scan")
+    shrinker = ivs("shrink_scan")
+    retire = ivs("retire_run")
+    for kind in ("free", "resv_lock", "resv_trylock", "lock_contention", "fence_wait"):
+        c = out.kinds.get(kind)
+        if c is None:
+            continue
+        tid, ts = np.asarray(c["tid"]), np.asarray(c["ts_ns"])
+        comm = np.array(c["comm"].fill_null("").to_pylist(), dtype=str)
+        kswapd = np.char.startswith(comm, "kswapd")
+        in_rec = kswapd | (inside(tid, ts, *reclaim) if reclaim else False)
+        in_shr = inside(tid, ts, *shrinker) if shrinker else np.zeros(len(ts), bool)
+        in_ret = inside(tid, ts, *retire) if retire else np.zeros(len(ts), bool)
+        c["in_reclaim"] = np.asarray(in_rec, bool)
+        c["context"] = pa.array(np.where(in_shr, "shrinker", np.where(
+            in_rec, "reclaim", np.where(in_ret, "retire_worker", "other")))).cast(pa.string())

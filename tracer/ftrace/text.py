@@ -1,0 +1,218 @@
+"""Parse ftrace text (`trace`, `trace_pipe`, `trace-cmd report`) into a RawTrace, vectorized.
+
+A line is ``COMM-PID [(TGID)] [CPU] [FLAGS] SECS.FRAC: EVENT: PAYLOAD``, where COMM may hold spaces,
+dashes and colons, the tgid and irq-flags columns are optional, and trace-cmd may prefix an
+instance name. Instead of a regex per line, the whole file is one numpy byte array: the ``[CPU]``
+bracket of every line is found with one search over all bracket positions, and the columns around
+it are read with fixed-width windows. Lines that are neither events nor known headers are counted
+as bad with their line numbers; lost-event lines become lost counts.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .rawevents import EventGroup, RawTrace, spans_to_strings
+
+PAD = 160
+SPACE, LBR, RBR, COLON, DOT, DASH, LPAR, RPAR, HASH = (ord(c) for c in " []:.-()#")
+MAX_BAD_LINES_KEPT = 1000
+_LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
+_HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
+                        r"Kernel buffer statistics|\w[\w ]*: \d+$)")
+
+
+def _window(a: np.ndarray, pos: np.ndarray, w: int) -> np.ndarray:
+    """Rows of w bytes starting at each pos (a is padded so that no row leaves it)."""
+    return np.lib.stride_tricks.sliding_window_view(a, w)[pos]
+
+
+def _digit_run(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """d: rows of (byte - 48) as uint8; returns (is-digit mask, length of the leading run)."""
+    isd = d <= 9
+    w = d.shape[1]
+    return isd, np.where(isd.all(axis=1), w, np.argmax(~isd, axis=1))
+
+
+def _digits(a, pos, w):
+    """Value and digit count of the decimal number starting at pos (0 digits -> value 0)."""
+    d = _window(a, pos, w) - np.uint8(48)
+    isd, nd = _digit_run(d)
+    val = np.zeros(len(pos), np.int64)
+    for j in range(w):
+        val = np.where(j < nd, val * 10 + d[:, j], val)
+    return val, nd
+
+
+def _digits_back(a, pos, w):
+    """Value and count of the decimal digits ending at pos (inclusive)."""
+    d = _window(a, pos - w + 1, w)[:, ::-1] - np.uint8(48)
+    isd, nd = _digit_run(d)
+    val = np.zeros(len(pos), np.int64)
+    for j in range(w - 1, -1, -1):
+        val = np.where(j < nd, val * 10 + d[:, j], val)
+    return val, nd
+
+
+def _skip(a, pos, w, ch=SPACE):
+    return pos + np.argmax(_window(a, pos, w) != ch, axis=1)
+
+
+def _rskip(a, pos, w, ch=SPACE):
+    return pos - np.argmax(_window(a, pos - w + 1, w)[:, ::-1] != ch, axis=1)
+
+
+def _first_at_or_after(cands: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    k = np.searchsorted(cands, pos)
+    return np.where(k < len(cands), cands[np.minimum(k, len(cands) - 1)], np.iinfo(np.int64).max)
+
+
+def read_padded(path: str) -> tuple[np.ndarray, int]:
+    """The file's bytes inside a buffer with PAD spaces on both sides (no extra copy)."""
+    import os
+    size = os.path.getsize(path)
+    a = np.empty(PAD + size + 1 + PAD, np.uint8)
+    a[:PAD] = SPACE
+    a[PAD + size:] = SPACE
+    a[PAD + size] = 10
+    with open(path, "rb") as f:
+        got = f.readinto(memoryview(a)[PAD:PAD + size])
+    return a, got
+
+
+def parse_text(data: bytes, progress=None) -> RawTrace:
+    """All events of an ftrace text held in memory (see parse_buffer)."""
+    a = np.empty(PAD + len(data) + 1 + PAD, np.uint8)
+    a[:PAD] = SPACE
+    a[PAD:PAD + len(data)] = np.frombuffer(data, np.uint8)
+    a[PAD + len(data)] = 10
+    a[PAD + len(data) + 1:] = SPACE
+    return parse_buffer(a, len(data), progress)
+
+
+def parse_buffer(a: np.ndarray, n_data: int, progress=None) -> RawTrace:
+    """All events of an ftrace text in a padded buffer (read_padded); bad lines are counted
+    with their line numbers, never raised."""
+    mask = np.empty(len(a), bool)
+    np.greater(a, 127, out=mask)
+    if mask.any():  # not plain ASCII: make it valid UTF-8 once, then every slice is valid
+        text = bytes(a[PAD:PAD + n_data]).decode("utf-8", "replace").encode()
+        return parse_text(text, progress) if len(text) != n_data or \
+            text != bytes(a[PAD:PAD + n_data]) else _parse(a, n_data, mask, progress)
+    return _parse(a, n_data, mask, progress)
+
+
+def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
+    data = a  # bad-line classification reads from the padded buffer
+    np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
+    mask[PAD + n_data + 1:] = False
+    mask[:PAD] = False
+    nl = np.flatnonzero(mask)
+    starts = np.concatenate([[PAD], nl[:-1] + 1]).astype(np.int64)
+    ends = nl.astype(np.int64)
+    keep = starts < ends                              # blank lines are fine
+    cr = (ends > starts) & (a[np.maximum(ends - 1, 0)] == 13)
+    ends = ends - cr
+    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
+    starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
+    trace = RawTrace()
+    if progress:
+        progress(0, len(starts))
+
+    # the [CPU] bracket: the first " [<digit>" of the line
+    np.equal(a, LBR, out=mask)
+    br = np.flatnonzero(mask)
+    br = br[(a[br - 1] == SPACE) & (a[br + 1] >= 48) & (a[br + 1] <= 57)]
+    b = _first_at_or_after(br, starts)
+    ok = b < ends
+    b = np.where(ok, b, starts)
+    cpu, ncd = _digits(a, b + 1, 6)
+    ok &= (ncd > 0) & (a[b + 1 + ncd] == RBR)
+    q = _skip(a, b + 2 + ncd, 24)
+    isdig = (a[q] >= 48) & (a[q] <= 57)
+    flag_end = q + np.argmax(_window(a, q, 12) == SPACE, axis=1)
+    q = np.where(isdig, q, _skip(a, flag_end, 24))
+    sec, nsd = _digits(a, q, 14)
+    ok &= nsd > 0
+    has_frac = a[q + nsd] == DOT
+    frac, nfd = _digits(a, q + nsd + 1, 12)
+    nfd = np.where(has_frac, nfd, 0)
+    tsc = q + nsd + np.where(has_frac, 1 + nfd, 0)
+    ok &= (a[tsc] == COLON) & (nfd <= 9)
+    scale = 10 ** (9 - np.clip(nfd, 0, 9))
+    ts = np.where(has_frac, sec * 1_000_000_000 + np.where(has_frac, frac, 0) * scale, sec)
+    es = _skip(a, tsc + 1, 24)
+    np.equal(a, COLON, out=mask)
+    colons = np.flatnonzero(mask)
+    ee = _first_at_or_after(colons, es)
+    ok &= (ee < ends) & (ee > es)
+    ee = np.where(ok, ee, es)
+    ps = _skip(a, np.minimum(ee + 1, ends), 32)
+    ps = np.minimum(ps, ends)
+
+    # head: COMM-PID [(TGID)] before the bracket
+    h = _rskip(a, b - 1, 32)
+    has_tgid = a[h] == RPAR
+    lpar = h - 1 - np.argmax(_window(a, h - 12, 12)[:, ::-1] == LPAR, axis=1)
+    tg_start = _skip(a, lpar + 1, 10)
+    tgid, ntg = _digits(a, tg_start, 10)
+    tgid = np.where(has_tgid & (ntg > 0), tgid, -1)
+    h = np.where(has_tgid, _rskip(a, lpar - 1, 16), h)
+    pid, npd = _digits_back(a, h, 9)
+    ok &= (npd > 0) & (a[h - npd] == DASH)
+    cs = _skip(a, starts, 64)
+    ce = h - npd
+    ok &= ce >= cs
+
+    bad = ~ok
+    if bad.any():
+        _classify_bad_lines(a, starts[bad], ends[bad], line_no[bad], trace)
+    sel = np.flatnonzero(ok)
+    trace.events_in = len(sel) + trace.bad_count
+    if len(sel) == 0:
+        return trace
+    comm = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False)
+    comm = _strip_instance_prefix(comm)
+    names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
+    payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
+    codes = names.indices.to_numpy(zero_copy_only=False)
+    order = np.argsort(codes, kind="stable")
+    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    for grp in np.split(order, bounds):
+        name = names.dictionary[int(codes[grp[0]])].as_py()
+        rows = sel[grp]
+        trace.add(EventGroup(
+            name, None, ts[rows].astype(np.int64), cpu[rows].astype(np.int16),
+            pid[rows].astype(np.int32), line_no[rows],
+            comm=comm.take(pa.array(grp)),
+            tgid=tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
+            payload=spans_to_strings(a, payload_start[grp], payload_len[grp], validate=False)))
+    if progress:
+        progress(len(starts), len(starts))
+    return trace
+
+
+def _strip_instance_prefix(comm: pa.Array) -> pa.Array:
+    """trace-cmd report prefixes 'INSTANCE:  ' when a file holds several buffers."""
+    has = pc.match_substring_regex(comm, r"^\S+:\s{2,}")
+    if pc.sum(has).as_py() or 0:
+        return pc.replace_substring_regex(comm, r"^\S+:\s{2,}", "")
+    return comm
+
+
+def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -> None:
+    for s, e, ln in zip(starts.tolist(), ends.tolist(), line_no.tolist()):
+        line = a[s:min(e, s + 512)].tobytes().decode("utf-8", "replace")
+        m = _LOST_RE.search(line)
+        if m:
+            cpu, n = int(m.group(1)), int(m.group(2) or 0)
+            trace.lost_by_cpu[cpu] = trace.lost_by_cpu.get(cpu, 0) + n
+            continue
+        if _HEADER_RE.match(line):
+            continue
+        trace.bad_count += 1
+        if len(trace.bad_lines) < MAX_BAD_LINES_KEPT:
+            trace.bad_lines.append(ln)
