@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "record",
     "report",
     "schema_cmd",
+    "simulate",
 )
 
 EPILOG = """examples:
