@@ -89,7 +89,17 @@ def run(world: World, p: SubmitPlan) -> None:
     batch_lead = 2_000
     service = run_dur + np.where(has_batch, batch_lead + 3_000 + batch + 1_000, 0)
     wake = uniform_ns(rng, 5_000, 40_000, n_runs)
-    start = queue_starts(irq + wake, service, 2_000)
+    bursts = _teardown_bursts(world) if mode == "async" else None
+    if bursts is None:
+        start = queue_starts(irq + wake, service, 2_000)
+    else:   # bursts share the ordered queue: serve everything in order of arrival
+        arrive = np.r_[irq + wake, bursts["arrive"]]
+        order_q = np.argsort(arrive, kind="stable")
+        both = np.empty(len(arrive), dtype=np.int64)
+        both[order_q] = queue_starts(arrive[order_q], np.r_[service, bursts["service"]][order_q],
+                                     2_000)
+        start = both[:n_runs]
+        _emit_bursts(world, rng, bursts, both[n_runs:])
     queue_delay = start - irq
 
     sig = start[run_of] + run_head[run_of] + offsets_in_group(sub_block, run_of)
@@ -169,6 +179,43 @@ def run(world: World, p: SubmitPlan) -> None:
     if mode == "trylock_defer":
         _trylock_defer(world, rng, tr, try_fail, put_t + put_gap, try_dur, client, obj, size,
                        fdur, gtid)
+
+
+def _teardown_bursts(world: World) -> dict | None:
+    """Clients closing 80-250 BOs at once; each burst is one long free_work item."""
+    sc, rng = world.scenario, world.rng("retire.bursts")
+    n = rng.poisson(world.rate(sc.teardown_bursts_per_s) * world.duration_ns / 1e9)
+    if not n:
+        return None
+    count = rng.integers(80, 251, n)
+    obj_i = world.objects.new(int(count.sum()))
+    size = world.objects.size_of(obj_i)
+    fdur = free_duration_ns(rng, size, sc.free_per_mib_ns, sc.free_base_ns, 0.35)
+    fgap = uniform_ns(rng, 300, 700, len(obj_i))
+    of = np.repeat(np.arange(n), count)
+    at = np.sort(world.t0 + 5_000_000 + rng.integers(0, max(world.duration_ns - 100_000_000, 1),
+                                                     n))
+    service = 3_000 + np.bincount(of, weights=fdur + fgap, minlength=n).astype(np.int64) + 1_000
+    return dict(n=n, count=count, of=of, obj=obj_i, size=size, fdur=fdur, fgap=fgap,
+                arrive=at + 20_000, close_at=at, service=service,
+                client=rng.integers(0, len(sc.clients), n))
+
+
+def _emit_bursts(world, rng, b, start) -> None:
+    """The client's last puts (its main thread, GEM_CLOSE) and the worker's frees of a burst."""
+    of, obj_i = b["of"], b["obj"]
+    k = len(obj_i)
+    rank = offsets_in_group(np.ones(k, dtype=np.int64), of)
+    put_t = b["close_at"][of] - (b["count"][of] - rank) * 1_500
+    obj = catalog.obj_addr(obj_i)
+    world.log.add("last_put", {
+        **world.threads.columns(world.client_tids(b["client"][of], "main"), rng), "ts_ns": put_t,
+        "obj_addr": obj, "size_bytes": b["size"], "context": "ioctl", "in_reclaim": False,
+        "stack_id": catalog.stack_id("put_close"), "caller": catalog.CALLERS["put_close"]})
+    t = start[of] + 3_000 + offsets_in_group(b["fdur"] + b["fgap"], of)
+    _free(world, rng, np.ones(k, bool), np.full(k, FREE_WORKER_TID, dtype=np.int32), t, obj,
+          b["size"], b["fdur"], catalog.resv_addr(obj_i), np.uint64(catalog.LRU["dontneed"]),
+          "other", "free_worker", in_run=False)
 
 
 def _free(world, rng, mask, tid, ts, obj, size, dur, lock, lru, context, stack, in_run):

@@ -56,6 +56,7 @@ class Scenario:
     ticket: bool = False          # v6.19: trylock with a ww ticket, blocking VM resv locks
     vm_lock_contention: float = 0.0  # P(the shrinker's VM resv lock waits for a client)
     lost_gpu_submits: bool = False  # a perf-buffer overflow drops gpu_submit events once
+    teardown_bursts_per_s: float = 0.0  # async: a client closes 80-250 BOs at once (queued)
     notes: tuple[str, ...] = field(default_factory=tuple)
 
 
@@ -76,10 +77,12 @@ _ASYNC = replace(
     summary="the old deferred free: finalizers queued to msm-free-worker on the ordered queue "
             "that also runs retire work",
     shows="short retire runs with no frees inside, no fence delayed by finalizers, but large "
-          "retire queue delays: the free worker's backlog runs ahead of the next retire work",
+          "retire queue delays: the free worker's backlog (the frees of each run, and bursts "
+          "of hundreds of frees when a client tears down) runs ahead of the next retire work",
     kernel="msm before v5.11 (msm_gem_free_work on priv->wq, an ordered workqueue shared with "
            "retire_work), with today's fence signalling in the retire worker",
     free_mode="async", transient_share=0.45, free_per_mib_ns=90_000.0,
+    teardown_bursts_per_s=1.5,
 )
 
 _TRYLOCK = replace(

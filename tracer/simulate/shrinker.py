@@ -291,7 +291,7 @@ def _client_of(world: World, tid: np.ndarray) -> np.ndarray:
     """Client index of client thread ids (-1 for kernel threads)."""
     keys, vals = [], []
     for i in range(len(world.scenario.clients)):
-        for role in ("submit", "close", "holder"):
+        for role in ("submit", "close", "holder", "main"):
             keys.append(world.client_tid(i, role))
             vals.append(i)
     keys_a, vals_a = np.array(keys), np.array(vals)

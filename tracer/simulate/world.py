@@ -88,13 +88,14 @@ class World:
         th.add(KSWAPD_TID, KSWAPD_TID, "kswapd0", 3)
         th.add(RECORDER_TID, RECORDER_TID, "gemscope", 7)
         for i, c in enumerate(self.scenario.clients):
-            for role, off in (("submit", 0), ("close", 1), ("holder", 2)):
+            for role, off in (("submit", 0), ("close", 1), ("holder", 2), ("main", 3)):
                 th.add(self.client_tid(i, role), c.pid, c.comm, (2 * i + off) % 8)
 
     def client_tid(self, client: int, role: str) -> int:
-        """Thread ids of a client process: its submitting, GEM_CLOSE and lock-holding threads."""
+        """Thread ids of a client process: its submitting, GEM_CLOSE, lock-holding and main
+        threads (the main thread, tid == pid, tears whole contexts down)."""
         pid = self.scenario.clients[client].pid
-        return pid + {"submit": 17, "close": 23, "holder": 29}[role]
+        return pid + {"submit": 17, "close": 23, "holder": 29, "main": 0}[role]
 
     def client_tids(self, clients: np.ndarray, role: str) -> np.ndarray:
         table = np.array([self.client_tid(i, role) for i in range(len(self.scenario.clients))],
