@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "diff",
     "doctor",
     "export",
+    "import_cmd",
     "info",
     "probes_cmd",
     "record",
