@@ -2,6 +2,7 @@
 holders from the lock probe / the contention tracepoint / resv_hold, backoffs, cannot-answer."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from analysis_rows import ev, frames
 
@@ -71,11 +72,11 @@ def test_tables_objects_holders_and_worst_waits():
     assert obj.loc[A, "waits"] == 3 and obj.loc[A, "total_ns"] == 16000
     assert obj.loc[A, "p50_ns"] == 4000 and obj.loc[A, "max_ns"] == 10000
     assert obj.loc[B, "waits"] == 1 and obj.loc[B, "total_ns"] == 800
-    holders = {(row.holder_comm, row.holder_tid): (row.waits, row.total_ns)
-               for row in r.tables["holders"].itertuples()}
+    holders = {(row.holder_comm, None if row.holder_tid is pd.NA else row.holder_tid):
+               (row.waits, row.total_ns) for row in r.tables["holders"].itertuples()}
     # the compositor's wait on B got its holder from the contention tracepoint
     assert holders == {("gpu-worker", 20): (2, 6000), ("kswapd0", 30): (1, 800),
-                       ("unknown", "unknown"): (1, 10000)}
+                       ("unknown", None): (1, 10000)}
     sites = dict(zip(r.tables["holder_call_sites"]["hold_caller"],
                      r.tables["holder_call_sites"]["total_ns"]))
     assert sites == {"retire_submits+0x88": 6000, "unknown": 10800}

@@ -60,3 +60,17 @@ def test_optional_kinds_not_recorded_are_none():
 def test_cannot_answer():
     r = reclaim_risks(frames({"resv_lock": _rows()["resv_lock"]}))
     assert not r.answerable and r.missing == ("free",)
+
+
+def test_by_risk_and_site_counts_every_event_with_its_stack():
+    t = reclaim_risks(frames(_rows())).tables["by_risk_and_site"]
+    got = {(r.risk, r.site, r.events, r.stack) for r in t.itertuples()}
+    assert got == {
+        ("blocking_resv_lock_in_reclaim", "with_vm_locks+0x44", 1,
+         "ww_mutex_lock\nwith_vm_locks\nevict"),
+        ("blocking_resv_lock_in_reclaim", "x+0x1", 1, ""),
+        ("ctx_trylock_in_reclaim", "drm_gem_lru_scan+0x9c", 1, ""),
+        ("free_in_reclaim", "shrinker", 1, ""),
+        ("free_in_reclaim", "other", 1, ""),
+        ("fence_wait_in_reclaim", "shrinker", 1, ""),
+    }

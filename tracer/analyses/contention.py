@@ -63,6 +63,21 @@ def _holds_at_wait_start(waits: pd.DataFrame, holds: pd.DataFrame) -> pd.DataFra
     return out
 
 
+def _fill_holders_from_contention(waits: pd.DataFrame, cont: pd.DataFrame,
+                                  pair: np.ndarray) -> None:
+    """Where the lock probe did not see the holder, take the one the contention tracepoint saw
+    (only touches the columns when there is something to fill)."""
+    tid_gap = waits["holder_tid"].isna().to_numpy() & (pair >= 0)
+    if tid_gap.any():
+        waits["holder_tid"] = waits["holder_tid"].astype("Int64").fillna(
+            take_series(cont["holder_tid"], np.where(tid_gap, pair, -1)))
+    comm_gap = waits["holder_comm"].isna().to_numpy() & (pair >= 0)
+    if comm_gap.any():
+        comm = waits["holder_comm"].astype(object).to_numpy().copy()
+        comm[comm_gap] = take_series(cont["holder_comm"], pair).to_numpy()[comm_gap]
+        waits["holder_comm"] = pd.Categorical(comm)
+
+
 def analyse(frames: Frames) -> Result:
     res = Result("contention", ANALYSIS.title, ANALYSIS.needs)
     locks = frames["resv_lock"].reset_index(drop=True)
@@ -77,16 +92,14 @@ def analyse(frames: Frames) -> Result:
     wait_ns = np.where(known, dur, take(cdur, pair, 0))
     wait_known = known | take(cknown, pair, False)
 
-    waits = locks[waited].copy()
-    waits["wait_ns"] = pd.array(wait_ns[waited], dtype="Int64")
-    waits.loc[~wait_known[waited], "wait_ns"] = pd.NA
-    # the holder seen by the lock probe, else the one seen by the contention tracepoint
-    pair_w = pair[waited]
-    waits["holder_tid"] = waits["holder_tid"].astype("Int64").fillna(
-        take_series(cont["holder_tid"], pair_w).set_axis(waits.index))
-    waits["holder_comm"] = waits["holder_comm"].astype(object).where(
-        waits["holder_comm"].notna(), take_series(cont["holder_comm"], pair_w).set_axis(
-            waits.index))
+    # waits sorted by wait time once, so every distribution table skips its own value sort
+    idx = np.flatnonzero(waited)
+    idx = idx[np.argsort(np.where(wait_known, wait_ns, np.iinfo(np.int64).max)[idx],
+                         kind="stable")]
+    waits = locks.iloc[idx].reset_index(drop=True)
+    waits["wait_ns"] = pd.array(wait_ns[idx], dtype="Int64")
+    waits.loc[~wait_known[idx], "wait_ns"] = pd.NA
+    _fill_holders_from_contention(waits, cont, pair[idx])
     if frames.recorded("resv_hold"):
         waits = waits.join(_holds_at_wait_start(waits, frames["resv_hold"].reset_index(drop=True)))
     kw = wait_ns[waited & wait_known]

@@ -44,7 +44,7 @@ def analyse(frames: Frames) -> Result:
         res.notes.append(f"{int(free['size_bytes'].isna().sum())} frees had an unknown size: "
                          "left out of freed_bytes, size class 'unknown'")
 
-    work = pd.DataFrame({"context": labels(free["context"]).astype(object).to_numpy(),
+    work = pd.DataFrame({"context": labels(free["context"]).array,
                          "size_class": size_class(free["size_bytes"]),
                          "free_ns": pd.Series(dur, dtype="float64").where(known).to_numpy()})
     res.tables["by_context"] = distribution(work, ["context"], "free_ns", "frees")
@@ -55,11 +55,11 @@ def analyse(frames: Frames) -> Result:
         lp = frames["last_put"]
         res.headline["last_puts"] = int(len(lp))
         res.headline["last_puts_by_context"] = counts_by(lp["context"])
-        t = pd.DataFrame({"context": labels(lp["context"]).astype(object).to_numpy(),
-                          "caller": labels(lp["caller"]).astype(object).to_numpy(),
+        t = pd.DataFrame({"context": labels(lp["context"]).array,
+                          "caller": labels(lp["caller"]).array,
                           "in_reclaim": under_reclaim(lp), "last_puts": 1})
         res.tables["last_put_sites"] = t.groupby(["context", "caller", "in_reclaim"],
-                                                 sort=False)["last_puts"].sum().reset_index() \
+                                                 observed=True, sort=False)["last_puts"].sum().reset_index() \
             .sort_values("last_puts", ascending=False, kind="stable", ignore_index=True)
     return res
 

@@ -21,24 +21,43 @@ from .base import Analysis, Result
 from .stats import as_bool, labels, stack_frames, under_reclaim
 
 RISK_COLUMNS = ["risk", "ts_ns", "tid", "comm", "context", "in_reclaim", "site", "lock_addr",
-                "duration_ns", "stack_id"]
+                "duration_ns", "stack"]
+# Each risk is listed event by event up to this many (the earliest); the per-site table
+# counts all of them.
+RISK_EXAMPLES = 200
 
 
-def _risk_rows(df: pd.DataFrame, mask: np.ndarray, risk: str, site_col: str) -> pd.DataFrame:
-    sel = df[mask]
+def _examples(df: pd.DataFrame, mask: np.ndarray, risk: str, site_col: str,
+              stacks: dict[int, str]) -> pd.DataFrame:
+    """The first RISK_EXAMPLES events of one risk, with their stacks."""
+    sel = df[mask].head(RISK_EXAMPLES)
+    n = len(sel)
     return pd.DataFrame({
-        "risk": risk, "ts_ns": sel["ts_ns"].to_numpy(), "tid": sel["tid"].to_numpy(),
+        "risk": [risk] * n, "ts_ns": sel["ts_ns"].to_numpy(), "tid": sel["tid"].to_numpy(),
         "comm": sel["comm"].astype(object).to_numpy(),
         "context": sel["context"].astype(object).to_numpy(),
         "in_reclaim": sel["in_reclaim"].astype("boolean").array,
-        "site": sel[site_col].astype(object).to_numpy() if site_col in sel
-        else np.full(len(sel), None, dtype=object),
+        "site": sel[site_col].astype(object).to_numpy(),
         "lock_addr": sel["lock_addr"].astype("UInt64").array if "lock_addr" in sel
-        else pd.array([None] * len(sel), dtype="UInt64"),
+        else pd.array([None] * n, dtype="UInt64"),
         "duration_ns": sel["duration_ns"].astype("Int64").array if "duration_ns" in sel
-        else pd.array([None] * len(sel), dtype="Int64"),
-        "stack_id": sel["stack_id"].astype("Int64").array,
+        else pd.array([None] * n, dtype="Int64"),
+        "stack": stack_frames(sel["stack_id"], stacks).to_numpy(),
     }, columns=RISK_COLUMNS)
+
+
+def _by_site(df: pd.DataFrame, mask: np.ndarray, risk: str, site_col: str,
+             stacks: dict[int, str]) -> pd.DataFrame:
+    """Every event of one risk counted per (site, stack)."""
+    sel = df[mask]
+    t = pd.DataFrame({"site": labels(sel[site_col]),
+                      "stack_id": sel["stack_id"].astype("Int64").fillna(-1).to_numpy()})
+    out = t.groupby(["site", "stack_id"], observed=True, sort=False).size() \
+        .rename("events").reset_index()
+    out.insert(0, "risk", risk)
+    out["stack"] = stack_frames(out["stack_id"].where(out["stack_id"] >= 0), stacks).to_numpy()
+    out["site"] = out["site"].astype(object)
+    return out.drop(columns=["stack_id"])
 
 
 def analyse(frames: Frames) -> Result:
@@ -46,8 +65,8 @@ def analyse(frames: Frames) -> Result:
     locks, free = frames["resv_lock"], frames["free"]
     lock_risk = under_reclaim(locks)
     free_risk = under_reclaim(free)
-    parts = [_risk_rows(locks, lock_risk, "blocking_resv_lock_in_reclaim", "caller"),
-             _risk_rows(free, free_risk, "free_in_reclaim", "context")]
+    checks = [(locks, lock_risk, "blocking_resv_lock_in_reclaim", "caller"),
+              (free, free_risk, "free_in_reclaim", "context")]
     res.headline = {
         "blocking_resv_locks_in_reclaim": int(lock_risk.sum()),
         "ctx_trylocks_in_reclaim": None,
@@ -60,7 +79,7 @@ def analyse(frames: Frames) -> Result:
         ctx = tl["ctx_addr"].fillna(0).to_numpy(dtype=np.uint64) != 0
         tl_risk = ctx & under_reclaim(tl)
         res.headline["ctx_trylocks_in_reclaim"] = int(tl_risk.sum())
-        parts.append(_risk_rows(tl, tl_risk, "ctx_trylock_in_reclaim", "caller"))
+        checks.append((tl, tl_risk, "ctx_trylock_in_reclaim", "caller"))
     else:
         res.notes.append("resv_trylock was not recorded: trylocks with an acquire context "
                          "under reclaim cannot be counted")
@@ -68,7 +87,7 @@ def analyse(frames: Frames) -> Result:
         fw = frames["fence_wait"]
         fw_risk = under_reclaim(fw)
         res.headline["fence_waits_in_reclaim"] = int(fw_risk.sum())
-        parts.append(_risk_rows(fw, fw_risk, "fence_wait_in_reclaim", "context"))
+        checks.append((fw, fw_risk, "fence_wait_in_reclaim", "context"))
     else:
         res.notes.append("fence_wait was not recorded: fence waits under reclaim cannot be "
                          "counted")
@@ -76,18 +95,17 @@ def analyse(frames: Frames) -> Result:
     if unknown:
         res.notes.append(f"{unknown} resv_lock events had an unknown in_reclaim: judged by "
                          "context alone")
-    risks = pd.concat([p for p in parts if len(p)] or [parts[0]], ignore_index=True)
-    risks = risks.sort_values("ts_ns", kind="stable", ignore_index=True)
-    risks["stack"] = stack_frames(risks["stack_id"], frames.stacks()).to_numpy()
-    res.tables["risks"] = risks.drop(columns=["stack_id"])
-    summary = pd.DataFrame({"risk": risks["risk"].to_numpy(),
-                            "site": labels(risks["site"]).astype(str).to_numpy(),
-                            "stack": risks["stack"].to_numpy(), "events": 1})
-    res.tables["by_risk_and_site"] = summary.groupby(["risk", "site", "stack"], sort=False)[
-        "events"].sum().reset_index().sort_values("events", ascending=False, kind="stable",
-                                                  ignore_index=True)
-    blocking = locks[lock_risk]
-    if len(blocking) and as_bool(blocking["in_reclaim"]).any():
+    stacks = frames.stacks()
+    examples = [_examples(df, m, risk, site, stacks) for df, m, risk, site in checks]
+    risks = pd.concat([e for e in examples if len(e)] or examples[:1], ignore_index=True)
+    res.tables["risks"] = risks.sort_values("ts_ns", kind="stable", ignore_index=True)
+    sites = [_by_site(df, m, risk, site, stacks) for df, m, risk, site in checks]
+    res.tables["by_risk_and_site"] = pd.concat(sites, ignore_index=True).sort_values(
+        "events", ascending=False, kind="stable", ignore_index=True)
+    if any(len(e) > RISK_EXAMPLES - 1 for e in examples):
+        res.notes.append(f"the risks table lists the first {RISK_EXAMPLES} events of each "
+                         "risk; by_risk_and_site counts all of them")
+    if as_bool(locks["in_reclaim"])[lock_risk].any():
         res.notes.append("a blocking reservation lock was taken with PF_MEMALLOC/PF_KSWAPD set: "
                          "reservation_ww_class_mutex -> fs_reclaim inverted (lockdep would warn)")
     return res

@@ -49,7 +49,7 @@ def analyse(frames: Frames) -> Result:
                          "out of freed_pages")
     if not frames.recorded("shrink_count"):
         res.notes.append("shrink_count was not recorded: count calls are unknown")
-    work = pd.DataFrame({"reclaim_kind": labels(scans["reclaim_kind"]).astype(object).to_numpy(),
+    work = pd.DataFrame({"reclaim_kind": labels(scans["reclaim_kind"]).array,
                          "scan_ns": pd.Series(dur, dtype="float64").where(known).to_numpy()})
     by_kind = distribution(work, ["reclaim_kind"], "scan_ns", "scans")
     g = pd.DataFrame({"reclaim_kind": work["reclaim_kind"],
@@ -57,15 +57,15 @@ def analyse(frames: Frames) -> Result:
                                                                             na_value=np.nan),
                       "freed_pages": scans["freed_pages"].to_numpy(dtype="float64",
                                                                     na_value=np.nan)}) \
-        .groupby("reclaim_kind", sort=False).sum(min_count=0)
+        .groupby("reclaim_kind", observed=True, sort=False).sum(min_count=0)
     res.tables["scans_by_reclaim_kind"] = by_kind.join(g, on="reclaim_kind")
 
     if frames.recorded("lru_scan"):
         lru = frames["lru_scan"]
         res.headline["trylock_skipped_pages"] = _pages(lru["remaining_pages"])
-        stage = labels(lru["stage"]).astype(object).to_numpy()
+        stage = labels(lru["stage"]).array
         freed_by_stage = pd.Series(lru["freed_pages"].to_numpy(dtype="float64", na_value=0),
-                                   index=stage).groupby(level=0, sort=False).sum()
+                                   index=stage).groupby(level=0, observed=True, sort=False).sum()
         res.headline["freed_pages_by_stage"] = {str(k): int(v) for k, v in
                                                 freed_by_stage.sort_values(ascending=False,
                                                                            kind="stable").items()}
@@ -79,12 +79,13 @@ def analyse(frames: Frames) -> Result:
                          "and free/scan overlaps cannot be answered")
     if frames.recorded("shrink_object"):
         so = frames["shrink_object"]
-        t = pd.DataFrame({"stage": labels(so["stage"]).astype(object).to_numpy(),
+        t = pd.DataFrame({"stage": labels(so["stage"]).array,
                           "objects": 1, "reclaimed": so["success"].fillna(False).to_numpy(bool),
                           "reclaimed_bytes": np.where(so["success"].fillna(False).to_numpy(bool),
                                                       so["size_bytes"].to_numpy(
                                                           dtype="float64", na_value=0), 0)})
-        res.tables["objects_by_stage"] = t.groupby("stage", sort=False).sum().reset_index()
+        res.tables["objects_by_stage"] = t.groupby("stage", observed=True, sort=False).sum() \
+            .reset_index()
     if frames.recorded("shrink_tp"):
         tp = frames["shrink_tp"]
         res.headline["tracepoint_pages"] = {c.removesuffix("_pages"): _pages(tp[c]) for c in (
@@ -105,7 +106,7 @@ def _stage_table(lru: pd.DataFrame, stage: np.ndarray) -> pd.DataFrame:
     sums = pd.DataFrame({"stage": stage, **{c: lru[c].to_numpy(dtype="float64", na_value=np.nan)
                                             for c in ("nr_to_scan_pages", "freed_pages",
                                                       "remaining_pages")}}) \
-        .groupby("stage", sort=False).sum(min_count=0)
+        .groupby("stage", observed=True, sort=False).sum(min_count=0)
     return out.join(sums, on="stage").rename(columns={"nr_to_scan_pages": "requested_pages",
                                                       "remaining_pages": "trylock_skipped_pages"})
 

@@ -50,18 +50,18 @@ def analyse(frames: Frames) -> Result:
     if not len(tl):
         res.notes.append("no trylock happened in this recording")
 
-    work = pd.DataFrame({"caller": labels(tl["caller"]).astype(object).to_numpy(),
-                         "stage": stage.to_numpy(), "failed": failed,
+    work = pd.DataFrame({"caller": labels(tl["caller"]).array,
+                         "stage": stage.array, "failed": failed,
                          "failed_bytes": np.where(failed, tl["size_bytes"].to_numpy(
                              dtype=np.uint64, na_value=0), 0).astype(np.uint64)})
     res.tables["by_caller"] = _rate_table(work, ["caller", "stage"])
     res.tables["by_stage"] = _rate_table(work, ["stage"])
     res.tables["failures_per_second"] = _per_second(frames, tl, failed)
-    holders = pd.DataFrame({"holder_comm": labels(fails["holder_comm"]).astype(object).to_numpy(),
+    holders = pd.DataFrame({"holder_comm": labels(fails["holder_comm"]).array,
                             "holder_tid": fails["holder_tid"].astype("Int64").to_numpy(),
                             "self_held": self_held, "failures": 1})
     res.tables["holders"] = holders.groupby(["holder_comm", "holder_tid", "self_held"],
-                                            dropna=False, sort=False)["failures"].sum() \
+                                            dropna=False, observed=True, sort=False)["failures"].sum() \
         .reset_index().sort_values("failures", ascending=False, kind="stable",
                                    ignore_index=True)
     return res
@@ -69,12 +69,11 @@ def analyse(frames: Frames) -> Result:
 
 def _stage(tl: pd.DataFrame) -> pd.Series:
     """Shrinker stage of each trylock, OUTSIDE_SHRINKER when it was not in a stage."""
-    return tl["stage"].astype(object).where(tl["stage"].notna(), OUTSIDE_SHRINKER) \
-        .reset_index(drop=True)
+    return labels(tl["stage"], OUTSIDE_SHRINKER).reset_index(drop=True)
 
 
 def _rate_table(work: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    g = work.groupby(by, sort=False)
+    g = work.groupby(by, observed=True, sort=False)
     out = pd.DataFrame({"trylocks": g.size(), "failures": g["failed"].sum(),
                         "failed_bytes": g["failed_bytes"].sum()}).reset_index()
     out["failure_rate"] = out["failures"] / out["trylocks"]
