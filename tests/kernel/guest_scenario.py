@@ -1,0 +1,207 @@
+"""What one guest boot does (run INSIDE the QEMU guest by tests/kernel/guest.py, as root).
+
+Phases, each writing JSON into --results so that the host-side tests only read files:
+  sanity    uname, modprobe vgem (is DRM alive in this kernel?), modprobe drm, insmod the module
+  raw       tracefs kprobe_events on the module's msm-named functions + the drm_msm_gpu
+            tracepoints, the workload, then hit counts vs the module's own counters
+            (proves the rig without gemscope)
+  record    `gemscope record` in the background; once its kprobes are registered, the same
+            workload; the module's counters saved for comparison with `gemscope report`
+The workload: reset counters; `run` (submits with contention rounds, frees in the retire worker
+and process context); `hold N` + `echo 2 > drop_caches` (shrinker with trylock failures and
+frees from the shrinker) + `release`; `close_all`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from pathlib import Path
+
+CTL = Path("/sys/kernel/debug/gemscope_kmod/ctl")
+COUNTERS = Path("/sys/kernel/debug/gemscope_kmod/counters")
+TRACING = Path("/sys/kernel/tracing")
+KPROBES_LIST = Path("/sys/kernel/debug/kprobes/list")
+# raw kprobe name -> the module counter its hit count must equal
+RAW_KPROBES = {
+    "free": ("msm:msm_gem_free_object", "frees"),
+    "scan": ("msm:msm_gem_shrinker_scan", "scans"),
+    "count": ("msm:msm_gem_shrinker_count", "counts"),
+    "retire": ("msm:retire_worker", "retire_runs"),
+    "submit_retire": ("msm:msm_submit_retire", "submits_retired"),
+    "gpu_retire": ("msm:msm_gpu_retire", "gpu_irqs"),
+}
+TRACEPOINTS = {"msm_gpu_submit": "submits", "msm_gpu_submit_retired": "submits_retired",
+               "msm_gem_shrink": "msm_gem_shrink_events"}
+
+
+def sh(cmd: str, check: bool = True, timeout: float = 120) -> str:
+    p = subprocess.run(cmd, shell=True, capture_output=True, text=True, timeout=timeout)
+    if check and p.returncode != 0:
+        raise RuntimeError(f"`{cmd}` failed ({p.returncode}): {p.stderr.strip()[-800:]}")
+    return p.stdout
+
+
+def ctl(cmd: str) -> None:
+    with open(CTL, "w") as f:
+        f.write(cmd)
+
+
+def counters() -> dict:
+    return json.loads(COUNTERS.read_text())
+
+
+def workload(hold: int) -> dict:
+    """The module workload; returns the wall-clock seconds of each step."""
+    t = {}
+    t0 = time.monotonic()
+    ctl("run")
+    t["run_s"] = time.monotonic() - t0
+    ctl(f"hold {hold}")
+    t1 = time.monotonic()
+    Path("/proc/sys/vm/drop_caches").write_text("2")
+    t["drop_caches_s"] = time.monotonic() - t1
+    ctl("release")
+    ctl("close_all")
+    return t
+
+
+def phase_sanity(a, out: dict) -> None:
+    out["uname"] = os.uname().release
+    for d, fs in (("/sys/kernel/debug", "debugfs"), ("/sys/kernel/tracing", "tracefs")):
+        if not os.path.ismount(d):
+            sh(f"mount -t {fs} {fs} {d}", check=False)
+    sh("modprobe vgem")
+    out["vgem"] = os.path.isdir("/sys/module/vgem") and any(Path("/dev/dri").glob("card*"))
+    sh("modprobe drm")
+    params = " ".join(f"{k}={v}" for k, v in json.loads(a.params).items())
+    sh(f"insmod {a.kmod} {params}")
+    out["module_loaded"] = CTL.exists()
+    out["module_params"] = {p.name: p.read_text().strip()
+                            for p in Path("/sys/module/msm/parameters").iterdir()}
+
+
+def phase_raw(a, out: dict) -> None:
+    ev = TRACING / "kprobe_events"
+    defs = [f"p:gsraw/{n} {sym}" for n, (sym, _) in RAW_KPROBES.items()]
+    for d in defs:  # one write per definition: a bad one names itself
+        try:
+            fd = os.open(ev, os.O_WRONLY | os.O_APPEND)  # not open("a"): tracefs refuses its lseek
+            try:
+                os.write(fd, (d + "\n").encode())
+            finally:
+                os.close(fd)
+        except OSError as e:
+            err = (TRACING / "error_log").read_text()[-600:] if (TRACING / "error_log").exists() else ""
+            raise RuntimeError(f"kprobe_events rejected `{d}`: {e}; error_log: {err}") from e
+    (TRACING / "trace").write_text("")
+    (TRACING / "events/gsraw/enable").write_text("1")
+    for tp in TRACEPOINTS:
+        (TRACING / f"events/drm_msm_gpu/{tp}/enable").write_text("1")
+    ctl("reset")
+    out["timings"] = workload(a.hold)
+    out["counters"] = counters()
+    (TRACING / "events/gsraw/enable").write_text("0")
+    for tp in TRACEPOINTS:
+        (TRACING / f"events/drm_msm_gpu/{tp}/enable").write_text("0")
+    hits = {}
+    for line in (TRACING / "kprobe_profile").read_text().splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0].startswith("gsraw/") or (len(parts) >= 3 and parts[0] in RAW_KPROBES):
+            hits[parts[0].split("/")[-1]] = int(parts[1])
+    out["kprobe_hits"] = hits
+    text = (TRACING / "trace").read_text()
+    out["tracepoint_hits"] = {tp: text.count(f" {tp}:") for tp in TRACEPOINTS}
+    out["trace_sample"] = [ln for ln in text.splitlines() if "msm_gem_shrink:" in ln][:3]
+    (TRACING / "kprobe_events").write_text("")
+
+
+def _wait_attached(proc, log: Path, timeout: float) -> float:
+    """Seconds until `gemscope record` says it records (it prints that once probes are attached)
+    and its kprobes on the module are registered (kprobes/list)."""
+    t0 = time.monotonic()
+    want = ("msm_gem_free_object", "msm_gem_shrinker_scan", "ww_mutex_lock")
+    while time.monotonic() - t0 < timeout:
+        if proc.poll() is not None:
+            raise RuntimeError(f"gemscope record exited early ({proc.returncode}): "
+                               f"{log.read_text()[-1500:]}")
+        listing = KPROBES_LIST.read_text() if KPROBES_LIST.exists() else ""
+        if "recording to" in log.read_text() and all(w in listing for w in want):
+            return time.monotonic() - t0
+        time.sleep(0.5)
+    raise RuntimeError(f"gemscope record did not attach within {timeout:.0f} s")
+
+
+def phase_record(a, out: dict) -> None:
+    rec = Path(a.results) / "module.gsrec"
+    logpath = Path(a.results) / "record.log"
+    log = open(logpath, "w")
+    cmd = [a.gemscope, "record", "-d", str(a.record_seconds), "-o", str(rec)]
+    out["command"] = " ".join(cmd)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        out["attach_s"] = _wait_attached(proc, logpath, a.attach_timeout)
+        time.sleep(2)  # the reader thread starts polling right after attach
+        ctl("reset")
+        t0 = time.monotonic()
+        out["timings"] = workload(a.hold)
+        out["workload_s"] = time.monotonic() - t0
+        out["counters"] = counters()
+        time.sleep(2)  # let the last events drain from the ring buffer
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    out["record_exit"] = proc.returncode
+    out["record_log_tail"] = logpath.read_text()[-3000:]
+    out["recording_bytes"] = rec.stat().st_size if rec.exists() else None
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--results", required=True)
+    ap.add_argument("--kmod", required=True)
+    ap.add_argument("--phases", default="sanity,raw,record")
+    ap.add_argument("--params", default="{}", help="module parameters as JSON")
+    ap.add_argument("--hold", type=int, default=4)
+    ap.add_argument("--gemscope", default=str(Path(sys.executable).parent / "gemscope"))
+    ap.add_argument("--record-seconds", type=int, default=600)
+    ap.add_argument("--attach-timeout", type=float, default=240)
+    a = ap.parse_args()
+    res = Path(a.results)
+    res.mkdir(parents=True, exist_ok=True)
+    ok = True
+    for phase in a.phases.split(","):
+        out: dict = {"phase": phase}
+        t0 = time.monotonic()
+        try:
+            {"sanity": phase_sanity, "raw": phase_raw, "record": phase_record}[phase](a, out)
+            out["ok"] = True
+        except Exception as e:  # noqa: BLE001 - every failure is reported in the JSON
+            out["ok"], out["error"] = False, f"{type(e).__name__}: {e}"
+            out["traceback"] = traceback.format_exc()
+            print(f"GS_PHASE_FAILED {phase}: {out['error']}", flush=True)
+            ok = False
+        out["seconds"] = time.monotonic() - t0
+        (res / f"{phase}.json").write_text(json.dumps(out, indent=1))
+        print(f"GS_PHASE {phase} ok={out['ok']} {out['seconds']:.1f}s", flush=True)
+        if not out["ok"] and phase == "sanity":
+            break
+    sh("dmesg > " + str(res / "dmesg.txt"), check=False)
+    # phase failures are in the JSON for the tests to report; only a failed boot-up is fatal here
+    return 0 if ok or a.phases.split(",")[0] != "sanity" or json.loads(
+        (res / "sanity.json").read_text())["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

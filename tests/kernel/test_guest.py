@@ -1,0 +1,199 @@
+"""Guest tier: Debian 6.1 and 6.12 under QEMU/TCG, the ground-truth module, and gemscope.
+
+One boot per kernel (session fixture) runs tests/kernel/guest_scenario.py: vgem sanity, the
+module, raw tracefs kprobes vs the module's counters (the rig proves itself without gemscope),
+then `gemscope record` around the same workload. The tests here only read the JSON it left and
+run `gemscope report --format json` on the host. Counts must be equal; durations are compared
+with a bound explained where it is used.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.kernel import rig_paths
+from tests.kernel.guest import ROOT, GuestError, build_module, run_guest_script
+
+pytestmark = pytest.mark.guest
+
+# The workload's knobs (module parameters); the exact expectations below follow from them.
+PARAMS = dict(nobjs=64, obj_pages=4, nsubmits=32, contention=4, hold_us=2000, gpu_us=100,
+              free_delay_us=50, shrinker_frees=2, ioctl_frees=4, transient=1, enable_eviction=1)
+HOLD = 4                       # DONTNEED objects whose resv gs-holder holds during drop_caches
+SCENARIO = Path(__file__).with_name("guest_scenario.py")
+GUEST_TIMEOUT_S = 600
+# Probe overhead bound per measured interval under TCG: gemscope times a call from its kprobe to
+# its kretprobe, the module times it from just before to just after the call, so the module's
+# interval contains gemscope's and they differ by the probe handlers' own run time.
+PROBE_SLACK_NS = 1_000_000
+
+
+def _run_all() -> dict:
+    """series -> {"dir": Path} or {"error": str}; both kernels, one boot each, one after another."""
+    reuse = os.environ.get("GEMSCOPE_GUEST_REUSE")  # developer shortcut: read an earlier run
+    base = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="gemscope-guest-"))
+    out = {}
+    ks = rig_paths.kernels() or {}
+    for series in rig_paths.SERIES:
+        d = base / series
+        if reuse:
+            out[series] = {"dir": d}
+            continue
+        try:
+            abi = ks[series]
+            kmod = build_module(abi)
+            run = run_guest_script(abi, SCENARIO, [
+                "--results", str(d), "--kmod", str(kmod), "--params", json.dumps(PARAMS),
+                "--hold", str(HOLD)], base, timeout=GUEST_TIMEOUT_S)
+            out[series] = {"dir": d, "seconds": run.seconds}
+        except GuestError as e:
+            out[series] = {"error": str(e)}
+    return out
+
+
+@pytest.fixture(scope="session")
+def guest_runs():
+    missing = rig_paths.rig_missing()
+    require(missing is None, missing or "")
+    return _run_all()
+
+
+def _phase(guest_runs, series: str, phase: str) -> dict:
+    r = guest_runs[series]
+    if "error" in r:
+        pytest.fail(r["error"])
+    p = r["dir"] / f"{phase}.json"
+    if not p.exists():
+        pytest.fail(f"{series}: phase {phase} left no results ({p})")
+    data = json.loads(p.read_text())
+    if not data.get("ok"):
+        pytest.fail(f"{series}: phase {phase} failed in the guest: {data.get('error')}\n"
+                    f"{data.get('record_log_tail', '')}")
+    return data
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_boot_vgem_and_module(guest_runs, series):
+    s = _phase(guest_runs, series, "sanity")
+    assert s["uname"] == rig_paths.kernels()[series]
+    assert s["vgem"], "vgem did not create a DRM card"
+    assert s["module_loaded"]
+    assert {k: int(v) for k, v in s["module_params"].items() if k in PARAMS} == PARAMS
+
+
+def _expected_truth(c: dict) -> None:
+    """What the knobs imply, checked on the module's own counters (raw and record phases)."""
+    n_persistent, nsub = PARAMS["nobjs"], PARAMS["nsubmits"]
+    assert c["objects_created"] == n_persistent + nsub + PARAMS["ioctl_frees"]
+    assert c["frees"] == c["objects_created"], "every object is freed by the end (close_all)"
+    by = c["frees_by_context"]
+    assert by["retire_worker"] == nsub          # the transient BO of each submit
+    assert by["shrinker"] == PARAMS["shrinker_frees"]
+    assert by["ioctl"] == c["frees"] - nsub - PARAMS["shrinker_frees"]
+    assert by["reclaim"] == by["other"] == 0
+    assert c["resv_waits"] == PARAMS["contention"]
+    assert c["resv_wait_min_ns"] >= PARAMS["hold_us"] * 1000 * 0.5
+    assert c["submits"] == c["submits_retired"] == c["fences_signalled"] == nsub
+    assert c["trylock_failures"] > 0 and c["failures_by_stage"]["purge"] > 0
+    # the module's position-based count agrees with drm_gem_lru_scan's own *remaining
+    assert c["trylock_failures"] * PARAMS["obj_pages"] == c["remaining_pages_kernel"]
+    assert c["failed_bytes"] == c["trylock_failures"] * PARAMS["obj_pages"] * 4096
+    assert c["freed_pages_by_stage"]["purge"] > 0 and c["scans"] > 0
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_raw_kprobes_match_module_counters(guest_runs, series):
+    """tracefs kprobes on msm-named functions fire exactly as often as the module says it ran."""
+    from tests.kernel.guest_scenario import RAW_KPROBES, TRACEPOINTS
+
+    r = _phase(guest_runs, series, "raw")
+    c = r["counters"]
+    _expected_truth(c)
+    got = {n: r["kprobe_hits"].get(n) for n in RAW_KPROBES}
+    want = {n: c[field] for n, (_, field) in RAW_KPROBES.items()}
+    assert got == want
+    assert r["tracepoint_hits"] == {tp: c[field] for tp, field in TRACEPOINTS.items()}
+
+
+def _report(series: str, guest_runs) -> tuple[dict, dict]:
+    rec = _phase(guest_runs, series, "record")
+    path = guest_runs[series]["dir"] / "module.gsrec"
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "gemscope"), "report", str(path),
+                        "--format", "json"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, f"gemscope report failed: {p.stderr[-2000:]}"
+    rep = json.loads(p.stdout)
+    return rec, {name: a.get("headline") or {} for name, a in rep["analyses"].items()}
+
+
+def _callers(d: dict) -> dict:
+    """{'drm_gem_lru_scan+0x9b': n} -> {'drm_gem_lru_scan': n} (offsets differ by build)."""
+    out: dict = {}
+    for k, v in (d or {}).items():
+        k = re.sub(r"\+0x[0-9a-f]+(/0x[0-9a-f]+)?$", "", str(k))
+        out[k] = out.get(k, 0) + v
+    return out
+
+
+def _nonzero(d: dict) -> dict:
+    return {k: v for k, v in (d or {}).items() if v}
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_report_contention_matches_module(guest_runs, series):
+    rec, h = _report(series, guest_runs)
+    c = rec["counters"]
+    _expected_truth(c)
+    con = h["contention"]
+    assert con["resv_waits"] == c["resv_waits"]
+    assert _callers(con["waits_by_caller"]) == {"submit_lock_objects": c["resv_waits"]}
+    assert con["waits_by_task"] == {c["waits_comm"]: c["resv_waits"]}
+    assert con["resv_lock_calls"] == c["resv_lock_calls"]
+    diff = c["resv_wait_total_ns"] - con["resv_wait_total_ns"]
+    assert 0 <= diff <= c["resv_waits"] * PROBE_SLACK_NS, (c["resv_wait_total_ns"], con)
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_report_trylocks_match_module(guest_runs, series):
+    rec, h = _report(series, guest_runs)
+    c = rec["counters"]
+    t = h["trylock"]
+    assert t["trylocks"] == c["trylocks"]
+    assert t["trylock_failures"] == c["trylock_failures"]
+    assert _callers(t["failures_by_caller"]) == {"drm_gem_lru_scan": c["trylock_failures"]}
+    assert _nonzero(t["failures_by_stage"]) == _nonzero(c["failures_by_stage"])
+    assert t["failed_bytes"] == c["failed_bytes"]
+    assert t["failures_by_holder"] == {c["holder_comm"]: c["trylock_failures"]}
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_report_frees_match_module(guest_runs, series):
+    rec, h = _report(series, guest_runs)
+    c = rec["counters"]
+    f = h["finalizers"]
+    assert f["frees"] == c["frees"]
+    assert _nonzero(f["frees_by_context"]) == _nonzero(c["frees_by_context"])
+    # gemscope's interval (kprobe..kretprobe of msm_gem_free_object) contains the module's
+    diff = f["free_total_ns"] - c["free_total_ns"]
+    assert 0 <= diff <= c["frees"] * PROBE_SLACK_NS, (f["free_total_ns"], c["free_total_ns"])
+    assert h["reclaim_risks"]["frees_from_shrinker"] == c["frees_by_context"]["shrinker"]
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_report_shrinker_matches_module(guest_runs, series):
+    rec, h = _report(series, guest_runs)
+    c = rec["counters"]
+    s = h["shrinker"]
+    assert s["scans"] == c["scans"]
+    assert s["counts"] == c["counts"]
+    assert s["requested_pages"] == c["requested_pages"]
+    assert s["freed_pages"] == c["freed_pages"]
+    assert _nonzero(s["freed_pages_by_stage"]) == _nonzero(c["freed_pages_by_stage"])
+    assert s["trylock_skipped_pages"] == c["remaining_pages_kernel"]
+    assert h["retire"]["retire_runs"] == c["retire_runs"]
