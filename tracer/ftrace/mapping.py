@@ -226,6 +226,8 @@ def map_trace(trace: RawTrace) -> Mapped:
                 sc["in_reclaim"] = np.ones(int(msm.sum()), bool)
                 out.add("shrink_scan", sc)
                 out.recorded_kinds.add("shrink_scan")
+                intervals.setdefault("shrink_scan", []).append(
+                    (sc["tid"], sc["ts_ns"], sc["ts_ns"] + sc["duration_ns"], sc))
     for kind, name, system in SINGLES:
         g, rows = usable(name)
         if g is None or not _sys_ok(g, system) or len(rows) == 0:
@@ -236,7 +238,7 @@ def map_trace(trace: RawTrace) -> Mapped:
         out.add(kind, cols)
         out.recorded_kinds.add(kind)
     _reclaim_context(out, intervals)
-    acc["mapped_inputs"] = int(sum(c.sum() for c in consumed.values()))
+    consumed_total = int(sum(c.sum() for c in consumed.values()))
     for name, g in groups.items():
         rest = np.flatnonzero(~consumed[name])
         if len(rest) == 0:
@@ -250,6 +252,10 @@ def map_trace(trace: RawTrace) -> Mapped:
         acc["generic"] += len(rest)
     acc["unpaired_total"] = sum(acc["unpaired_begins"].values()) + \
         sum(acc["unmatched_ends"].values())
+    # every input event is in exactly one of: mapped, generic, unpaired, bad
+    acc["mapped_inputs"] = consumed_total - acc["unpaired_total"]
+    acc["balanced"] = acc["events_in"] == (acc["mapped_inputs"] + acc["generic"] +
+                                           acc["unpaired_total"] + acc["bad"])
     acc["lost_events"] = int(sum(trace.lost_by_cpu.values()))
     if trace.lost_by_cpu:
         ts0 = min((int(g.ts.min()) for g in groups.values() if len(g)), default=0)

@@ -66,6 +66,8 @@ def _rskip(a, pos, w, ch=SPACE):
 
 
 def _first_at_or_after(cands: np.ndarray, pos: np.ndarray) -> np.ndarray:
+    if len(cands) == 0:
+        return np.full(len(pos), np.iinfo(np.int64).max, np.int64)
     k = np.searchsorted(cands, pos)
     return np.where(k < len(cands), cands[np.minimum(k, len(cands) - 1)], np.iinfo(np.int64).max)
 

@@ -15,25 +15,26 @@ import pyarrow.compute as pc
 from .rawevents import EventGroup
 
 X = r"(?:0x)?[0-9a-fA-F]+"     # %p prints hashed or raw pointers, with or without 0x
+M = r"(?: \[[\w-]+\])?"         # %pS / %ps append " [module]" for module symbols
 D = r"-?\d+"
 
 PATTERNS: dict[str, str] = {
     "contention_begin": rf"^(?P<lock_addr>{X}) \(flags=(?P<flags>[A-Z_|0-9x]*)\)",
     "contention_end": rf"^(?P<lock_addr>{X}) \(ret=(?P<ret>{D})\)",
-    "mm_shrink_slab_start": rf"^(?P<shrink>\S+) (?P<shr>{X}): nid: (?P<nid>{D}) objects to shrink "
+    "mm_shrink_slab_start": rf"^(?P<shrink>\S+){M} (?P<shr>{X}): nid: (?P<nid>{D}) objects to shrink "
                             rf"(?P<nr_objects_to_shrink>{D}) gfp_flags (?P<gfp_flags>\S+) cache items "
                             rf"(?P<cache_items>{D}) delta (?P<delta>{D}) total_scan (?P<total_scan>{D})"
                             rf" priority (?P<priority>{D})",
-    "mm_shrink_slab_end": rf"^(?P<shrink>\S+) (?P<shr>{X}): nid: (?P<nid>{D}) unused scan count "
+    "mm_shrink_slab_end": rf"^(?P<shrink>\S+){M} (?P<shr>{X}): nid: (?P<nid>{D}) unused scan count "
                           rf"(?P<unused_scan>{D}) new scan count (?P<new_scan>{D}) total_scan "
                           rf"(?P<total_scan>{D}) last shrinker return val (?P<retval>{D})",
     "mm_vmscan_direct_reclaim_begin": rf"^order=(?P<order>{D}) gfp_flags=(?P<gfp_flags>\S+)",
     "mm_vmscan_direct_reclaim_end": rf"^nr_reclaimed=(?P<nr_reclaimed>{D})",
     "dma_fence_signaled": rf"^driver=(?P<driver>\S*) timeline=(?P<timeline>.*) "
                           rf"context=(?P<context>{D}) seqno=(?P<seqno>{D})",
-    "sched_kthread_work_execute_start": rf"^work struct (?P<work>{X}): function (?P<function>\S+)",
-    "sched_kthread_work_execute_end": rf"^work struct (?P<work>{X}): function (?P<function>\S+)",
-    "sched_kthread_work_queue_work": rf"^work struct=(?P<work>{X}) function=(?P<function>\S+) "
+    "sched_kthread_work_execute_start": rf"^work struct (?P<work>{X}): function (?P<function>\S+){M}",
+    "sched_kthread_work_execute_end": rf"^work struct (?P<work>{X}): function (?P<function>\S+){M}",
+    "sched_kthread_work_queue_work": rf"^work struct=(?P<work>{X}) function=(?P<function>\S+){M} "
                                      rf"worker=(?P<worker>{X})",
     "msm_gpu_submit": rf"^id=(?P<id>{D}) pid=(?P<pid>{D}) ring=(?P<ringid>{D}) bos=(?P<nr_bos>{D}) "
                       rf"cmds=(?P<nr_cmds>{D})",
@@ -138,6 +139,9 @@ def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) ->
     if g.payload is None or n == 0:
         return np.zeros(n, bool)
     pat = PATTERNS.get(g.name)
+    wanted = wanted_by_name.get(g.name, ())
+    if pat is None and not wanted:
+        return np.zeros(n, bool)   # nothing to read (a kretprobe without fetch-args)
     failed = np.ones(n, bool)
     if pat is not None:
         st = pc.extract_regex(g.payload, pat)
@@ -146,7 +150,6 @@ def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) ->
         for i in range(st.type.num_fields):
             fname = st.type.field(i).name
             g.fields[fname] = convert(fname, pc.struct_field(st, [i]))
-    wanted = wanted_by_name.get(g.name, ())
     if failed.any() and wanted:
         # `trace-cmd report -R` and kprobe fetch-args: name=value pairs
         missing_all = np.zeros(n, bool)
