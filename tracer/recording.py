@@ -174,9 +174,15 @@ class Recording:
                 batch = self._reader.read_next_batch()
             except StopIteration:
                 return
-            except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
-                self.truncated = True
+            except (pa.ArrowException, OSError) as e:   # cut short, or a damaged batch header
+                self.truncated = True                     # (e.g. an absurd length: MemoryError)
                 self.truncation_error = str(e).splitlines()[0][:200]
+                return
+            try:   # a damaged body (bad offsets, invalid UTF-8) must not reach pandas/numpy
+                batch.validate(full=True)
+            except pa.ArrowException as e:
+                self.truncated = True
+                self.truncation_error = "damaged batch: " + (str(e).splitlines() or ["?"])[0][:180]
                 return
             yield batch
 
@@ -248,6 +254,9 @@ def open_recording(path: str | os.PathLike) -> Recording:
     except RecordingError:
         source.close()
         raise
+    except (UnicodeDecodeError, pa.ArrowException) as e:   # e.g. a field name that is not UTF-8
+        source.close()
+        raise RecordingError(f"{path}: damaged schema ({_first_line(e)})") from None
     return Recording(path, source, meta, reader)
 
 
