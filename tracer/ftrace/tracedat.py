@@ -97,8 +97,9 @@ class _Cursor:
 
     def take(self, n: int):
         _check(0 <= n and self.pos + n <= self.limit, self.path,
-               f"needs {n} bytes at offset {self.pos}, only {self.limit - self.pos} left "
-               "(file truncated?)")
+               f"needs {n} bytes at offset {self.pos}, "
+               + (f"only {self.limit - self.pos} left" if self.pos <= self.limit else
+                  "beyond the end of the data") + " (file truncated?)")
         b = self.mv[self.pos:self.pos + n]
         self.pos += n
         return b

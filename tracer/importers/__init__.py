@@ -46,7 +46,7 @@ def detect_format(path: str) -> str:
         raise ImportFormatError(f"{path}: is a directory") from None
     except OSError as e:
         raise ImportFormatError(f"{path}: cannot read ({e.strerror})") from None
-    if head.startswith(TRACEDAT_MAGIC):
+    if head[:3] == TRACEDAT_MAGIC[:3]:   # a truncated trace.dat is still one
         return "tracedat"
     if head.startswith(ARROW_STREAM) or head.startswith(ARROW_FILE):
         return "recording"
