@@ -93,21 +93,23 @@ def simulate(name: str, seed: int = 1, duration_s: float = 5.0, scale: float = 1
 
 
 def _perf_buffer_overflow(world: World) -> None:
-    """One 50 ms overflow of cpu 3's perf buffer halfway through: its gpu_submit events are
-    really dropped and a `lost` event reports how many (no headline number depends on them)."""
+    """One 50 ms overflow of a perf buffer halfway through (the cpu the first client's submit
+    thread runs on): that cpu's gpu_submit events in the window are really dropped and a `lost`
+    event reports how many (no headline number depends on gpu_submit)."""
     import numpy as np
     t = world.log.table("gpu_submit")
     if t is None:
         return
     mid = world.t0 + world.duration_ns // 2
     ts, cpu = t.column("ts_ns").to_numpy(), t.column("cpu").to_numpy()
-    gone = (cpu == 3) & (ts >= mid) & (ts < mid + 50_000_000)
+    busy_cpu = world.threads[world.client_tid(0, "submit")].home_cpu
+    gone = (cpu == busy_cpu) & (ts >= mid) & (ts < mid + 50_000_000)
     if not gone.any():
         return
     world.log.drop("gpu_submit", gone)
     world.log.add("lost", {**world.threads.columns(np.array([RECORDER_TID]),
                                                    world.rng("lost")),
-                           "ts_ns": np.array([mid + 50_000_000]), "cpu": np.array([3]),
+                           "ts_ns": np.array([mid + 50_000_000]), "cpu": np.array([busy_cpu]),
                            "lost_count": np.array([int(gone.sum())])})
 
 

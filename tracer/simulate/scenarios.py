@@ -127,3 +127,20 @@ _VMLOCK = replace(
 )
 
 SCENARIOS: dict[str, Scenario] = {s.name: s for s in (_SYNC, _ASYNC, _TRYLOCK, _STORM, _VMLOCK)}
+
+
+def claimed_kinds(sc: Scenario) -> frozenset[str]:
+    """The event kinds a run of this scenario (one simulated second or more) always contains."""
+    kinds = {"retire_run", "fence_signal", "gpu_submit", "gpu_retired", "resv_lock",
+             "resv_hold", "lock_contention", "free", "last_put", "stack", "probe_status"}
+    if sc.kswapd_passes_per_s > 0 or sc.direct_reclaim_share > 0:
+        kinds |= {"shrink_count", "shrink_scan", "lru_scan", "resv_trylock"}
+    if sc.kswapd_passes_per_s >= 10:
+        kinds |= {"shrink_object", "shrink_tp", "fence_wait"}
+    if sc.direct_reclaim_share > 0:
+        kinds.add("direct_reclaim")
+    if sc.free_mode == "trylock_defer":
+        kinds.add("resv_trylock")
+    if sc.lost_gpu_submits:
+        kinds.add("lost")
+    return frozenset(kinds)
