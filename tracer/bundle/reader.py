@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import stat
+import struct
 import zipfile
 import zlib
 from collections import Counter
@@ -44,6 +45,11 @@ def is_bundle(path: str | os.PathLike) -> bool:
             return f.read(4) in ZIP_MAGIC
     except OSError:
         return False
+
+
+def _first_line(e: BaseException) -> str:
+    lines = str(e).strip().splitlines()
+    return (lines[0] if lines else type(e).__name__)[:160]
 
 
 def _refuse(check: str, path: str, detail: str) -> BundleError:
@@ -139,8 +145,7 @@ def stream_part(zf: zipfile.ZipFile, info: zipfile.ZipInfo, sink: Callable[[byte
                 digest.update(chunk)
                 sink(chunk)
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as e:
-        raise BundleError(f"{path}: part {info.filename} is damaged: "
-                          f"{str(e).splitlines()[0][:160] if str(e) else type(e).__name__}") from None
+        raise BundleError(f"{path}: part {info.filename} is damaged: {_first_line(e)}") from None
     if done != info.file_size:
         raise BundleError(f"{path}: part {info.filename} is damaged: {done} bytes instead of "
                           f"{info.file_size}")
@@ -205,8 +210,10 @@ def open_and_verify(path: str | os.PathLike, dest_dir: str | None = None,
         zf = zipfile.ZipFile(path)
     except zipfile.BadZipFile as e:
         raise _refuse("zip structure", path, f"truncated or not a ZIP ({e})") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise _refuse("zip structure", path, f"unreadable central directory ({e})") from None
+    except (OSError, ValueError, EOFError, struct.error, NotImplementedError, OverflowError,
+            IndexError) as e:   # ValueError includes a member name that is not UTF-8
+        raise _refuse("zip structure", path,
+                      f"unreadable central directory ({_first_line(e)})") from None
     with zf:
         infos_list = zf.infolist()
         _check_directory(path, infos_list, limits)
