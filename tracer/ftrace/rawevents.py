@@ -66,7 +66,20 @@ class RawTrace:
     clock: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     cmdlines: dict[int, str] = field(default_factory=dict)
-    kallsyms: Any = None                                   # kallsyms.Symbols or None
+    kallsyms_text: str = ""                                # parsed on first use
+    _symbols: Any = None
+
+    @property
+    def kallsyms(self):
+        """kallsyms.Symbols of the trace's kallsyms text (None without one)."""
+        if self._symbols is None and self.kallsyms_text:
+            from .kallsyms import Symbols
+            self._symbols = Symbols(self.kallsyms_text)
+        return self._symbols
+
+    @kallsyms.setter
+    def kallsyms(self, value) -> None:
+        self._symbols = value
 
     def add(self, g: EventGroup) -> None:
         """Merge a group (events of the same name from another CPU or chunk)."""

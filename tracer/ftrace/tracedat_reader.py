@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from .binary_events import decode_records
-from .kallsyms import Symbols
 from .rawevents import RawTrace
 from .ringbuf import decode_pages
 from .tracedat import TraceDatError, open_tracedat
@@ -45,8 +44,7 @@ def read_tracedat(path: str, progress=None) -> RawTrace:
             if progress:
                 progress(done, total)
     _apply_clock_options(trace, td)
-    if td.kallsyms_text:
-        trace.kallsyms = Symbols(td.kallsyms_text)
+    trace.kallsyms_text = td.kallsyms_text
     return trace
 
 
