@@ -106,10 +106,11 @@ def test_every_variant_compiles_and_verifies(series, monkeypatch):
                     loaded.append(s.fn)
             # BCC attached the TRACEPOINT_PROBE / RAW_TRACEPOINT_PROBE parts while loading
             tp_attached = len(b.tracepoint_fds) + len(b.raw_tracepoint_fds)
+            t2 = time.monotonic()
         finally:
             b.cleanup()
         print(f"\n[{series} headers] {name}: compile {t1 - t0:.2f} s, verify {len(loaded)} "
-              f"kprobe/tp functions {time.monotonic() - t1:.3f} s, {tp_attached} tracepoints "
+              f"kprobe/tp functions {t2 - t1:.3f} s, {tp_attached} tracepoints "
               "attached")
         if name.startswith("msm"):
             # every kernel-function probe of the catalog that applies to the version, and the
