@@ -183,13 +183,27 @@ class EventLog:
     def kinds(self) -> list[str]:
         return sorted(k for k, v in self.parts.items() if v)
 
+    def sort(self, kind: str) -> pa.Table | None:
+        """Put a kind's events (and their tags) in time order, in place; returns the table.
+        Stable, so events with equal timestamps keep the order the actors added them in."""
+        t = self.table(kind)
+        if t is None or not t.num_rows:
+            return t
+        ts = t.column("ts_ns").to_numpy()
+        if (np.diff(ts) >= 0).all():
+            return t
+        order = np.argsort(ts, kind="stable")
+        self.parts[kind] = [t.take(pa.array(order))]
+        self.tags[kind] = [{k: v[order] for k, v in self.tags[kind][0].items()}]
+        return self.parts[kind][0]
+
     def write(self, path: str, meta: Mapping[str, Any], t0_ns: int) -> int:
         """Write every event, sorted by time, one simulated second per flush. Returns events."""
         tables = {}
         for kind in sorted(self.parts):
-            t = self.table(kind)
+            t = self.sort(kind)
             if t is not None and t.num_rows:
-                tables[kind] = t.sort_by([("ts_ns", "ascending")])
+                tables[kind] = t
         end = max(int(t.column("ts_ns")[-1].as_py()) for t in tables.values()) if tables \
             else t0_ns
         cuts = np.arange(t0_ns + NS_PER_S, end + NS_PER_S + 1, NS_PER_S, dtype=np.int64)
