@@ -64,3 +64,4 @@ def test_json_safe_turns_numpy_and_nulls_into_json():
                    "e": np.bool_(True)})
     assert json.dumps(v, allow_nan=False) == '{"a": 3, "b": null, "c": null, "d": [7], ' \
                                              '"e": true}'
+

@@ -44,23 +44,25 @@ def _paired_contention(locks: pd.DataFrame, cont: pd.DataFrame, lock_ends: np.nd
     return np.where(inside, pos, -1)
 
 
-def _holds_at_wait_start(waits: pd.DataFrame, holds: pd.DataFrame) -> pd.DataFrame:
-    """For each wait, the resv_hold on the same lock that was active when the wait began (the
-    latest hold that started at or before it and had not ended, or whose end is unknown): its
-    tid, comm, caller, duration and stack id. A lock has one holder at a time, so that hold is
-    the holder's."""
-    pos = asof(waits["ts_ns"].to_numpy(), holds["ts_ns"].to_numpy(),
-               left_by=(key_array(waits["lock_addr"]),), right_by=(key_array(holds["lock_addr"]),))
+def _hold_at_wait_start(wait_ts: np.ndarray, wait_lock: np.ndarray,
+                        holds: pd.DataFrame) -> np.ndarray:
+    """Position of the resv_hold on the same lock that was active when each wait began (the
+    latest hold that started at or before it and had not ended, or whose end is unknown), or
+    -1. A lock has one holder at a time, so that hold is the holder's."""
+    pos = asof(wait_ts, holds["ts_ns"].to_numpy(), left_by=(wait_lock,),
+               right_by=(key_array(holds["lock_addr"]),))
     hdur, hknown = known_ns(holds["duration_ns"])
-    still_held = take(holds["ts_ns"].to_numpy() + hdur, pos, -1) > waits["ts_ns"].to_numpy()
-    pos = np.where((pos >= 0) & (still_held | ~take(hknown, pos, True)), pos, -1)
-    out = pd.DataFrame({"hold_tid": take_series(holds["tid"], pos),
-                        "hold_comm": take_series(holds["comm"], pos),
-                        "hold_caller": take_series(holds["caller"], pos),
-                        "hold_duration_ns": take_series(holds["duration_ns"], pos),
-                        "hold_stack_id": take_series(holds["stack_id"], pos)})
-    out.index = waits.index
-    return out
+    still_held = take(holds["ts_ns"].to_numpy() + hdur, pos, -1) > wait_ts
+    return np.where((pos >= 0) & (still_held | ~take(hknown, pos, True)), pos, -1)
+
+
+def _hold_columns(holds: pd.DataFrame, pos: np.ndarray) -> pd.DataFrame:
+    """The holder's tid, comm, call site, hold time and stack id for each wait."""
+    return pd.DataFrame({"hold_tid": take_series(holds["tid"], pos),
+                         "hold_comm": take_series(holds["comm"], pos),
+                         "hold_caller": take_series(holds["caller"], pos),
+                         "hold_duration_ns": take_series(holds["duration_ns"], pos),
+                         "hold_stack_id": take_series(holds["stack_id"], pos)})
 
 
 def _fill_holders_from_contention(waits: pd.DataFrame, cont: pd.DataFrame,
@@ -93,15 +95,20 @@ def analyse(frames: Frames) -> Result:
     wait_known = known | take(cknown, pair, False)
 
     # waits sorted by wait time once, so every distribution table skips its own value sort
-    idx = np.flatnonzero(waited)
-    idx = idx[np.argsort(np.where(wait_known, wait_ns, np.iinfo(np.int64).max)[idx],
-                         kind="stable")]
+    in_time_order = np.flatnonzero(waited)
+    by_wait = np.argsort(np.where(wait_known, wait_ns, np.iinfo(np.int64).max)[in_time_order],
+                         kind="stable")
+    idx = in_time_order[by_wait]
     waits = locks.iloc[idx].reset_index(drop=True)
     waits["wait_ns"] = pd.array(wait_ns[idx], dtype="Int64")
     waits.loc[~wait_known[idx], "wait_ns"] = pd.NA
     _fill_holders_from_contention(waits, cont, pair[idx])
     if frames.recorded("resv_hold"):
-        waits = waits.join(_holds_at_wait_start(waits, frames["resv_hold"].reset_index(drop=True)))
+        holds = frames["resv_hold"].reset_index(drop=True)
+        # joined in time order (no sort needed), then put in wait order
+        hold = _hold_at_wait_start(locks["ts_ns"].to_numpy()[in_time_order],
+                                   key_array(locks["lock_addr"])[in_time_order], holds)
+        waits = waits.join(_hold_columns(holds, hold[by_wait]))
     kw = wait_ns[waited & wait_known]
 
     ret = locks["ret"]

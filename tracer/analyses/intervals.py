@@ -1,7 +1,8 @@
 """Vectorized joins of events against intervals (no Python loop over events or intervals).
 
-Everything here is built on ``pandas.merge_asof`` (sorted, hash-partitioned by key), so a join of
-millions of events costs a sort and a linear pass.
+Everything here is an "as of" join (the nearest earlier / later event with the same keys) built
+on ``pandas.merge_asof`` (hash-partitioned by key), so a join of millions of events costs at most
+a sort and a linear pass.
 """
 from __future__ import annotations
 
@@ -37,21 +38,25 @@ def asof(left_on: np.ndarray, right_on: np.ndarray,
     the same `by` keys whose `on` value is the nearest at-or-before (``backward``) or
     at-or-after (``forward``) the left row's `on` value; -1 where there is none.
 
-    Inputs need not be sorted. Positions, not values, come back so that int64 ns and uint64
-    addresses never pass through float (merge_asof turns unmatched columns into float).
+    Inputs need not be sorted (already sorted ones, the usual case for ts_ns, skip the sort).
+    Positions, not values, come back so that int64 ns and uint64 addresses never pass through
+    float (merge_asof turns unmatched columns into float).
     """
     n = len(left_on)
     if not n or not len(right_on):
         return np.full(n, -1, dtype=np.int64)
+    lo = np.asarray(left_on, dtype=np.int64)
+    ro = np.asarray(right_on, dtype=np.int64)
     byn = [f"_k{i}" for i in range(len(left_by))]
-    left = pd.DataFrame({"_on": np.asarray(left_on, dtype=np.int64), "_row": np.arange(n)})
-    right = pd.DataFrame({"_on": np.asarray(right_on, dtype=np.int64),
-                          "_pos": np.arange(len(right_on), dtype=np.float64)})
+    left = pd.DataFrame({"_on": lo, "_row": np.arange(n)})
+    right = pd.DataFrame({"_on": ro, "_pos": np.arange(len(ro), dtype=np.float64)})
     for name, lcol, rcol in zip(byn, left_by, right_by):
         left[name] = lcol
         right[name] = rcol
-    left = left.sort_values("_on", kind="stable")
-    right = right.sort_values("_on", kind="stable")
+    if not _is_sorted(lo):
+        left = left.sort_values("_on", kind="stable")
+    if not _is_sorted(ro):
+        right = right.sort_values("_on", kind="stable")
     merged = pd.merge_asof(left, right, on="_on", by=byn or None, direction=direction,
                            allow_exact_matches=allow_exact)
     pos = np.full(n, -1, dtype=np.int64)
@@ -59,6 +64,10 @@ def asof(left_on: np.ndarray, right_on: np.ndarray,
     ok = ~np.isnan(found)
     pos[merged["_row"].to_numpy()[ok]] = found[ok].astype(np.int64)
     return pos
+
+
+def _is_sorted(values: np.ndarray) -> bool:
+    return bool(len(values) < 2 or (values[1:] >= values[:-1]).all())
 
 
 def take(values: np.ndarray, pos: np.ndarray, fill) -> np.ndarray:
