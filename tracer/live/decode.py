@@ -23,13 +23,27 @@ U64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 def _dict_text(values: np.ndarray) -> tuple[pa.DictionaryArray, np.ndarray, list[str]]:
     """S16 bytes -> (dictionary-encoded strings, indices, distinct words).
 
-    Arrow's hash-based dictionary_encode does the grouping (numpy's unique on bytes sorts and is
-    ~50x slower); only the handful of distinct values is decoded in Python."""
-    enc = pa.array(values, pa.binary()).dictionary_encode()
-    words = [b.split(b"\0", 1)[0].decode("utf-8", "replace")
-             for b in enc.dictionary.to_pylist()]
-    idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
-    return pa.DictionaryArray.from_arrays(enc.indices, pa.array(words, pa.string())), idx, words
+    The 16 bytes are viewed as one complex128 so numpy's fast unique can group them (unique on
+    bytes sorts strings and is ~50x slower); a bit pattern that is a NaN (never ASCII) falls back
+    to Arrow's hash encoding. Only the handful of distinct values is decoded in Python."""
+    flat = np.ascontiguousarray(values)
+    as_c = flat.view(np.complex128)
+    if not np.isnan(as_c).any():
+        uniq, idx = np.unique(as_c, return_inverse=True)
+        raw = [u.tobytes() for u in uniq]
+        idx = idx.astype(np.int32, copy=False).reshape(-1)
+    else:
+        enc = pa.array(flat, pa.binary()).dictionary_encode()
+        raw = enc.dictionary.to_pylist()
+        idx = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
+    words = [b.split(b"\0", 1)[0].decode("utf-8", "replace") for b in raw]
+    return _coded(idx, words), idx, words
+
+
+def _coded(codes: np.ndarray, words) -> pa.DictionaryArray:
+    """Integer codes into a small word list -> an Arrow dictionary array (no per-row strings)."""
+    return pa.DictionaryArray.from_arrays(pa.array(codes.astype(np.int32, copy=False)),
+                                          pa.array(list(words), pa.string()))
 
 
 def _text(values: np.ndarray) -> pa.DictionaryArray:
@@ -122,9 +136,9 @@ class Decoder:
         if "api" in want:
             cols["api"] = _api(kind, bits)
         if "reclaim_kind" in want:
-            rk = np.where((bits & ev.B_KSWAPD) | kswapd_comm, "kswapd",
-                          np.where(bits & ev.B_DIRECT, "direct", "other"))
-            cols["reclaim_kind"] = pa.array(rk, pa.string())
+            rk = np.where(((bits & ev.B_KSWAPD) != 0) | kswapd_comm, 0,
+                          np.where(bits & ev.B_DIRECT, 1, 2))
+            cols["reclaim_kind"] = _coded(rk, ("kswapd", "direct", "other"))
         self._fix_unknowns(kind, a, bits, cols)
         return {k: v for k, v in cols.items() if k in want or k in schema.COMMON}
 
@@ -196,18 +210,20 @@ class Decoder:
                 "frames": pa.array(["\n".join(self._stacks[s]) for s in fresh], pa.string())}
 
 
+CONTEXT_WORDS = ("retire_worker", "shrinker", "reclaim", "ioctl", "other")
+
+
 def _context(bits: np.ndarray, in_reclaim: np.ndarray) -> pa.Array:
     """retire_worker > shrinker > reclaim > ioctl (a user task, known only with task flags) >
     other."""
     user = ((bits & ev.B_FLAGS_VALID) != 0) & ((bits & ev.B_KTHREAD) == 0)
-    ctx = np.select([(bits & ev.B_IN_RETIRE) != 0, (bits & ev.B_IN_SHRINKER) != 0, in_reclaim,
-                     user], ["retire_worker", "shrinker", "reclaim", "ioctl"], "other")
-    return pa.array(ctx, pa.string())
+    code = np.select([(bits & ev.B_IN_RETIRE) != 0, (bits & ev.B_IN_SHRINKER) != 0, in_reclaim,
+                      user], [0, 1, 2, 3], 4)
+    return _coded(code, CONTEXT_WORDS)
 
 
 def _api(kind: str, bits: np.ndarray) -> pa.Array:
     if kind == "resv_lock":
-        api = np.where(bits & ev.B_INTERRUPTIBLE, "ww_mutex_lock_interruptible", "ww_mutex_lock")
-    else:
-        api = np.where(bits & ev.B_TRYLOCK_MUTEX, "mutex_trylock", "ww_mutex_trylock")
-    return pa.array(api, pa.string())
+        return _coded((bits & ev.B_INTERRUPTIBLE) != 0,
+                      ("ww_mutex_lock", "ww_mutex_lock_interruptible"))
+    return _coded((bits & ev.B_TRYLOCK_MUTEX) != 0, ("ww_mutex_trylock", "mutex_trylock"))
