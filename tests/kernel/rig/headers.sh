@@ -70,6 +70,12 @@ newest() {  # newest VERSION_PKG for a series (6.1 -> 6.1.0-N-amd64; 6.12 -> 6.1
   echo "${found#linux-headers-}"
 }
 
+# A fresh machine (CI container) may have no apt lists at all: fetch the machine's own once.
+if [ -z "$(ls /var/lib/apt/lists/ 2>/dev/null | grep -i packages | head -1)" ]; then
+  echo "headers.sh: apt-get update (the machine has no package lists yet)" >&2
+  apt-get update -qq >&2 || die "apt-get update failed"
+fi
+
 VER=$1
 case "$VER" in
   6.1|6.12) VER=$(newest "$VER") ;;
