@@ -29,7 +29,21 @@ def register(sub) -> None:
     p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
     p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
                    help="also sample taskstats of this task (repeatable)")
+    p.add_argument("--backend", choices=("auto", "bcc", "ftrace"), default="auto",
+                   help="bcc (BPF), ftrace (tracefs instance + kprobe_events, no BCC needed) or "
+                        "auto: bcc when BCC can be imported, else ftrace (default)")
     p.set_defaults(func=run)
+
+
+def _use_ftrace(args) -> bool:
+    backend = getattr(args, "backend", "auto")
+    if backend != "auto":
+        return backend == "ftrace"
+    try:
+        import bcc  # noqa: F401
+    except Exception:
+        return True
+    return False
 
 
 class _StopFlag:
@@ -47,8 +61,12 @@ def run(args) -> int:
         from .probes_cmd import dump_for_this_kernel
         print(dump_for_this_kernel(args.uncontended_ns))
         return 0
-    from ..sources.bcc_source import open_live_source
-    src = open_live_source(args)
+    if _use_ftrace(args):
+        from ..ftrace.live import open_tracefs_source
+        src = open_tracefs_source(args)
+    else:
+        from ..sources.bcc_source import open_live_source
+        src = open_live_source(args)
     flag = _StopFlag()
     old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
     t0 = time.monotonic()
