@@ -102,6 +102,8 @@ def _arrow(v, n, typ=pa.null()):
 
 
 def _sys_ok(g: EventGroup, system: str) -> bool:
+    if system == "gemscope" and g.system:      # live kprobe groups are gemscope_<pid>
+        return g.system.startswith("gemscope")
     return g.system is None or g.system == system
 
 
@@ -188,6 +190,9 @@ def map_trace(trace: RawTrace) -> Mapped:
                 if g is not None and len(r):
                     acc[side][kind] = acc[side].get(kind, 0) + len(r)
                     consumed[g.name][r] = True
+            if gb is not None and len(rb):
+                first = int(gb.ts[rb].min())
+                acc["open_since_ns"] = min(acc.get("open_since_ns", first), first)
             continue
         kb = _key(gb, key, rb)
         ke = _key(ge, key, re_)
@@ -196,6 +201,8 @@ def map_trace(trace: RawTrace) -> Mapped:
         p = pair(gb.tid[rb], kb, gb.ts[rb], gb.seq[rb], ge.tid[re_], ke, ge.ts[re_], ge.seq[re_], orv)
         consumed[bname][rb] = True
         consumed[ename][re_] = True
+        if p.open_since is not None:
+            acc["open_since_ns"] = min(acc.get("open_since_ns", p.open_since), p.open_since)
         if p.unpaired_begins:
             acc["unpaired_begins"][kind] = acc["unpaired_begins"].get(kind, 0) + p.unpaired_begins
         if p.unmatched_ends:

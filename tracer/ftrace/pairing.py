@@ -21,6 +21,7 @@ class Pairs:
     unpaired_begins: int       # begins with no end after them
     unmatched_ends: int        # ends with no begin before them
     begin_or: np.ndarray | None = None  # bitwise OR of `or_values` over each interval's begins
+    open_since: int | None = None       # earliest timestamp of a begin still waiting for its end
 
 
 def pair(b_tid, b_key, b_ts, b_seq, e_tid, e_key, e_ts, e_seq, or_values=None) -> Pairs:
@@ -52,7 +53,9 @@ def pair(b_tid, b_key, b_ts, b_seq, e_tid, e_key, e_ts, e_seq, or_values=None) -
     if or_values is not None:
         vals = np.concatenate([np.asarray(or_values, np.int64), np.zeros(ne, np.int64)])[order]
         bor = np.bitwise_or.reduceat(vals, first)[paired] if len(first) else empty
-    return Pairs(bi, ei, merged, unpaired, unmatched, bor)
+    open_first = first[~closed]
+    open_since = int(TS[order[open_first]].min()) if len(open_first) else None
+    return Pairs(bi, ei, merged, unpaired, unmatched, bor, open_since)
 
 
 def inside(tid: np.ndarray, ts: np.ndarray, iv_tid: np.ndarray, iv_start: np.ndarray,

@@ -1,0 +1,353 @@
+"""The live tracefs source: gemscope's own instance, trace_pipe_raw per CPU, the same schema.
+
+A reader thread drains every CPU's trace_pipe_raw (binary ring-buffer pages, decoded with the
+instance's format files), keeps the raw events of the last seconds, and once per flush interval maps
+them (mapping.map_trace) and emits the events that START before a watermark: the watermark never
+passes a begin still waiting for its end, so each interval is emitted once, complete. Lost events
+come from the pages' missed-events flags and from per_cpu/cpuN/stats (overrun, dropped).
+Cleanup (instance, kprobe group) runs on stop(), at interpreter exit, and for dead owners at start.
+"""
+from __future__ import annotations
+
+import atexit
+import errno
+import os
+import re
+import threading
+import time
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .. import schema
+from ..meta import host_meta
+from ..recording import RecordingWriter, _batch
+from ..sources.base import Capabilities, EventBuffer
+from .binary_events import decode_records
+from .formats import FormatError, PageHeader, parse_event_format
+from .kallsyms import Symbols
+from .kprobes import kprobe_line, plan_kprobes
+from .mapping import PAIRS, SINGLES, map_trace
+from .rawevents import EventGroup, RawTrace
+from .ringbuf import decode_pages
+from .tracefs import Instance, TracefsError, cleanup_stale, has_kprobe_events, read, tracefs_root, write
+
+KEEP_NS = 10_000_000_000          # raw events kept after emission, to pair late ends
+SETTLE_NS = 200_000_000           # events younger than this may still be in another CPU's page
+TRACEPOINTS = (
+    ("lock", "contention_begin"), ("lock", "contention_end"),
+    ("vmscan", "mm_shrink_slab_start"), ("vmscan", "mm_shrink_slab_end"),
+    ("vmscan", "mm_vmscan_direct_reclaim_begin"), ("vmscan", "mm_vmscan_direct_reclaim_end"),
+    ("dma_fence", "dma_fence_signaled"),
+    ("drm_msm_gpu", "msm_gpu_submit"), ("drm_msm_gpu", "msm_gpu_submit_retired"),
+    ("drm_msm_gpu", "msm_gem_shrink"),
+)
+KTHREAD = (("sched", "sched_kthread_work_queue_work"), ("sched", "sched_kthread_work_execute_start"),
+           ("sched", "sched_kthread_work_execute_end"))
+
+
+def _kind_of(event: str) -> list[str]:
+    kinds = [k for k, b, e, *_ in PAIRS if event in (b, e)] + [k for k, n, _ in SINGLES if n == event]
+    if event in ("mm_shrink_slab_start", "mm_shrink_slab_end"):
+        kinds.append("shrink_scan")
+    return kinds
+
+
+def _version() -> tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+class TracefsSource:
+    """A live Source over tracefs (no BCC needed). Root only."""
+
+    capabilities = Capabilities(is_live=True, can_pause=False, can_seek=False)
+
+    def __init__(self, output: str | None = None, *, buffer_kb: int = 4096,
+                 flush_interval_s: float = 1.0, kprobes: bool = True):
+        t0 = time.monotonic()
+        self.root = tracefs_root()
+        if not os.access(self.root, os.W_OK):
+            raise TracefsError(f"{self.root} is not writable: run as root (sudo gemscope record "
+                               "--backend ftrace)")
+        self._notices: list[str] = []
+        self.stale_removed = cleanup_stale(self.root)
+        for s in self.stale_removed:
+            self._notices.append(f"removed {s} left by a recorder that no longer runs")
+        self.inst = Instance(self.root)
+        self._stopped = False
+        self._lock = threading.Lock()
+        atexit.register(self.stop)
+        self.inst.create(buffer_kb)
+        try:
+            self._setup(kprobes)
+        except BaseException:
+            self.inst.destroy()
+            raise
+        self.meta: dict[str, Any] = host_meta(
+            "tracefs", recorded_kinds=sorted(self.recorded_kinds), probe_plan=self.plan_meta,
+            trace_clock=self.clock, tracefs_instance=self.inst.name,
+            compile_s=0.0, attach_s=round(time.monotonic() - t0, 3))
+        if self.clock != "mono":
+            self.meta["clock"] = f"ftrace:{self.clock}"
+            self._notices.append(f"trace clock {self.clock}: timestamps are not CLOCK_MONOTONIC")
+        self.buffer = EventBuffer(self.meta)
+        self.writer = RecordingWriter(output, self.meta, flush_interval_s=flush_interval_s) \
+            if output else None
+        self.flush_interval_s = flush_interval_s
+        self.raw = RawTrace(clock=self.clock)
+        self.raw.kallsyms = self.symbols
+        self.counts: dict[str, int] = {}
+        self.lost_by_cpu: dict[int, int] = {}
+        self.histograms: dict = {}
+        self.plan = None
+        self._watermark = np.iinfo(np.int64).min
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fds: dict[int, int] = {}
+
+    # ---- set-up -------------------------------------------------------------------------
+
+    def _setup(self, want_kprobes: bool) -> None:
+        from probes.kallsyms import Kallsyms
+        self.clock = self.inst.set_clock("mono")
+        text = read("/proc/kallsyms", 64 << 20)
+        self.symbols = Symbols(text)
+        ks = Kallsyms.from_text(text) if text else None
+        self.plan_meta: dict[str, dict] = {}
+        self.recorded_kinds: set[str] = {"generic", "lost"}
+        for system, event in TRACEPOINTS:
+            self._enable_tp(system, event)
+        retire = self.symbols.address_of("retire_worker")
+        for system, event in KTHREAD:
+            if retire is None:
+                self._plan(f"tracepoint:{system}:{event}", "missing",
+                           "retire_worker is not in kallsyms (msm not loaded): kthread work events "
+                           "would only record other drivers' work", ["retire_run"])
+            else:
+                self._enable_tp(system, event, f"function == {hex(retire)}")
+        if want_kprobes:
+            for d, attach, reason in plan_kprobes(_version(), ks, has_kprobe_events(self.root)):
+                name = f"kprobe:{self.inst.group}/{d.event}"
+                if attach is None:
+                    self._plan(name, "missing", reason, [d.produces])
+                    continue
+                try:
+                    write(os.path.join(self.root, "kprobe_events"),
+                          kprobe_line(self.inst.group, d, attach), append=True)
+                    self.inst.enable(self.inst.group, d.event)
+                    self._plan(name, "attached", None, [d.produces])
+                    self.recorded_kinds.add(d.produces)
+                except TracefsError as e:
+                    log = read(os.path.join(self.root, "error_log")).strip().splitlines()[-1:]
+                    self._plan(name, "failed", f"{e}" + (f" ({log[0][:120]})" if log else ""),
+                               [d.produces])
+        self._read_formats()
+
+    def _plan(self, name, status, reason, kinds) -> None:
+        self.plan_meta[name] = {"status": status, "reason": reason, "kinds": kinds}
+
+    def _enable_tp(self, system: str, event: str, filter_expr: str | None = None) -> None:
+        name = f"tracepoint:{system}:{event}"
+        kinds = _kind_of(event)
+        try:
+            self.inst.enable(system, event, filter_expr)
+        except TracefsError as e:
+            self._plan(name, "missing", str(e), kinds)
+            return
+        self._plan(name, "attached", None, kinds)
+        self.recorded_kinds.update(kinds)
+
+    def _read_formats(self) -> None:
+        self.formats = {}
+        for ev in self.inst.enabled:
+            system, event = ev.split(":", 1)
+            try:
+                fmt = parse_event_format(read(os.path.join(self.inst.event_dir(system, event),
+                                                           "format")), system)
+            except FormatError as e:
+                self._notices.append(f"format of {ev} unreadable: {e}")
+                continue
+            self.formats[fmt.id] = fmt
+        self.page_header = PageHeader.parse(read(os.path.join(self.root, "events", "header_page")))
+        sub = read(os.path.join(self.inst.path, "buffer_subbuf_size_kb")).strip()
+        self.page_size = int(sub) * 1024 if sub.isdigit() else os.sysconf("SC_PAGE_SIZE")
+
+    # ---- Source interface ----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        cpu_dir = os.path.join(self.inst.path, "per_cpu")
+        for name in sorted(os.listdir(cpu_dir)):
+            if name.startswith("cpu") and name[3:].isdigit():
+                try:
+                    self._fds[int(name[3:])] = os.open(os.path.join(cpu_dir, name, "trace_pipe_raw"),
+                                                       os.O_RDONLY | os.O_NONBLOCK)
+                except OSError as e:
+                    self._notices.append(f"cannot open {name}/trace_pipe_raw: {e.strerror}")
+        write(os.path.join(self.inst.path, "tracing_on"), "1")
+        self._thread = threading.Thread(target=self._run, name="gemscope-tracefs", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            if self._stopped:
+                return
+            self._stopped = True
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        try:
+            if self.inst.path and os.path.isdir(self.inst.path):
+                write(os.path.join(self.inst.path, "tracing_on"), "0")
+                if self._thread is not None:
+                    self._drain()
+                    self._read_lost()
+                    self._emit(final=True)
+        except Exception as e:  # never leave the instance behind because of a late error
+            self._notices.append(f"final read failed: {e}")
+        finally:
+            for fd in self._fds.values():
+                os.close(fd)
+            self._fds.clear()
+            try:
+                self.inst.destroy()
+            finally:
+                if getattr(self, "writer", None) is not None:
+                    self.writer.close()
+
+    def snapshot(self):
+        return self.buffer.snapshot()
+
+    def notices(self) -> list[str]:
+        return list(self._notices)
+
+    @property
+    def done(self) -> bool:
+        return self._stopped
+
+    @property
+    def lost_total(self) -> int:
+        return sum(self.lost_by_cpu.values())
+
+    # ---- reading ---------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                self._drain()
+                if time.monotonic() - last >= self.flush_interval_s:
+                    self._emit(final=False)
+                    last = time.monotonic()
+            except Exception as e:  # a reader crash becomes a notice, the recorder keeps running
+                self._notices.append(f"tracefs reader: {type(e).__name__}: {e}")
+            self._stop.wait(0.1)
+
+    def _drain(self) -> None:
+        for cpu, fd in self._fds.items():
+            pages = []
+            for _ in range(4096):
+                try:
+                    chunk = os.read(fd, self.page_size)
+                except BlockingIOError:
+                    break
+                except OSError as e:
+                    if e.errno in (errno.EAGAIN, errno.EINTR):
+                        break
+                    raise
+                if not chunk:
+                    break
+                pages.append(chunk + b"\0" * (self.page_size - len(chunk)))
+            if not pages:
+                continue
+            buf = np.frombuffer(b"".join(pages), np.uint8)
+            recs = decode_pages(buf, self.page_size, self.page_header)
+            if recs.lost:
+                self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + recs.lost
+            self._seq = decode_records(buf, recs, self.formats, cpu, self.raw, self._seq)
+
+    def _read_lost(self) -> None:
+        for cpu in self._fds:
+            text = read(os.path.join(self.inst.path, "per_cpu", f"cpu{cpu}", "stats"))
+            n = sum(int(m.group(2)) for m in re.finditer(
+                r"^(overrun|commit overrun|dropped events):\s*(\d+)", text, re.M))
+            if n:
+                self.lost_by_cpu[cpu] = max(self.lost_by_cpu.get(cpu, 0), n)
+
+    def _refresh_comms(self) -> None:
+        saved = read(os.path.join(self.root, "saved_cmdlines"))
+        for line in saved.splitlines():
+            pid, _, comm = line.partition(" ")
+            if pid.isdigit():
+                self.raw.cmdlines[int(pid)] = comm
+        tids = set()
+        for g in self.raw.groups.values():
+            tids.update(int(t) for t in np.unique(g.tid)[:4096])
+        for t in tids - set(self.raw.cmdlines):
+            comm = read(f"/proc/{t}/comm", 64).strip()
+            if comm:
+                self.raw.cmdlines[t] = comm
+
+    def _emit(self, final: bool) -> None:
+        if not self.raw.groups:
+            self._write_lost(final)
+            return
+        self._refresh_comms()
+        self.raw.events_in = sum(len(g) for g in self.raw.groups.values())
+        m = map_trace(self.raw)
+        latest = max(int(g.ts.max()) for g in self.raw.groups.values())
+        wm = np.iinfo(np.int64).max if final else min(
+            m.accounting.get("open_since_ns", latest), latest - SETTLE_NS)
+        lo = self._watermark
+        if wm <= lo:
+            return
+        for kind, cols in m.kinds.items():
+            if kind == "lost":
+                continue
+            ts = np.asarray(cols["ts_ns"])
+            sel = (ts >= lo) & (ts < wm)
+            if not sel.any():
+                continue
+            mask = pa.array(sel)
+            out = {k: (v[sel] if isinstance(v, np.ndarray) else v.filter(mask))
+                   for k, v in cols.items() if k in schema.kind_columns(kind)}
+            self._append(kind, out)
+        self._watermark = wm
+        if not final:
+            cut = wm - KEEP_NS
+            for name, g in list(self.raw.groups.items()):
+                keep = np.flatnonzero(g.ts >= cut)
+                if len(keep) < len(g):
+                    self.raw.groups[name] = g.take(keep) if len(keep) else EventGroup(
+                        g.name, g.system, g.ts[:0], g.cpu[:0], g.tid[:0], g.seq[:0])
+        self._write_lost(final)
+
+    def _write_lost(self, final: bool) -> None:
+        if not final or not self.lost_by_cpu:
+            return
+        cpus = sorted(self.lost_by_cpu)
+        now = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+        self._append("lost", {"ts_ns": np.full(len(cpus), now, np.int64),
+                              "cpu": np.array(cpus, np.int16), "tid": np.zeros(len(cpus), np.int32),
+                              "pid": pa.nulls(len(cpus), pa.int32()),
+                              "comm": pa.nulls(len(cpus), pa.string()),
+                              "lost_count": np.array([self.lost_by_cpu[c] for c in cpus])})
+
+    def _append(self, kind: str, cols: dict) -> None:
+        n = len(cols["ts_ns"])
+        if n == 0:
+            return
+        self.counts[kind] = self.counts.get(kind, 0) + n
+        if self.writer is not None:
+            self.writer.append(kind, cols)
+            self.writer.flush()
+        self.buffer.append(_batch(kind, [cols], schema.arrow_schema()))
+
+
+def open_tracefs_source(args) -> TracefsSource:
+    """For `gemscope record --backend ftrace`."""
+    return TracefsSource(getattr(args, "output", None))
