@@ -122,20 +122,22 @@ def _flows(frames: Frames, stats: ExportStats):
     links = lifecycle_links(frames)
     out: dict[str, dict[int, tuple[list[int], list[int]]]] = {
         "gpu_submit": {}, "gpu_retired": {}, "free": {}}
-    for r_row in np.flatnonzero(links.retired_submit >= 0):
-        fid = int(r_row) + 1
-        out["gpu_submit"].setdefault(int(links.retired_submit[r_row]), ([], []))[0].append(fid)
-        out["gpu_retired"].setdefault(int(r_row), ([], []))[1].append(fid)
-        stats.flows += 1
-    for f_row in np.flatnonzero(links.free_retired >= 0):
-        fid = RETIRED_FLOW_BASE + int(f_row)
-        out["gpu_retired"].setdefault(int(links.free_retired[f_row]), ([], []))[0].append(fid)
-        out["free"].setdefault(int(f_row), ([], []))[1].append(fid)
-        stats.flows += 1
+    r_rows = np.flatnonzero(links.retired_submit >= 0)
+    for r_row, s_row in zip(r_rows.tolist(), links.retired_submit[r_rows].tolist()):
+        fid = r_row + 1
+        out["gpu_submit"].setdefault(s_row, ([], []))[0].append(fid)
+        out["gpu_retired"].setdefault(r_row, ([], []))[1].append(fid)
+    f_rows = np.flatnonzero(links.free_retired >= 0)
+    for f_row, r_row in zip(f_rows.tolist(), links.free_retired[f_rows].tolist()):
+        fid = RETIRED_FLOW_BASE + f_row
+        out["gpu_retired"].setdefault(r_row, ([], []))[0].append(fid)
+        out["free"][f_row] = ([], [fid])
+    stats.flows = len(r_rows) + len(f_rows)
     return out
 
 
-def _annotation_values(frames: Frames) -> dict[str, list[tuple[str, np.ndarray]]]:
+def _annotation_values(frames: Frames) -> dict[str, list[tuple[str, list, str]]]:
+    """Per kind: (annotation name, Python list of values with None for null, proto field)."""
     out = {}
     for kind, cols in ANNOTATIONS.items():
         df = frames[kind]
@@ -143,11 +145,16 @@ def _annotation_values(frames: Frames) -> dict[str, list[tuple[str, np.ndarray]]
         for c in cols:
             s = df[c]
             if c.endswith("_addr"):
-                arr = np.array([None if pd.isna(v) else hex(int(v)) for v in s], dtype=object) \
-                    if s.hasnans else np.char.add("0x", np.char.mod("%x", s.to_numpy()))
+                known = s.notna().to_numpy().tolist()
+                raw = s.to_numpy(dtype=np.uint64, na_value=0).tolist()
+                vals.append((c, [f"0x{v:x}" if k else None for v, k in zip(raw, known)],
+                             "string_value"))
+            elif s.dtype == object or isinstance(s.dtype, pd.CategoricalDtype):
+                vals.append((c, s.astype(object).where(s.notna(), None).tolist(), "string_value"))
+            elif pd.api.types.is_bool_dtype(s.dtype):
+                vals.append((c, s.astype(object).where(s.notna(), None).tolist(), "bool_value"))
             else:
-                arr = s.astype(object).where(s.notna(), None).to_numpy()
-            vals.append((c, arr))
+                vals.append((c, s.astype(object).where(s.notna(), None).tolist(), "int_value"))
         out[kind] = vals
     return out
 
@@ -168,8 +175,8 @@ def export_perfetto(frames: Frames, out_path: str) -> ExportStats:
     flows = _flows(frames, stats)
     notes = _annotation_values(frames)
     names = {k: v[1] for k, v in {**SLICE_KINDS, **INSTANT_KINDS}.items()}
-    type_of = {BEGIN: TrackEvent.TYPE_SLICE_BEGIN, END: TrackEvent.TYPE_SLICE_END,
-               INSTANT: TrackEvent.TYPE_INSTANT, COUNTER: TrackEvent.TYPE_COUNTER}
+    type_of = {BEGIN: TrackEvent.TYPE_SLICE_BEGIN, INSTANT: TrackEvent.TYPE_INSTANT}
+    end_type, counter_type = TrackEvent.TYPE_SLICE_END, TrackEvent.TYPE_COUNTER
 
     with open(out_path, "wb") as f:
         builder = TraceProtoBuilder()
@@ -189,40 +196,37 @@ def export_perfetto(frames: Frames, out_path: str) -> ExportStats:
         order2 = np.concatenate([p[3] for p in pieces])
         uuids = np.concatenate([p[4].astype(np.uint64) for p in pieces])
         rows = np.concatenate([p[5] for p in pieces])
-        rank = np.vectorize(_ORDER.get, otypes=[np.int8])(phase) if len(phase) else phase
+        rank = np.array([_ORDER[BEGIN], _ORDER[END], _ORDER[INSTANT], _ORDER[COUNTER]],
+                        dtype=np.int8)[phase]
         order = np.lexsort((order2, rank, ts))
-        for i in order:
-            piece = pieces[kinds[i]]
-            kind, ph, row = piece[0], int(phase[i]), int(rows[i])
-            p = builder.add_packet()
-            p.timestamp = int(ts[i])
-            p.trusted_packet_sequence_id = SEQ_ID
-            ev = p.track_event
-            ev.type = type_of[ph]
-            ev.track_uuid = int(uuids[i])
-            if ph == COUNTER:
-                ev.counter_value = int(rows[i])
-            elif ph != END:
-                ev.name = names[kind]
-                for col, arr in notes[kind]:
-                    v = arr[row]
-                    if v is not None:
-                        a = ev.debug_annotations.add()
-                        a.name = col
-                        if isinstance(v, str):
-                            a.string_value = v
-                        elif isinstance(v, (bool, np.bool_)):
-                            a.bool_value = bool(v)
-                        else:
-                            a.int_value = int(v)
-                link = flows.get(kind, {}).get(row)
+        piece_kind = [p[0] for p in pieces]
+        # plain Python lists: the loop below is the only per-event Python code of the export
+        columns = zip(kinds[order].tolist(), phase[order].tolist(), ts[order].tolist(),
+                      uuids[order].tolist(), rows[order].tolist())
+        packets = builder.trace.packet
+        for k, ph, t, uuid, row in columns:
+            if ph == END:
+                packets.add(timestamp=t, trusted_packet_sequence_id=SEQ_ID,
+                            track_event={"type": end_type, "track_uuid": uuid})
+            elif ph == COUNTER:
+                packets.add(timestamp=t, trusted_packet_sequence_id=SEQ_ID,
+                            track_event={"type": counter_type, "track_uuid": uuid,
+                                         "counter_value": row})
+            else:
+                kind = piece_kind[k]
+                ev = {"type": type_of[ph], "track_uuid": uuid, "name": names[kind],
+                      "debug_annotations": [{"name": c, field: vals[row]}
+                                            for c, vals, field in notes[kind]
+                                            if vals[row] is not None]}
+                link = flows[kind].get(row) if kind in flows else None
                 if link:
-                    ev.flow_ids.extend(link[0])
-                    ev.terminating_flow_ids.extend(link[1])
+                    ev["flow_ids"], ev["terminating_flow_ids"] = link
+                packets.add(timestamp=t, trusted_packet_sequence_id=SEQ_ID, track_event=ev)
             n_in_chunk += 1
             if n_in_chunk >= CHUNK_PACKETS:
                 f.write(builder.serialize())
                 builder, n_in_chunk = TraceProtoBuilder(), 0
+                packets = builder.trace.packet
         f.write(builder.serialize())
         stats.packets = len(order) + len(tracks.descriptors())
     return stats
