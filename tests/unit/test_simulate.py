@@ -212,3 +212,26 @@ def test_bundled_samples_regenerate_identically(tmp_path, sample):
     assert a.present == b.present and a.meta == b.meta
     for kind in a.present:
         pd.testing.assert_frame_equal(a[kind], b[kind], check_exact=True)
+
+
+def test_each_thread_runs_one_free_at_a_time(storm):
+    f = storm["free"].sort_values(["tid", "ts_ns"])
+    same = f["tid"].to_numpy()[1:] == f["tid"].to_numpy()[:-1]
+    ends = (f["ts_ns"] + f["duration_ns"]).to_numpy()
+    assert (f["ts_ns"].to_numpy()[1:][same] >= ends[:-1][same]).all()
+
+
+def test_async_free_work_delays_retire_work_on_the_shared_queue(tmp_path):
+    p = tmp_path / "a.gsrec"
+    generate("async-free-worker", p, seed=2, duration_s=2.0)
+    f = load_frames(p)
+    runs = f["retire_run"]
+    frees = f["free"][f["free"]["comm"] == "msm-free-worker"]
+    items = pd.concat([runs[["ts_ns", "duration_ns"]], frees[["ts_ns", "duration_ns"]]])
+    items = items.sort_values("ts_ns").to_numpy()
+    assert (items[1:, 0] >= items[:-1, 0] + items[:-1, 1]).all()   # one item at a time
+    worst = runs.loc[runs["queue_delay_ns"].idxmax()]
+    assert worst["queue_delay_ns"] > 2_000_000
+    free_end = (frees["ts_ns"] + frees["duration_ns"]).to_numpy()
+    gap = worst["ts_ns"] - free_end[free_end <= worst["ts_ns"]].max()
+    assert 0 < gap <= 10_000          # it started as soon as the free work ahead of it ended
