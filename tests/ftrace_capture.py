@@ -84,3 +84,21 @@ def report_text(dat: str, out: str) -> str:
         subprocess.run(["trace-cmd", "report", "-t", dat], check=True, stdout=f,
                        stderr=subprocess.DEVNULL, timeout=300)
     return out
+
+
+def event_lines(text_path) -> int:
+    """Event lines of a `trace-cmd report` text (what trace-cmd itself decoded)."""
+    from pathlib import Path
+    return sum(1 for line in Path(text_path).read_text().splitlines()
+               if "]" in line and ": " in line)
+
+
+def canonical(imported) -> dict:
+    """Every mapped event as sorted tuples of its columns (order-free comparison)."""
+    out = {}
+    for kind, cols in imported.mapped.kinds.items():
+        names = sorted(cols)
+        vals = [cols[n].tolist() if hasattr(cols[n], "tolist") else cols[n].to_pylist()
+                for n in names]
+        out[kind] = (names, sorted(zip(*vals), key=repr))
+    return out

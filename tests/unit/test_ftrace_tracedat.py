@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from conftest import require
+from ftrace_capture import canonical, event_lines
 from tracer.errors import GemscopeError
 from tracer.ftrace.formats import PageHeader
 from tracer.ftrace.ringbuf import decode_pages
@@ -20,21 +21,6 @@ from tracer.importers import import_file
 DATA = Path(__file__).resolve().parent.parent / "data"
 V7 = DATA / "host-6.18-v7.dat"
 V7_TEXT = DATA / "host-6.18-v7.txt"
-
-
-def event_lines(text_path: Path) -> int:
-    return sum(1 for line in text_path.read_text().splitlines() if "]" in line and ": " in line)
-
-
-def canonical(imported) -> dict:
-    """Every mapped event as sorted tuples of its columns (order-free comparison)."""
-    out = {}
-    for kind, cols in imported.mapped.kinds.items():
-        names = sorted(cols)
-        vals = [cols[n].tolist() if hasattr(cols[n], "tolist") else cols[n].to_pylist()
-                for n in names]
-        out[kind] = (names, sorted(zip(*vals), key=repr))
-    return out
 
 
 def test_v7_fixture_every_event_accounted():

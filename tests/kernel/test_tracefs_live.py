@@ -1,0 +1,157 @@
+"""Host kernel tier: the tracefs backend on this machine's kernel (root, tracefs, no BCC needed).
+
+Records real lock:contention_* and vmscan: events, leaves no instance or kprobe behind (also after
+SIGKILL of the recorder and a restart), and a trace.dat recorded here imports with every event
+accounted for and equal to its `trace-cmd report` text."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, require
+from ftrace_capture import (can_capture, canonical, capture_tracedat, event_lines, report_text,
+                            workload)
+
+pytestmark = pytest.mark.kernel
+TRACEFS = "/sys/kernel/tracing"
+
+
+def _need_tracefs():
+    require(os.geteuid() == 0, "needs root")
+    require(os.path.isdir(f"{TRACEFS}/instances"), "no tracefs instances")
+
+
+def _ours() -> list[str]:
+    return sorted(n for n in os.listdir(f"{TRACEFS}/instances") if n.startswith("gemscope-")
+                  and not n.startswith("gemscope-fixture"))
+
+
+def _kprobe_groups() -> list[str]:
+    try:
+        text = Path(f"{TRACEFS}/kprobe_events").read_text()
+    except OSError:
+        return []
+    return [line for line in text.splitlines() if ":gemscope_" in line]
+
+
+def test_live_source_records_real_events_and_cleans_up(tmp_path):
+    _need_tracefs()
+    from tracer.frames import load_frames
+    from tracer.ftrace.live import TracefsSource
+    out = tmp_path / "live.gsrec"
+    src = TracefsSource(str(out))
+    name = src.inst.name
+    assert os.path.isdir(f"{TRACEFS}/instances/{name}")
+    assert src.clock == "mono"
+    src.start()
+    t0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    workload(1.0, str(tmp_path))
+    time.sleep(0.5)
+    src.stop()
+    t1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+    assert not os.path.exists(f"{TRACEFS}/instances/{name}")
+    assert _kprobe_groups() == []
+    f = load_frames(str(out))
+    assert len(f["lock_contention"]) > 0
+    assert len(f["shrink_slab"]) > 0            # drop_caches runs every shrinker
+    lc = f["lock_contention"]
+    assert (lc["duration_ns"] >= 0).all() and lc["ret"].notna().all()
+    assert t0 - 5_000_000_000 < int(lc["ts_ns"].min()) and int(lc["ts_ns"].max()) < t1  # mono
+    assert set(f["shrink_slab"]["shrinker"].astype(str)) & {"kfree_rcu_shrink_scan",
+                                                            "super_cache_scan",
+                                                            "shrink_huge_zero_folio_scan"}
+    plan = f.meta["probe_plan"]
+    assert plan["tracepoint:dma_fence:dma_fence_signaled"]["status"] == "attached"
+    assert f.recorded("fence_signal")          # enabled: zero fences means none happened
+    if not os.path.exists(f"{TRACEFS}/kprobe_events"):
+        reasons = {v["reason"] for k, v in plan.items() if k.startswith("kprobe:")}
+        assert any("no kprobe_events" in r for r in reasons)
+        assert not f.recorded("free")
+
+
+def _spawn_recorder(out: Path) -> subprocess.Popen:
+    code = ("import sys; from tracer.cli import main; "
+            f"sys.exit(main(['record', '--backend', 'ftrace', '-o', {str(out)!r}]))")
+    return subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
+def _wait_instance(pid: int, timeout: float = 30) -> str:
+    path = f"{TRACEFS}/instances/gemscope-{pid}"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if os.path.isdir(path) and os.path.exists(f"{path}/tracing_on") and \
+                Path(f"{path}/tracing_on").read_text().strip() == "1":
+            return path
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never appeared")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_recorder_signal_stops_cleanly(tmp_path, sig):
+    _need_tracefs()
+    out = tmp_path / "sig.gsrec"
+    p = _spawn_recorder(out)
+    path = _wait_instance(p.pid)
+    workload(0.4, str(tmp_path))
+    time.sleep(1.2)
+    p.send_signal(sig)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err
+    assert not os.path.exists(path)
+    from tracer.recording import open_recording
+    with open_recording(str(out)) as rec:
+        s = rec.summary()
+        assert rec.closed_cleanly
+    assert s.by_kind["lock_contention"] > 0
+
+
+def test_sigkill_leaves_instance_that_the_next_run_removes(tmp_path):
+    _need_tracefs()
+    out = tmp_path / "killed.gsrec"
+    p = _spawn_recorder(out)
+    path = _wait_instance(p.pid)
+    workload(0.4, str(tmp_path))
+    time.sleep(1.5)                       # at least one flush
+    p.kill()
+    p.wait(timeout=30)
+    assert os.path.isdir(path)            # SIGKILL cannot clean up ...
+    from tracer.ftrace.live import TracefsSource
+    src = TracefsSource(None)             # ... the next run does
+    try:
+        assert not os.path.exists(path)
+        assert any(f"gemscope-{p.pid}" in n for n in src.notices())
+    finally:
+        src.stop()
+    assert _ours() == [] and _kprobe_groups() == []
+    from tracer.recording import open_recording
+    with open_recording(str(out)) as rec:
+        s = rec.summary()
+        assert not rec.closed_cleanly
+    assert s.events > 0                   # what was flushed before the kill is readable
+
+
+def test_tracedat_recorded_here_imports_completely(tmp_path):
+    ok, why = can_capture()
+    require(ok, why)
+    from tracer.importers import import_file
+    dat = capture_tracedat(str(tmp_path / "live.dat"), seconds=0.5)
+    txt = report_text(dat, str(tmp_path / "live.txt"))
+    a, b = import_file(dat), import_file(txt)
+    acc = a.meta["import_accounting"]
+    assert acc["events_in"] == event_lines(Path(txt)) > 0
+    assert acc["balanced"] and acc["bad"] == 0
+    assert a.mapped.count("lock_contention") > 0
+    ca, cb = canonical(a), canonical(b)
+    assert set(ca) == set(cb)
+    for kind in ca:
+        names = [n for n in ca[kind][0] if n != "pid"]
+        rows = lambda c: sorted((tuple(r[c[kind][0].index(n)] for n in names)  # noqa: E731
+                                 for r in c[kind][1]), key=repr)
+        assert rows(ca) == rows(cb), kind
