@@ -18,7 +18,7 @@ def test_source_text_is_the_package_data_parts_in_order():
     assert starts == sorted(starts)
     assert "struct gs_event {" in text and "RAW_TRACEPOINT_PROBE(contention_begin)" in text
     # no BCC auto-attach prefixes for kernel functions: the plan decides what attaches
-    assert "kprobe__" not in text and "kretprobe__" not in text
+    assert "int kprobe__" not in text and "int kretprobe__" not in text
 
 
 def test_dump_starts_with_the_flags():
