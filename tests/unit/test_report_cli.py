@@ -119,3 +119,29 @@ def test_human_units():
     assert fmt_ns(3_000_000_000) == "3.000 s" and fmt_ns(None) == "n/a"
     assert fmt_bytes(512) == "512 B" and fmt_bytes(8192) == "8 KiB"
     assert fmt_bytes(3 << 20) == "3 MiB"
+
+
+SAMPLES = sorted(__import__("pathlib").Path(__file__).resolve().parents[2]
+                 .joinpath("sample-traces").glob("*.gsrec"))
+
+
+def _no_nan(token):
+    raise AssertionError(f"non-JSON number {token} in the report")
+
+
+@pytest.mark.parametrize("sample", SAMPLES, ids=[p.stem for p in SAMPLES])
+def test_every_sample_trace_reports_strict_json_and_text(sample, capsys):
+    rc, out, err = _run(capsys, str(sample), "--format", "json")
+    assert rc == 0 and err == ""
+    rep = json.loads(out, parse_constant=_no_nan)
+    assert rep["meta"]["synthetic"] is True
+    for name, a in rep["analyses"].items():
+        if a["answerable"]:
+            assert a["headline"] and all(isinstance(r, dict) for t in a["tables"].values()
+                                         for r in t)
+    rc, out, _ = _run(capsys, str(sample), "--format", "markdown")
+    assert rc == 0 and "SYNTHETIC RECORDING" in out
+
+
+def test_there_are_sample_traces_to_report_on():
+    assert len(SAMPLES) >= 5
