@@ -65,6 +65,7 @@ class TraceDat:
     buffers: list[Buffer] = field(default_factory=list)
     clock: str | None = None
     options: dict[str, object] = field(default_factory=dict)
+    raw_texts: dict[str, object] = field(default_factory=dict)   # metadata as stored (for tools)
     _data: object = None
 
     def cpu_bytes(self, c: CpuData) -> bytes | memoryview:
@@ -185,12 +186,13 @@ def open_tracedat(path: str) -> TraceDat:
 
 def _header_info(td: TraceDat, r: _Cursor) -> None:
     _check(r.cstr(16) == "header_page", td.path, "missing header_page")
+    td.raw_texts["header_page"] = r.text(r.u64())
     try:
-        td.page_header = PageHeader.parse(r.text(r.u64()))
+        td.page_header = PageHeader.parse(td.raw_texts["header_page"])
     except FormatError as e:
         raise TraceDatError(f"{td.path}: {e}") from None
     _check(r.cstr(16) == "header_event", td.path, "missing header_event")
-    r.text(r.u64())
+    td.raw_texts["header_event"] = r.text(r.u64())
 
 
 def _formats(td: TraceDat, r: _Cursor, system: str) -> None:
@@ -198,6 +200,7 @@ def _formats(td: TraceDat, r: _Cursor, system: str) -> None:
     _check(n <= MAX_COUNT, td.path, f"{n} event formats")
     for _ in range(n):
         text = r.text(r.u64())
+        td.raw_texts.setdefault("formats", []).append((system, text))
         try:
             fmt = parse_event_format(text, system)
         except FormatError as e:

@@ -1,0 +1,108 @@
+"""Import speed: gemscope's text and trace.dat importers against `trace-cmd report` on the same
+trace.dat, side by side, on a real host trace replicated to millions of events.
+
+    .venv/bin/python benchmarks/import_speed.py [--events 2000000] [--keep DIR]
+
+The real trace (tests/data/host-6.18-v7.dat: lock:contention_*, vmscan:mm_shrink_slab_*) has its
+ring-buffer pages copied N times, each copy shifted later in time, into a trace.dat v6 that
+trace-cmd reads too. Then, each timed once (wall clock, one run):
+  trace-cmd report -t big.dat > big.txt     what trace-cmd does to produce text
+  gemscope text import of big.txt            parse + map to the schema
+  gemscope trace.dat import of big.dat       decode + map to the schema
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from tracedat_writer import replicate_pages, write_v6  # noqa: E402
+from tracer.ftrace.mapping import map_trace  # noqa: E402
+from tracer.ftrace.text import parse_buffer, read_padded  # noqa: E402
+from tracer.ftrace.tracedat import open_tracedat  # noqa: E402
+from tracer.ftrace.tracedat_reader import read_tracedat  # noqa: E402
+
+SOURCE = ROOT / "tests" / "data" / "host-6.18-v7.dat"
+
+
+def build(out: Path, events: int) -> int:
+    td = open_tracedat(str(SOURCE))
+    base = read_tracedat(str(SOURCE))
+    per_copy = base.events_in
+    copies = max(1, -(-events // per_copy))
+    span = max(int(g.ts.max()) for g in base.groups.values()) - \
+        min(int(g.ts.min()) for g in base.groups.values()) + 1_000_000
+    cpus = [c for b in td.buffers for c in b.cpus if c.size]
+    pages = [replicate_pages(bytes(td.cpu_bytes(c)), td.page_size, copies, span) for c in cpus]
+    write_v6(str(out), td, pages, clock=base.clock or "local")
+    return copies * per_copy
+
+
+def timed(label, func):
+    t0 = time.perf_counter()
+    result = func()
+    return label, time.perf_counter() - t0, result
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=int, default=2_000_000)
+    ap.add_argument("--keep", help="keep the generated files in this directory")
+    args = ap.parse_args()
+    if not shutil.which("trace-cmd"):
+        print("trace-cmd is not installed (scripts/setup.sh --test installs it)", file=sys.stderr)
+        return 2
+    work = Path(args.keep or tempfile.mkdtemp(prefix="gemscope-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    dat, txt = work / "big.dat", work / "big.txt"
+    expected = build(dat, args.events)
+    size_dat = dat.stat().st_size
+    print(f"trace.dat v6 {size_dat / 1e6:.0f} MB, {expected} events "
+          f"(real host trace x {expected // 680} copies)")
+    rows = []
+
+    def report():
+        with open(txt, "w") as f:
+            subprocess.run(["trace-cmd", "report", "-t", str(dat)], stdout=f,
+                           stderr=subprocess.DEVNULL, check=True)
+    label, dt, _ = timed("trace-cmd report -t > text", report)
+    lines = sum(1 for _ in open(txt, "rb"))
+    rows.append((label, dt, lines, expected))
+
+    def text_parse():
+        buf, n = read_padded(str(txt))
+        return parse_buffer(buf, n)
+    label, dt, raw = timed("gemscope text parse", text_parse)
+    rows.append((label, dt, lines, raw.events_in))
+    label, dt2, mapped = timed("gemscope text map", lambda: map_trace(raw))
+    rows.append(("gemscope text import (parse+map)", dt + dt2, lines, raw.events_in))
+    assert mapped.accounting["balanced"]
+
+    label, dt, raw2 = timed("gemscope trace.dat decode", lambda: read_tracedat(str(dat)))
+    rows.append((label, dt, None, raw2.events_in))
+    label, dt2, mapped2 = timed("gemscope trace.dat map", lambda: map_trace(raw2))
+    rows.append(("gemscope trace.dat import (decode+map)", dt + dt2, None, raw2.events_in))
+    assert raw2.events_in == expected == raw.events_in, (raw2.events_in, expected, raw.events_in)
+
+    print(f"{'step':40} {'seconds':>8} {'lines/s':>12} {'events/s':>12}")
+    for label, dt, nlines, nev in rows:
+        lps = f"{nlines / dt:12,.0f}" if nlines else f"{'-':>12}"
+        print(f"{label:40} {dt:8.2f} {lps} {nev / dt:12,.0f}")
+    print(f"text {txt.stat().st_size / 1e6:.0f} MB, {lines} lines; mapped kinds: " +
+          ", ".join(f"{k} {mapped2.count(k)}" for k in sorted(mapped2.kinds)))
+    if not args.keep:
+        shutil.rmtree(work)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
