@@ -19,7 +19,7 @@ from .catalog import QUESTIONS, SPECS, ProbeSpec
 from .kallsyms import Kallsyms
 
 KPROBES_UNAVAILABLE = "kprobes unavailable"
-DEFAULT_UNCONTENDED_NS = 2000
+DEFAULT_UNCONTENDED_NS = 0   # stream every resv lock by default (exact counts); opt in to aggregate
 
 
 @dataclass(frozen=True)

@@ -15,18 +15,18 @@ def register(sub) -> None:
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
     p.add_argument("what", choices=("dump", "plan"))
     p.add_argument("--json", action="store_true", help="plan as JSON")
-    p.add_argument("--uncontended-ns", type=int, default=2000, metavar="NS")
+    p.add_argument("--uncontended-ns", type=int, default=0, metavar="NS")
     p.set_defaults(func=run)
 
 
-def plan_for_this_kernel(uncontended_ns: int = 2000):
+def plan_for_this_kernel(uncontended_ns: int = 0):
     from probes.kallsyms import Kallsyms
     from probes.plan import make_plan
     from ..live import features as feat
     return make_plan(feat.gather(), Kallsyms.read(), uncontended_ns=uncontended_ns)
 
 
-def dump_for_this_kernel(uncontended_ns: int = 2000) -> str:
+def dump_for_this_kernel(uncontended_ns: int = 0) -> str:
     from probes.program import dump
     return dump(plan_for_this_kernel(uncontended_ns).defines)
 

@@ -24,8 +24,9 @@ def register(sub) -> None:
                    help="recording to write (default: gemscope.gsrec)")
     p.add_argument("--ebpf", action="store_true",
                    help="print the generated BPF program with this kernel's -D flags and exit")
-    p.add_argument("--uncontended-ns", type=int, default=2000, metavar="NS",
-                   help="resv locks faster than this go to an in-kernel histogram (default 2000)")
+    p.add_argument("--uncontended-ns", type=int, default=0, metavar="NS",
+                   help="uncontended resv locks (ret 0, not in reclaim) faster than this go to an "
+                        "in-kernel histogram instead of the stream (default 0: stream all)")
     p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
     p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
                    help="also sample taskstats of this task (repeatable)")

@@ -54,7 +54,10 @@ class BccSession:
                 if s.method == "kprobe":
                     b.attach_kprobe(event=e.target, fn_name=s.fn)
                 elif s.method == "kretprobe":
-                    b.attach_kretprobe(event=e.target, fn_name=s.fn, maxactive=128)
+                    # maxactive makes BCC use kprobe_events with an event named after the target,
+                    # which cannot hold the ':' of MOD:SYM: module targets use the PMU default
+                    b.attach_kretprobe(event=e.target, fn_name=s.fn,
+                                       maxactive=0 if ":" in e.target else 64)
                 elif s.method == "tracepoint" and s.fn:
                     b.attach_tracepoint(tp=e.target, fn_name=s.fn)
                 # tracepoint / raw_tracepoint without fn: BCC attached them while loading
