@@ -24,15 +24,19 @@ def register(sub) -> None:
                     "is read in the background: the first view appears while a large file is "
                     "still loading.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", help="a gemscope recording (.gsrec)")
+    p.add_argument("file", help="a gemscope recording (.gsrec) or bug-report bundle")
     p.add_argument("--view", choices=VIEWS, default="overview", help="the view to open first")
     p.set_defaults(func=run)
 
 
 def run(args) -> int:
+    from tracer.bundle import open_input
     from tracer.sources.recording_source import RecordingSource
-    source = RecordingSource(args.file)     # RecordingError -> one line from the CLI
-    from ..app import GemscopeApp
-    app = GemscopeApp(source, first_view=args.view)
-    app.run()
+    # a recording, or a bug-report bundle: verified, its recording extracted to a private temp
+    # dir that lives until the app exits (BundleError/RecordingError -> one line from the CLI)
+    with open_input(args.file) as path:
+        source = RecordingSource(path)
+        from ..app import GemscopeApp
+        app = GemscopeApp(source, first_view=args.view)
+        app.run()
     return app.return_code or 0
