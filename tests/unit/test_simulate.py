@@ -235,3 +235,31 @@ def test_async_free_work_delays_retire_work_on_the_shared_queue(tmp_path):
     free_end = (frees["ts_ns"] + frees["duration_ns"]).to_numpy()
     gap = worst["ts_ns"] - free_end[free_end <= worst["ts_ns"]].max()
     assert 0 < gap <= 10_000          # it started as soon as the free work ahead of it ended
+
+
+def _lock_history_conflicts(f) -> tuple[int, int]:
+    """(holds of one resv that overlap, acquisitions made while another task held the lock)."""
+    h = f["resv_hold"]
+    hs, hl, ht = h["ts_ns"].to_numpy(), h["lock_addr"].to_numpy(), h["tid"].to_numpy()
+    he = hs + h["duration_ns"].to_numpy()
+    o = np.lexsort((hs, hl))
+    hs, he, hl, ht = hs[o], he[o], hl[o], ht[o]
+    reach = pd.Series(he).groupby(hl).cummax().to_numpy()
+    overlaps = int(((hl[1:] == hl[:-1]) & (hs[1:] < reach[:-1])).sum())
+    lk = f["resv_lock"][(f["resv_lock"]["ret"] == 0) & (f["resv_lock"]["duration_ns"] <= 1000)]
+    tl = f["resv_trylock"][f["resv_trylock"]["success"]]
+    acq = pd.concat([pd.DataFrame({"ts": d["ts_ns"].to_numpy(), "lock": d["lock_addr"].to_numpy(),
+                                   "tid": d["tid"].to_numpy()}) for d in (lk, tl)])
+    held = pd.DataFrame({"ts": hs, "lock": hl, "end": he, "holder": ht}).sort_values("ts")
+    m = pd.merge_asof(acq.sort_values("ts"), held, on="ts", by="lock",
+                      allow_exact_matches=False)
+    return overlaps, int(((m["end"] > m["ts"]) & (m["holder"] != m["tid"])).sum())
+
+
+@pytest.mark.parametrize("sample", SAMPLE_LIST, ids=lambda s: s.scenario)
+def test_lock_history_is_possible(sample):
+    """No resv is held twice at once, and nobody takes a resv uncontended (or wins a trylock)
+    while another task holds it: injected holders are trimmed around everyone else's use."""
+    f = load_frames(SAMPLES / sample.filename)
+    assert len(f["resv_hold"]) > 1000
+    assert _lock_history_conflicts(f) == (0, 0)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import __version__, schema
 from ..errors import GemscopeError
-from . import catalog, clients, closes, retire, shrinker, truth
+from . import catalog, clients, closes, holders, retire, shrinker, truth
 from .scenarios import SCENARIOS, Scenario
 from .world import RECORDER_TID, REALTIME_OFFSET_NS, World
 
@@ -85,7 +85,7 @@ def simulate(name: str, seed: int = 1, duration_s: float = 5.0, scale: float = 1
     scans = shrinker.emit(world, passes, starts)
     retire.run(world, plan)
     closes.emit_closes(world, scans)
-    closes.emit_holders(world)
+    holders.emit_holders(world)
     if sc.lost_gpu_submits:
         _perf_buffer_overflow(world)
     _bookkeeping(world)

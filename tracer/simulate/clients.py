@@ -180,7 +180,8 @@ def timeline(world: World, p: SubmitPlan, direct_ns: np.ndarray) -> None:
     w_sub = sub[first_wait]
     acquire = cont_start[first_wait] - uniform_ns(rng, 5_000, 80_000, len(w_sub))
     rel = cont_end[last_wait] - uniform_ns(rng, 1_000, 4_000, len(w_sub))
-    world.episodes.add(lock_addr[first_wait], obj[first_wait], htid[first_wait], acquire, rel, 0)
+    world.episodes.add(lock_addr[first_wait], obj[first_wait], htid[first_wait], acquire, rel, 0,
+                       must_from=cont_start[first_wait], must_to=rel)
 
     p.submit_ts = unlock - 2_000            # msm_gpu_submit fires just before the unlocks
 

@@ -1,12 +1,9 @@
-"""GEM_CLOSE frees in client processes, and the lock holders the other actors asked for.
+"""GEM_CLOSE frees in client processes.
 
-Closes: a client closes the handle of an idle BO; drm_gem_object_free runs msm_gem_free_object in
-the ioctl (context "ioctl"). Some closes are placed inside a shrinker scan of the LRU the object is
-on (the kref_get_unless_zero window of the 2022 thread): their lru_remove then waits for the LRU
+A client closes the handle of an idle BO; drm_gem_object_free runs msm_gem_free_object in the
+ioctl (context "ioctl"). Some closes are placed inside a shrinker scan of the LRU the object is on
+(the kref_get_unless_zero window of the 2022 thread): their lru_remove then waits for the LRU
 mutex the scan holds (a non-resv lock_contention).
-
-Holders: every injected wait or trylock failure asked (world.episodes) for a task to hold that
-resv over that interval; here each becomes the holder's own uncontended resv_lock and resv_hold.
 """
 from __future__ import annotations
 
@@ -66,37 +63,3 @@ def emit_closes(world: World, scans: dict) -> None:
         "flags": 0x20, "duration_ns": lru_wait[r], "ret": 0, "holder_tid": scan_tid[r],
         "holder_comm": holder_comm, "is_resv": False, "context": "ioctl", "in_reclaim": False,
         "stack_id": catalog.stack_id("free_close_lru")})
-
-
-def emit_holders(world: World) -> None:
-    """The holder side of every injected wait / trylock failure: lock, then hold."""
-    ep, rng, log = world.episodes, world.rng("holders"), world.log
-    if not ep.acquire_ns:
-        return
-    cat = {name: np.concatenate(getattr(ep, name)) for name in
-           ("lock_addr", "obj_addr", "tid", "acquire_ns", "release_ns", "site")}
-    n = len(cat["tid"])
-    if not n:
-        return
-    lock_dur = uniform_ns(rng, 150, 900, n)
-    submit = cat["site"] == 0
-    ticket = catalog.addr_range(catalog.SUBMIT_BASE + 0x1000000, np.arange(n) % 512,
-                                catalog.SUBMIT_STRIDE) + np.uint64(catalog.TICKET_OFFSET)
-    callers = [catalog.CALLERS["submit_lock"], catalog.CALLERS["madvise_lock"]]
-    cols = world.threads.columns(cat["tid"], rng)
-    site = cat["site"].astype(np.int64)
-    log.add("resv_lock", {
-        **cols, "ts_ns": cat["acquire_ns"] - lock_dur, "lock_addr": cat["lock_addr"],
-        "obj_addr": cat["obj_addr"], "ctx_addr": np.where(submit, ticket, np.uint64(0)),
-        "duration_ns": lock_dur, "ret": 0, "holder_tid": 0, "holder_comm": None,
-        "context": "ioctl", "in_reclaim": False, "caller": strings(callers, site),
-        "stack_id": np.where(submit, catalog.stack_id("submit_lock"),
-                             catalog.stack_id("madvise_lock")),
-        "api": strings(["ww_mutex_lock_interruptible", "ww_mutex_lock"], site),
-        "is_resv": True, "_waited": False})
-    log.add("resv_hold", {
-        **cols, "ts_ns": cat["acquire_ns"], "lock_addr": cat["lock_addr"],
-        "obj_addr": cat["obj_addr"], "duration_ns": cat["release_ns"] - cat["acquire_ns"],
-        "context": "ioctl", "caller": strings(callers, site),
-        "stack_id": np.where(submit, catalog.stack_id("submit_lock"),
-                             catalog.stack_id("madvise_lock"))})

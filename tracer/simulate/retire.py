@@ -150,10 +150,12 @@ def run(world: World, p: SubmitPlan) -> None:
             "holder_tid": holder[c], "holder_comm": _comms(world, client[c]), "is_resv": True,
             "context": "retire_worker", "in_reclaim": False,
             "stack_id": catalog.stack_id("contention_retire")})
+        k = int(c.sum())
+        wait_from = bo_t[c] + pre[c]
+        released = wait_from + wait[c] - uniform_ns(rng, 1_000, 4_000, k)
         world.episodes.add(resv[c], obj[c], holder[c],
-                           bo_t[c] + pre[c] - uniform_ns(rng, 3_000, 60_000, int(c.sum())),
-                           bo_t[c] + pre[c] + wait[c] - uniform_ns(rng, 1_000, 4_000,
-                                                                    int(c.sum())), 1)
+                           wait_from - uniform_ns(rng, 3_000, 60_000, k), released, 1,
+                           must_from=wait_from, must_to=released)
         log.add("resv_hold", {
             **world.threads.columns(gtid, rng), "ts_ns": bo_t + lock_dur, "lock_addr": resv,
             "obj_addr": obj, "duration_ns": hold, "context": "retire_worker",
@@ -244,7 +246,7 @@ def _trylock_defer(world, rng, tr, fail, ts, dur, client, obj, size, fdur, gtid)
     k = int(f.sum())
     release = ts[f] + uniform_ns(rng, 20_000, 300_000, k)
     world.episodes.add(vm[f], obj[f], holder[f], ts[f] - uniform_ns(rng, 5_000, 60_000, k),
-                       release, 0)
+                       release, 0, must_from=ts[f], must_to=ts[f] + dur[f])
     ready = np.maximum(ts[f] + dur[f] + uniform_ns(rng, 10_000, 50_000, k), release + 3_000)
     order = np.argsort(ready, kind="stable")
     lock_dur = uniform_ns(rng, 150, 900, k)

@@ -220,7 +220,8 @@ def _objects(world: World, rng, ps: Passes, st_ts: np.ndarray, stage_names) -> N
     k = int(other.sum())
     world.episodes.add(resv[other], obj[other], holder[other],
                        t_try[other] - uniform_ns(rng, 5_000, 100_000, k),
-                       t_try[other] + uniform_ns(rng, 10_000, 400_000, k), 0)
+                       t_try[other] + uniform_ns(rng, 10_000, 400_000, k), 0,
+                       must_from=t_try[other], must_to=t_try[other] + b["try_dur"][other])
 
     lk = b["locked"]
     t_so = t_try + b["try_dur"] + b["g1"]
@@ -282,9 +283,10 @@ def _vm_locks(world, rng, cols, b, t_so, obj, ticket, stack, owner) -> None:
         "duration_ns": b["vm_wait"][cont], "ret": 0, "holder_tid": holder[cont],
         "holder_comm": _comms(world, owner[cont]), "is_resv": True, "context": "shrinker",
         "in_reclaim": True, "stack_id": catalog.stack_id("contention_vm")})
+    released = ct + b["vm_wait"][cont] - uniform_ns(rng, 1_000, 4_000, k)
     world.episodes.add(vm[cont], obj[cont], holder[cont],
-                       ct - uniform_ns(rng, 5_000, 100_000, k),
-                       ct + b["vm_wait"][cont] - uniform_ns(rng, 1_000, 4_000, k), 0)
+                       ct - uniform_ns(rng, 5_000, 100_000, k), released, 0,
+                       must_from=ct, must_to=released)
 
 
 def _client_of(world: World, tid: np.ndarray) -> np.ndarray:

@@ -56,11 +56,18 @@ class Episodes:
     acquire_ns: list[np.ndarray] = field(default_factory=list)
     release_ns: list[np.ndarray] = field(default_factory=list)
     site: list[np.ndarray] = field(default_factory=list)   # 0 = a submit (ticket), 1 = madvise
+    must_from: list[np.ndarray] = field(default_factory=list)
+    must_to: list[np.ndarray] = field(default_factory=list)
 
-    def add(self, lock_addr, obj_addr, tid, acquire_ns, release_ns, site) -> None:
+    def add(self, lock_addr, obj_addr, tid, acquire_ns, release_ns, site, *, must_from,
+            must_to) -> None:
+        """Hold lock_addr over [acquire, release]; it must at least cover [must_from, must_to]
+        (the injected wait or failed trylock). The rest may be trimmed so the hold does not
+        cover another task's acquisition of the same lock."""
         n = len(acquire_ns)
         for name, v in (("lock_addr", lock_addr), ("obj_addr", obj_addr), ("tid", tid),
-                        ("acquire_ns", acquire_ns), ("release_ns", release_ns), ("site", site)):
+                        ("acquire_ns", acquire_ns), ("release_ns", release_ns), ("site", site),
+                        ("must_from", must_from), ("must_to", must_to)):
             getattr(self, name).append(np.broadcast_to(np.asarray(v), (n,)).copy())
 
 
