@@ -8,6 +8,7 @@ reopens and truncates a regular file), and kept so that a failure can show the c
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -62,8 +63,9 @@ def run_guest_script(abi: str, script: Path, args: list[str], results: Path, *,
         raise GuestError(missing)
     results.mkdir(parents=True, exist_ok=True)
     py = ROOT / ".venv" / "bin" / "python"
-    inner = " ".join([f"PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={ROOT}", str(py), str(script),
-                      *args, f"; echo GS_GUEST_EXIT=$?"])
+    inner = " ".join([f"PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={shlex.quote(str(ROOT))}",
+                      shlex.quote(str(py)), shlex.quote(str(script)),
+                      *(shlex.quote(a) for a in args), "; echo GS_GUEST_EXIT=$?"])
     env = dict(os.environ)
     env["PATH"] = f"{rig_paths.vng_bin()}:{env.get('PATH', '/usr/bin:/bin')}"
     cmd = vng_command(abi, inner, results)

@@ -27,14 +27,17 @@ CTL = Path("/sys/kernel/debug/gemscope_kmod/ctl")
 COUNTERS = Path("/sys/kernel/debug/gemscope_kmod/counters")
 TRACING = Path("/sys/kernel/tracing")
 KPROBES_LIST = Path("/sys/kernel/debug/kprobes/list")
-# raw kprobe name -> the module counter its hit count must equal
+# raw probe name -> (p|r, MOD:SYM, the module counter its hit count must equal). The kretprobes
+# check that the kernel accepts MOD:SYM return probes on module functions (gemscope needs them).
 RAW_KPROBES = {
-    "free": ("msm:msm_gem_free_object", "frees"),
-    "scan": ("msm:msm_gem_shrinker_scan", "scans"),
-    "count": ("msm:msm_gem_shrinker_count", "counts"),
-    "retire": ("msm:retire_worker", "retire_runs"),
-    "submit_retire": ("msm:msm_submit_retire", "submits_retired"),
-    "gpu_retire": ("msm:msm_gpu_retire", "gpu_irqs"),
+    "free": ("p", "msm:msm_gem_free_object", "frees"),
+    "free_ret": ("r", "msm:msm_gem_free_object", "frees"),
+    "scan": ("p", "msm:msm_gem_shrinker_scan", "scans"),
+    "scan_ret": ("r", "msm:msm_gem_shrinker_scan", "scans"),
+    "count": ("p", "msm:msm_gem_shrinker_count", "counts"),
+    "retire": ("p", "msm:retire_worker", "retire_runs"),
+    "submit_retire": ("p", "msm:msm_submit_retire", "submits_retired"),
+    "gpu_retire": ("p", "msm:msm_gpu_retire", "gpu_irqs"),
 }
 TRACEPOINTS = {"msm_gpu_submit": "submits", "msm_gpu_submit_retired": "submits_retired",
                "msm_gem_shrink": "msm_gem_shrink_events"}
@@ -88,7 +91,8 @@ def phase_sanity(a, out: dict) -> None:
 
 def phase_raw(a, out: dict) -> None:
     ev = TRACING / "kprobe_events"
-    defs = [f"p:gsraw/{n} {sym}" for n, (sym, _) in RAW_KPROBES.items()]
+    defs = [f"{t}:gsraw/{n} {sym}" for n, (t, sym, _) in RAW_KPROBES.items()]
+    out["rejected"] = {}
     for d in defs:  # one write per definition: a bad one names itself
         try:
             fd = os.open(ev, os.O_WRONLY | os.O_APPEND)  # not open("a"): tracefs refuses its lseek
@@ -98,7 +102,18 @@ def phase_raw(a, out: dict) -> None:
                 os.close(fd)
         except OSError as e:
             err = (TRACING / "error_log").read_text()[-600:] if (TRACING / "error_log").exists() else ""
-            raise RuntimeError(f"kprobe_events rejected `{d}`: {e}; error_log: {err}") from e
+            out["rejected"][d] = f"{e}; error_log: {err}"
+            # does the same return probe work with the plain (unique) name?
+            plain = d.replace(" msm:", " ").replace(":gsraw/", ":gsraw/plain_")
+            try:
+                fd = os.open(ev, os.O_WRONLY | os.O_APPEND)
+                try:
+                    os.write(fd, (plain + "\n").encode())
+                finally:
+                    os.close(fd)
+                out["rejected"][d] += f"; plain-name form `{plain}` accepted"
+            except OSError as e2:
+                out["rejected"][d] += f"; plain-name form `{plain}` also rejected: {e2}"
     (TRACING / "trace").write_text("")
     (TRACING / "events/gsraw/enable").write_text("1")
     for tp in TRACEPOINTS:
@@ -112,8 +127,10 @@ def phase_raw(a, out: dict) -> None:
     hits = {}
     for line in (TRACING / "kprobe_profile").read_text().splitlines():
         parts = line.split()
-        if len(parts) >= 3 and parts[0].startswith("gsraw/") or (len(parts) >= 3 and parts[0] in RAW_KPROBES):
-            hits[parts[0].split("/")[-1]] = int(parts[1])
+        if len(parts) >= 3:  # "[gsraw/]NAME  HITS  MISSES"
+            name = parts[0].split("/")[-1]
+            if name in RAW_KPROBES or name.startswith("plain_"):
+                hits[name] = int(parts[1])
     out["kprobe_hits"] = hits
     text = (TRACING / "trace").read_text()
     out["tracepoint_hits"] = {tp: text.count(f" {tp}:") for tp in TRACEPOINTS}

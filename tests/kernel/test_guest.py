@@ -116,8 +116,9 @@ def test_raw_kprobes_match_module_counters(guest_runs, series):
     r = _phase(guest_runs, series, "raw")
     c = r["counters"]
     _expected_truth(c)
+    assert not r["rejected"], f"kprobe_events refused: {r['rejected']}"
     got = {n: r["kprobe_hits"].get(n) for n in RAW_KPROBES}
-    want = {n: c[field] for n, (_, field) in RAW_KPROBES.items()}
+    want = {n: c[field] for n, (_, _, field) in RAW_KPROBES.items()}
     assert got == want
     assert r["tracepoint_hits"] == {tp: c[field] for tp, field in TRACEPOINTS.items()}
 
