@@ -36,7 +36,8 @@ def register(sub) -> None:
     p.add_argument("--duration-s", type=float, default=5.0, metavar="S",
                    help="simulated seconds (default 5)")
     p.add_argument("--scale", type=float, default=1.0, metavar="K",
-                   help="multiply every rate by K (default 1; ~20 gives ~10k events/s)")
+                   help="multiply every rate by K (default 1, about 7,000 events per simulated "
+                   "second; --duration-s 60 --scale 24 is about 10 million events)")
     p.add_argument("--list", action="store_true", help="describe every scenario and exit")
     p.set_defaults(func=run)
 
