@@ -131,3 +131,22 @@ def test_cli_formats(workloads, capsys):
 def test_same_seed_gives_the_same_intervals(workloads):
     a, b = workloads[("sync", 1)], workloads[("sync", 2)]
     assert diff_paths(a, b, seed=11) == diff_paths(a, b, seed=11)
+
+
+def test_dispersion_of_bursty_and_even_counts():
+    even = np.arange(0, 1000, 10)                 # 5 per bin in every one of 20 bins
+    assert stats.dispersion(even, (0, 1000), even, (0, 1000)) == 1.0
+    bursty = np.repeat([25, 525], 50)             # all events in 2 of 20 bins, 50 each
+    # per recording: mean 5, chi2 = (2 * 45^2 + 18 * 5^2) / 5 = 900, df 19; pooled 1800 / 38
+    assert stats.dispersion(bursty, (0, 1000), bursty, (0, 1000)) == pytest.approx(1800 / 38)
+    assert stats.dispersion(np.array([]), (0, 10), np.array([]), (0, 10)) == 1.0
+
+
+def test_rate_ratio_on_effective_counts():
+    plain = stats.rate_ratio(400, 1.0, 500, 1.0, 0.95)
+    bursty = stats.rate_ratio(400, 1.0, 500, 1.0, 0.95, phi=10.0)
+    assert plain.ratio == bursty.ratio == 1.25
+    assert plain.p_value < 0.002                          # as if Poisson: "significant"
+    same = stats.rate_ratio(40, 1.0, 50, 1.0, 0.95)       # k / phi: 40 and 50
+    assert (bursty.p_value, bursty.low, bursty.high) == (same.p_value, same.low, same.high)
+    assert bursty.p_value > 0.3

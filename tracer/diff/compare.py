@@ -51,17 +51,21 @@ def _distribution(d, a: np.ndarray, b: np.ndarray, rng, cfg) -> dict[str, Any]:
     return out
 
 
-def _count(c, ra, rb, ta: float, tb: float, cfg) -> dict[str, Any] | str:
+def _count(c, fa: Frames, fb: Frames, ra, rb, cfg) -> dict[str, Any] | str:
     ka, kb = headline_value(ra, c.analysis, c.key), headline_value(rb, c.analysis, c.key)
     if ka is None or kb is None:
         return "not answerable in " + ("A" if ka is None else "B")
-    rr = stats.rate_ratio(ka, ta, kb, tb, cfg["confidence"])
+    ta, tb = duration_s(fa), duration_s(fb)
+    phi = stats.dispersion(c.events(fa), fa.time_range_ns or (0, 0),
+                           c.events(fb), fb.time_range_ns or (0, 0))
+    rr = stats.rate_ratio(ka, ta, kb, tb, cfg["confidence"], phi)
     out = {"name": c.name, "title": c.title, "type": "count", "unit": "events/s",
            "a": {"count": ka, "rate_per_s": ka / ta if ta else None},
            "b": {"count": kb, "rate_per_s": kb / tb if tb else None}}
     if rr.p_value is None:
         return out | {"verdict": "no events in either recording", "test": None}
-    out["test"] = {"name": "exact conditional Poisson rate-ratio test", "p_value": rr.p_value,
+    out["test"] = {"name": "exact conditional rate-ratio test on effective counts (k / phi)",
+                   "p_value": rr.p_value, "dispersion_phi": phi,
                    "effect": {"rate_ratio": _num(rr.ratio),
                               "rate_ratio_ci": [_num(rr.low), _num(rr.high)]}}
     return out
@@ -100,9 +104,8 @@ def diff_frames(fa: Frames, fb: Frames, ra: Mapping[str, Result], rb: Mapping[st
             skipped.append({"name": d.name, "why": f"too few values (A {len(a)}, B {len(b)})"})
         else:
             metrics.append(_distribution(d, a, b, rng, cfg))
-    ta, tb = duration_s(fa), duration_s(fb)
     for c in COUNTS:
-        m = _count(c, ra, rb, ta, tb, cfg)
+        m = _count(c, fa, fb, ra, rb, cfg)
         (skipped.append({"name": c.name, "why": m}) if isinstance(m, str) else metrics.append(m))
     for pr in PROPORTIONS:
         m = _proportion(pr, ra, rb, cfg)

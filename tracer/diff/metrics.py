@@ -3,12 +3,14 @@ from the frames or from the analyses' Results (so a diff agrees with `gemscope r
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
+import pandas as pd
 
 from ..analyses.base import Result
-from ..analyses.stats import known_ns
+from ..analyses.intervals import overlaps_any
+from ..analyses.stats import as_bool, known_ns, under_reclaim
 from ..frames import Frames
 
 
@@ -35,28 +37,50 @@ DISTRIBUTIONS = (
 )
 
 
+def _ts(kind: str, mask: Callable[[pd.DataFrame, Frames], np.ndarray] | None = None):
+    """Timestamps of the events a count counts (for its dispersion), optionally a subset."""
+    def pick(frames: Frames) -> np.ndarray:
+        df = frames[kind]
+        ts = df["ts_ns"].to_numpy()
+        return ts if mask is None or not len(df) else ts[mask(df, frames)]
+    return pick
+
+
+def _overlapping_scans(df: pd.DataFrame, frames: Frames) -> np.ndarray:
+    scans = frames["shrink_scan"]
+    dur, _ = known_ns(scans["duration_ns"])
+    fdur, _ = known_ns(df["duration_ns"])
+    ts = df["ts_ns"].to_numpy()
+    return overlaps_any(ts, ts + fdur, scans["ts_ns"].to_numpy(), scans["ts_ns"].to_numpy() + dur)
+
+
 @dataclass(frozen=True)
 class Count:
     name: str
     title: str
     analysis: str
     key: str
+    events: Callable[[Frames], np.ndarray]   # timestamps of (about) the counted events
 
 
 COUNTS = (
-    Count("resv_waits", "reservation waits", "contention", "resv_waits"),
-    Count("edeadlk_backoffs", "ww -EDEADLK backoffs", "contention", "edeadlk_backoffs"),
-    Count("trylock_failures", "reservation trylock failures", "trylock", "trylock_failures"),
-    Count("frees", "frees", "finalizers", "frees"),
-    Count("frees_in_reclaim", "frees inside reclaim", "finalizers", "frees_in_reclaim"),
-    Count("retire_runs", "retire worker runs", "retire", "retire_runs"),
+    Count("resv_waits", "reservation waits", "contention", "resv_waits", _ts("resv_lock")),
+    Count("edeadlk_backoffs", "ww -EDEADLK backoffs", "contention", "edeadlk_backoffs",
+          _ts("resv_lock", lambda d, f: (d["ret"] == -35).fillna(False).to_numpy(dtype=bool))),
+    Count("trylock_failures", "reservation trylock failures", "trylock", "trylock_failures",
+          _ts("resv_trylock", lambda d, f: ~as_bool(d["success"]))),
+    Count("frees", "frees", "finalizers", "frees", _ts("free")),
+    Count("frees_in_reclaim", "frees inside reclaim", "finalizers", "frees_in_reclaim",
+          _ts("free", lambda d, f: under_reclaim(d))),
+    Count("retire_runs", "retire worker runs", "retire", "retire_runs", _ts("retire_run")),
     Count("fences_delayed_by_finalizers", "fence signals delayed by finalizers", "retire",
-          "fences_delayed_by_finalizers"),
-    Count("shrink_scans", "shrinker scans", "shrinker", "scans"),
+          "fences_delayed_by_finalizers", _ts("fence_signal")),
+    Count("shrink_scans", "shrinker scans", "shrinker", "scans", _ts("shrink_scan")),
     Count("frees_overlapping_scans", "frees overlapping a shrinker scan", "shrinker",
-          "frees_overlapping_scans"),
+          "frees_overlapping_scans", _ts("free", _overlapping_scans)),
     Count("blocking_resv_locks_in_reclaim", "blocking reservation locks in reclaim",
-          "reclaim_risks", "blocking_resv_locks_in_reclaim"),
+          "reclaim_risks", "blocking_resv_locks_in_reclaim",
+          _ts("resv_lock", lambda d, f: under_reclaim(d))),
 )
 
 

@@ -79,7 +79,10 @@ def render_diff(d: Mapping[str, Any], markdown: bool = False) -> str:
                 out += ["    " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()
                         for r in [head] + rows]
         else:
-            out.append(f"{bullet}{_count_line(m)}")
+            phi = (m.get("test") or {}).get("dispersion_phi")
+            out.append(f"{bullet}{_count_line(m)}" + (f"; bursty: dispersion {phi:.1f}, tested "
+                                                       "on counts / dispersion"
+                                                       if phi and phi > 1 else ""))
         out.append("")
     if d["skipped"]:
         out.append(f"{h2}Not compared" if markdown else "== not compared ==")
