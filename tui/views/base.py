@@ -22,6 +22,7 @@ class View(VerticalScroll):
     ANALYSES: tuple[str, ...] = ()      # what the snapshot computer must run for this view
     WANTS_EVENTS = False
     DEFAULT_CSS = """
+    View { scrollbar-gutter: stable; }
     View .explain { color: $text-muted; margin-bottom: 1; }
     View .section { text-style: bold; margin-top: 1; }
     View Horizontal { height: auto; }

@@ -9,6 +9,7 @@ from ..fmt import fmt_value
 from ..plotdata import time_series
 from ..snapshot import NOT_COUNTED, Snapshot
 from ..widgets.plots import SeriesSpark
+from ..widgets.result_panel import set_rows
 from .base import SPARK_BINS, View, bounds_of
 
 
@@ -75,21 +76,18 @@ class OverviewView(View):
                                         for a, k in h.cannot_answer.items()) or "nothing"),
             ("truncated", "yes: the end of the trace is missing" if h.truncated else "no"),
         ]
-        table = self.query_one("#overview-health", DataTable)
-        table.clear()
-        for key, value in rows:
-            table.add_row(key, value, key=key)
+        set_rows(self.query_one("#overview-health", DataTable), ("health", "value"),
+                 [(key, (key, value)) for key, value in rows])
 
     def _fill_headlines(self, snap: Snapshot) -> None:
-        table = self.query_one("#overview-headline", DataTable)
-        table.clear()
+        rows = []
         for name, result in snap.results.items():
             if result.missing:
-                table.add_row(f"{name}", "cannot answer: no " + ", ".join(result.missing),
-                              key=name)
+                rows.append((name, (name, "cannot answer: no " + ", ".join(result.missing))))
                 continue
-            for key, value in result.headline.items():
-                table.add_row(f"{name}.{key}", fmt_value(key, value), key=f"{name}.{key}")
+            rows += [(f"{name}.{key}", (f"{name}.{key}", fmt_value(key, value)))
+                     for key, value in result.headline.items()]
         if not snap.results:
-            table.add_row("analyses", "computing…" if getattr(self.app, "analysis_names", ())
-                          else "no analyses available in this gemscope build", key="none")
+            rows.append(("none", ("analyses", "computing…" if getattr(
+                self.app, "analysis_names", ()) else "no analyses in this gemscope build")))
+        set_rows(self.query_one("#overview-headline", DataTable), ("headline", "value"), rows)

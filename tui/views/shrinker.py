@@ -7,7 +7,7 @@ from textual.widgets import DataTable, Static
 from ..plotdata import reclaim_delay_by_task, time_series
 from ..snapshot import Snapshot
 from ..widgets.plots import SeriesSpark
-from ..widgets.result_panel import ResultPanel, fill_table
+from ..widgets.result_panel import ResultPanel, fill_table, set_rows
 from .base import SPARK_BINS, View, bounds_of
 
 
@@ -48,6 +48,5 @@ class ShrinkerView(View):
         if snap.frames.recorded("taskstats"):
             fill_table(table, reclaim_delay_by_task(ts))
         else:
-            table.clear(columns=True)
-            table.add_columns("not recorded")
-            table.add_row("taskstats were not recorded: reclaim delay per task is unknown")
+            set_rows(table, ("not recorded",),
+                     [("none", ("taskstats were not recorded: reclaim delay per task is unknown",))])

@@ -1,24 +1,26 @@
-"""Plots inside the terminal: a bar histogram (textual-plotext) and a titled sparkline."""
+"""Plots inside the terminal: log2 bar histograms (as text) and a titled sparkline."""
 from __future__ import annotations
 
 from typing import Callable, Sequence
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, Sparkline
-from textual_plotext import PlotextPlot
+from rich.text import Text
+from textual.widgets import Label, Sparkline, Static
 
 from ..fmt import fmt_ns
 from ..plotdata import Histogram
 
 
-class HistogramPlot(PlotextPlot):
-    """Vertical bars of one or more histograms sharing buckets (e.g. free latency by context)."""
+class HistogramPlot(Static):
+    """Log2 histograms drawn as horizontal bars, one row per bucket (like BCC's `hist`), one
+    column per series (e.g. free latency by context). Deterministic text, so snapshots are too."""
 
-    DEFAULT_CSS = "HistogramPlot { height: 14; min-width: 40; }"
+    DEFAULT_CSS = "HistogramPlot { height: auto; }"
+    BAR_CELLS = 30
 
     def __init__(self, title: str, *, id: str | None = None):
-        super().__init__(id=id)
+        super().__init__("", id=id)
         self.title = title
         self.data: dict[str, Histogram] = {}
 
@@ -26,22 +28,35 @@ class HistogramPlot(PlotextPlot):
              fmt: Callable[[int], str] = fmt_ns) -> None:
         """One histogram per series name over the union of their buckets (labels by `fmt`)."""
         self.data = dict(histograms)
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
-        plt.title(self.title)
-        edges = sorted({e for h in histograms.values() for e in h.lower})
-        labels = [fmt(e) for e in edges]
-        if labels:
-            series = [[h.count_at(e) for e in edges] for h in histograms.values()]
-            if len(series) == 1:
-                plt.bar(labels, series[0], label=next(iter(histograms)))
-            else:
-                plt.multiple_bar(labels, series, labels=list(histograms))
-            plt.xlabel(xlabel)
-        else:
-            plt.xlabel("no events in this window")
-        self.refresh()
+        self.update(histogram_text(self.title, histograms, xlabel, fmt, self.BAR_CELLS))
+
+
+def histogram_text(title: str, histograms: dict[str, Histogram], xlabel: str,
+                   fmt: Callable[[int], str], cells: int) -> Text:
+    edges = sorted({e for h in histograms.values() for e in h.lower})
+    out = Text(title + "\n", style="bold")
+    if not edges:
+        out.append("no events in this window", style="dim")
+        return out
+    top = max(max(h.counts) for h in histograms.values() if h.counts) or 1
+    label_w = max(len(xlabel), *(len(fmt(e)) for e in edges))
+    col_w = max(cells + 8, *(len(n) + 2 for n in histograms))
+    out.append(f"{xlabel:>{label_w}} ", style="dim")
+    for name in histograms:
+        out.append(f"│ {name:<{col_w - 2}}", style="bold")
+    out.append("\n")
+    for e in edges:
+        out.append(f"{fmt(e):>{label_w}} ")
+        for h in histograms.values():
+            n = h.count_at(e)
+            bar = "█" * (round(cells * n / top) if n else 0)
+            if n and not bar:
+                bar = "▏"
+            out.append("│ ")
+            out.append(f"{n:>5} ", style="dim" if not n else "")
+            out.append(f"{bar:<{col_w - 8}}", style="green")
+        out.append("\n")
+    return out
 
 
 class SeriesSpark(Vertical):

@@ -74,9 +74,8 @@ class ResultPanel(Vertical):
 
     def _fill_headline(self, result: Result) -> None:
         table = self.query_one(f"#{self.analysis}-headline", DataTable)
-        table.clear()
-        for key, value in result.headline.items():
-            table.add_row(key, fmt_value(key, value), key=key)
+        set_rows(table, ("headline", "value"),
+                 [(key, (key, fmt_value(key, value))) for key, value in result.headline.items()])
         table.display = bool(result.headline)
 
     def _fill_tables(self, result: Result) -> None:
@@ -102,9 +101,19 @@ def fill_table(table: DataTable, df: pd.DataFrame, rows: int = TABLE_ROWS,
                t0_ns: int = 0) -> None:
     """Replace a DataTable's contents with the first `rows` rows of df, formatted by column;
     a `ts_ns` column is shown as `t_s`, seconds after t0_ns."""
-    table.clear(columns=True)
     df = df.reset_index() if not isinstance(df.index, pd.RangeIndex) else df
     cols = [str(c) for c in df.columns]
-    table.add_columns(*("t_s" if c == "ts_ns" else c for c in cols))
-    for i, rec in enumerate(df.head(rows).itertuples(index=False, name=None)):
-        table.add_row(*(fmt_cell(c, v, t0_ns) for c, v in zip(cols, rec)), key=str(i))
+    set_rows(table, ["t_s" if c == "ts_ns" else c for c in cols],
+             [(str(i), [fmt_cell(c, v, t0_ns) for c, v in zip(cols, rec)])
+              for i, rec in enumerate(df.head(rows).itertuples(index=False, name=None))])
+
+
+def set_rows(table: DataTable, columns, rows, max_width: int = 80) -> None:
+    """Replace columns and rows; column widths are computed here from the text (never left to
+    the table's lazy auto-width, so a screenshot taken right after shows the final layout)."""
+    table.clear(columns=True)
+    for i, name in enumerate(columns):
+        width = max([len(name), *(len(r[1][i]) for r in rows)])
+        table.add_column(name, width=min(width, max_width), key=name)
+    for key, cells in rows:
+        table.add_row(*cells, key=key)
