@@ -228,8 +228,7 @@ def map_trace(trace: RawTrace) -> Mapped:
                                                         "duration_ns", "gfp_flags")}
                 sc["nr_to_scan_pages"] = cols["nr_to_scan_pages"].filter(pa.array(msm))
                 sc["freed_pages"] = cols["freed_pages"].filter(pa.array(msm))
-                sc["reclaim_kind"] = pa.array(np.where(np.char.startswith(
-                    np.array(sc["comm"].to_pylist(), dtype=str), "kswapd"), "kswapd", "direct"))
+                sc["reclaim_kind"] = _reclaim_kind(sc["comm"])
                 sc["in_reclaim"] = np.ones(int(msm.sum()), bool)
                 out.add("shrink_scan", sc)
                 out.recorded_kinds.add("shrink_scan")
@@ -273,6 +272,14 @@ def map_trace(trace: RawTrace) -> Mapped:
                          "lost_count": np.array([trace.lost_by_cpu[c] for c in cpus], np.int64)})
     out.accounting = acc
     return out
+
+
+def _is_kswapd(comm: pa.Array) -> np.ndarray:
+    return pc.fill_null(pc.starts_with(comm, "kswapd"), False).to_numpy(zero_copy_only=False)
+
+
+def _reclaim_kind(comm: pa.Array) -> pa.Array:
+    return pa.array(np.where(_is_kswapd(comm), "kswapd", "direct"))
 
 
 def _key(g: EventGroup, key: str | None, rows: np.ndarray) -> np.ndarray:
@@ -342,8 +349,7 @@ def _b_shrink_scan(c, gb, bi, ge, ei, p, _):
     c["gfp_flags"] = _f(gb, "gfp", bi, pa.uint32())
     freed = _f(ge, "freed", ei, pa.int64())
     c["freed_pages"] = pc.if_else(pc.equal(freed, SHRINK_STOP), pa.scalar(None, pa.int64()), freed)
-    c["reclaim_kind"] = pa.array(np.where(np.char.startswith(
-        np.array(c["comm"].fill_null("").to_pylist(), dtype=str), "kswapd"), "kswapd", "direct"))
+    c["reclaim_kind"] = _reclaim_kind(c["comm"])
     c["in_reclaim"] = np.ones(len(bi), bool)
 
 
@@ -475,8 +481,7 @@ def _reclaim_context(out: Mapped, intervals: dict) -> None:
         if c is None:
             continue
         tid, ts = np.asarray(c["tid"]), np.asarray(c["ts_ns"])
-        comm = np.array(c["comm"].fill_null("").to_pylist(), dtype=str)
-        kswapd = np.char.startswith(comm, "kswapd")
+        kswapd = _is_kswapd(c["comm"])
         in_rec = kswapd | (inside(tid, ts, *reclaim) if reclaim else False)
         in_shr = inside(tid, ts, *shrinker) if shrinker else np.zeros(len(ts), bool)
         in_ret = inside(tid, ts, *retire) if retire else np.zeros(len(ts), bool)

@@ -27,7 +27,7 @@ _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
 
 def _window(a: np.ndarray, pos: np.ndarray, w: int) -> np.ndarray:
     """Rows of w bytes starting at each pos (a is padded so that no row leaves it)."""
-    return np.lib.stride_tricks.sliding_window_view(a, w)[pos]
+    return np.lib.stride_tricks.sliding_window_view(a, w)[np.clip(pos, 0, len(a) - w)]
 
 
 def _digit_run(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +58,18 @@ def _digits_back(a, pos, w):
 
 
 def _skip(a, pos, w, ch=SPACE):
-    return pos + np.argmax(_window(a, pos, w) != ch, axis=1)
+    """First byte != ch at or after pos (looks w bytes at a time; rows that saw only ch go on)."""
+    win = _window(a, pos, w) != ch
+    out = pos + np.argmax(win, axis=1)
+    more = np.flatnonzero(~win.any(axis=1))
+    for _ in range(PAD // w):
+        if len(more) == 0:
+            break
+        p = np.minimum(out[more] + w, len(a) - w)
+        win = _window(a, p, w) != ch
+        out[more] = p + np.argmax(win, axis=1)
+        more = more[~win.any(axis=1)]
+    return out
 
 
 def _rskip(a, pos, w, ch=SPACE):
@@ -133,10 +144,10 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     b = np.where(ok, b, starts)
     cpu, ncd = _digits(a, b + 1, 6)
     ok &= (ncd > 0) & (a[b + 1 + ncd] == RBR)
-    q = _skip(a, b + 2 + ncd, 24)
+    q = _skip(a, b + 2 + ncd, 8)
     isdig = (a[q] >= 48) & (a[q] <= 57)
     flag_end = q + np.argmax(_window(a, q, 12) == SPACE, axis=1)
-    q = np.where(isdig, q, _skip(a, flag_end, 24))
+    q = np.where(isdig, q, _skip(a, flag_end, 8))
     sec, nsd = _digits(a, q, 14)
     ok &= nsd > 0
     has_frac = a[q + nsd] == DOT
@@ -146,17 +157,17 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     ok &= (a[tsc] == COLON) & (nfd <= 9)
     scale = 10 ** (9 - np.clip(nfd, 0, 9))
     ts = np.where(has_frac, sec * 1_000_000_000 + np.where(has_frac, frac, 0) * scale, sec)
-    es = _skip(a, tsc + 1, 24)
+    es = _skip(a, tsc + 1, 8)
     np.equal(a, COLON, out=mask)
     colons = np.flatnonzero(mask)
     ee = _first_at_or_after(colons, es)
     ok &= (ee < ends) & (ee > es)
     ee = np.where(ok, ee, es)
-    ps = _skip(a, np.minimum(ee + 1, ends), 32)
+    ps = _skip(a, np.minimum(ee + 1, ends), 16)
     ps = np.minimum(ps, ends)
 
     # head: COMM-PID [(TGID)] before the bracket
-    h = _rskip(a, b - 1, 32)
+    h = _rskip(a, b - 1, 24)
     has_tgid = a[h] == RPAR
     lpar = h - 1 - np.argmax(_window(a, h - 12, 12)[:, ::-1] == LPAR, axis=1)
     tg_start = _skip(a, lpar + 1, 10)
@@ -165,7 +176,12 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     h = np.where(has_tgid, _rskip(a, lpar - 1, 16), h)
     pid, npd = _digits_back(a, h, 9)
     ok &= (npd > 0) & (a[h - npd] == DASH)
-    cs = _skip(a, starts, 64)
+    cs = _skip(a, starts, 16)
+    # trace-cmd report prefixes "INSTANCE:  " (colon, two or more spaces) when a file holds
+    # several buffers: the first colon of the line before the pid, followed by two spaces
+    c1 = np.minimum(_first_at_or_after(colons, cs), len(a) - 3)
+    inst = (c1 < h) & (a[c1 + 1] == SPACE) & (a[c1 + 2] == SPACE)
+    cs = np.where(inst, _skip(a, np.where(inst, c1 + 1, cs), 16), cs)
     ce = h - npd
     ok &= ce >= cs
 
@@ -177,7 +193,6 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     if len(sel) == 0:
         return trace
     comm = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False)
-    comm = _strip_instance_prefix(comm)
     names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
     payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
     codes = names.indices.to_numpy(zero_copy_only=False)
@@ -195,14 +210,6 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     if progress:
         progress(len(starts), len(starts))
     return trace
-
-
-def _strip_instance_prefix(comm: pa.Array) -> pa.Array:
-    """trace-cmd report prefixes 'INSTANCE:  ' when a file holds several buffers."""
-    has = pc.match_substring_regex(comm, r"^\S+:\s{2,}")
-    if pc.sum(has).as_py() or 0:
-        return pc.replace_substring_regex(comm, r"^\S+:\s{2,}", "")
-    return comm
 
 
 def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -> None:

@@ -125,12 +125,31 @@ def convert(name: str, col: pa.Array) -> pa.Array:
                            else _hex(v), pa.int64())
     if name in HEX_FIELDS:
         return _per_unique(col, _hex, pa.uint64())
-    plain = pc.match_substring_regex(col, r"^-?\d{1,18}$")
-    if pc.all(pc.fill_null(plain, True)).as_py():
+    try:
         return pc.cast(col, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     return _per_unique(col, lambda v: _hex(v) if v and v.startswith("0x") else _int(v), pa.int64()) \
         if not pc.any(pc.starts_with(col.fill_null(""), "0x")).as_py() else \
         _per_unique(col, lambda v: _hex(v) if v and v.startswith("0x") else _int(v), pa.uint64())
+
+
+def _contention_fast(payload: pa.Array, key: str):
+    """'ADDR (flags=WORD)' / 'ADDR (ret=N)' without a regex: split at ' (' and strip."""
+    parts = pc.split_pattern(payload, " (", max_splits=1)
+    n = pc.list_value_length(parts).fill_null(0)
+    ok = pc.equal(n, 2)
+    safe = pc.if_else(ok, parts, pa.scalar(["", ""], parts.type))
+    addr = pc.list_element(safe, 0)
+    rest = pc.list_element(safe, 1)
+    ok = pc.and_(ok, pc.and_(pc.starts_with(rest, key + "="), pc.ends_with(rest, ")")))
+    ok = pc.and_(ok, pc.match_substring_regex(addr, r"^(0x)?[0-9a-fA-F]{1,16}$"))
+    value = pc.utf8_slice_codeunits(rest, len(key) + 1, -1)
+    return {"lock_addr": addr, key: value}, ok.to_numpy(zero_copy_only=False)
+
+
+FAST = {"contention_begin": lambda p: _contention_fast(p, "flags"),
+        "contention_end": lambda p: _contention_fast(p, "ret")}
 
 
 def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) -> np.ndarray:
@@ -143,6 +162,12 @@ def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) ->
     if pat is None and not wanted:
         return np.zeros(n, bool)   # nothing to read (a kretprobe without fetch-args)
     failed = np.ones(n, bool)
+    if g.name in FAST:
+        cols, ok = FAST[g.name](g.payload)
+        if ok.all():
+            for fname, col in cols.items():
+                g.fields[fname] = convert(fname, col)
+            return np.zeros(n, bool)
     if pat is not None:
         st = pc.extract_regex(g.payload, pat)
         ok = st.is_valid().to_numpy(zero_copy_only=False)
