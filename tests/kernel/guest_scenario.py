@@ -193,7 +193,7 @@ def main() -> int:
     ap.add_argument("--hold", type=int, default=4)
     ap.add_argument("--gemscope", default=str(Path(sys.executable).parent / "gemscope"))
     ap.add_argument("--record-seconds", type=int, default=600)
-    ap.add_argument("--attach-timeout", type=float, default=240)
+    ap.add_argument("--attach-timeout", type=float, default=480)  # BCC compile: 100-250 s under TCG
     a = ap.parse_args()
     res = Path(a.results)
     res.mkdir(parents=True, exist_ok=True)

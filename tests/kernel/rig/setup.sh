@@ -67,6 +67,10 @@ fi
 dep_of() {  # dep_of <package[/suite]> <regex>: the first dependency of a meta package matching regex
   papt_cache depends "$1" 2>/dev/null | sed -n 's/^ *Depends: //p' | grep -E "$2" | head -1
 }
+deb_has() {  # deb_has <deb> <regex>: does the package contain a matching path? (no grep -q: with
+  # pipefail, grep -q closing the pipe early makes dpkg-deb fail with SIGPIPE)
+  dpkg-deb -c "$1" | grep -E "$2" > /dev/null
+}
 fetch_deb() {  # fetch_deb <pkg>[:arch]: download into work/debs once, print the .deb path
   mkdir -p "$WORK/debs"
   local name="${1%%:*}" f
@@ -97,7 +101,7 @@ extract_kernel() {  # extract_kernel <abi e.g. 6.1.0-56-amd64>: image, modules, 
   local common kbuild img
   img=$(fetch_deb "linux-image-$abi")
   # The signed image package only depends on the unsigned one in some releases: follow it.
-  if ! dpkg-deb -c "$img" | grep -q "boot/vmlinuz"; then img=$(fetch_deb "linux-image-$abi-unsigned"); fi
+  if ! deb_has "$img" "boot/vmlinuz"; then img=$(fetch_deb "linux-image-$abi-unsigned"); fi
   common=$(dep_of "linux-headers-$abi" '^linux-headers-.*-common')
   kbuild=$(dep_of "linux-headers-$abi" '^linux-kbuild-')
   log "extracting $abi ($common, $kbuild)"
@@ -127,7 +131,7 @@ extract_arm64() {  # extract_arm64 <series 6.1|6.12> <abi-without-arch>
   rm -rf "$dst"; mkdir -p "$dst"
   local img
   img=$(fetch_deb "linux-image-$base-arm64:arm64")
-  if ! dpkg-deb -c "$img" | grep -q "/msm/msm.ko"; then img=$(fetch_deb "linux-image-$base-arm64-unsigned:arm64"); fi
+  if ! deb_has "$img" "/msm/msm.ko"; then img=$(fetch_deb "linux-image-$base-arm64-unsigned:arm64"); fi
   log "extracting arm64 msm.ko/drm.ko of $base"
   dpkg-deb --fsys-tarfile "$img" | tar -x -C "$dst" --wildcards '*/drm/msm/msm.ko*' '*/drm/drm.ko*'
   find "$dst" -name '*.ko.xz' -exec xz -d -f {} \;
