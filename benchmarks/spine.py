@@ -1,17 +1,23 @@
-"""Benchmark of the spine: write a recording of N mixed events, load it, run every analysis.
+"""Benchmark of the spine: write a recording of N events, load it, run every analysis.
 
 Prints: write rate (events/s through RecordingWriter), load time (load_frames), all-analyses
 time (run_all), their total, and memory per event (Frames.nbytes / events, and the process RSS
 growth while loading). Goal on the 2-core test machine, for 10 million events: all analyses in
-under 5 s, under 100 bytes per event in memory.
+under 5 s, under 100 bytes per event in memory. The machine is shared, so CPU time is printed
+beside wall time.
 
-The events are made here with numpy (the simulator's per-scenario models are for ground truth,
-not bulk): kinds in the proportions of a busy msm desktop session, one recorder-sized append per
-kind per simulated second, realistic value ranges (kernel addresses, a few hundred objects per
-LRU, lognormal durations, a handful of threads and call sites, nulls where a probe cannot see).
+Two event sources:
+- ``--source simulate`` (default): the workload model (tracer.simulate) runs a scenario at the
+  scale that gives about N events; the write figure is its sort + RecordingWriter time.
+- ``--source mix``: events made here with numpy, every kind the analyses read, in the
+  proportions of a busy msm desktop session (PROPORTIONS), one recorder-sized append per kind
+  per simulated second, realistic value ranges (kernel addresses, a few thousand objects, 85%
+  of resv locks on the uncontended fast path, lognormal durations, nulls where a probe cannot
+  see).
 
-    .venv/bin/python benchmarks/spine.py                 # 10 million events
-    .venv/bin/python benchmarks/spine.py --events 1e6    # a quick run
+    .venv/bin/python benchmarks/spine.py                         # 10 million simulated events
+    .venv/bin/python benchmarks/spine.py --source mix            # 10 million, every kind
+    .venv/bin/python benchmarks/spine.py --events 1e6            # a quick run
 """
 from __future__ import annotations
 
@@ -158,6 +164,17 @@ def make_chunk(kind: str, n: int, t0: int, rng: np.random.Generator) -> dict:
     return cols
 
 
+def write_simulated(path: str, events: int, scenario: str, seed: int = 1) -> tuple[int, float]:
+    """Run the workload model at the scale giving about `events`; (events, s in writing)."""
+    from tracer.simulate import meta_for, simulate, truth
+    # benchmarks/simulate.py: sync-free-in-retire at scale 24 over 60 s is ~10 million events
+    world = simulate(scenario, seed, 60.0, max(0.01, 24.0 * events / 10e6))
+    meta = meta_for(world, truth.manifest(world.log, scenario, seed))
+    t = time.perf_counter()
+    written = world.log.write(path, meta, world.t0 - 1_000_000)
+    return written, time.perf_counter() - t
+
+
 def write(path: str, events: int, seed: int = 1) -> tuple[int, float]:
     """Write the recording; returns (events written, seconds spent inside the writer)."""
     rng = np.random.default_rng(seed)
@@ -193,10 +210,17 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=float, default=10e6, help="events to write (default 1e7)")
     ap.add_argument("--file", help="keep the recording here instead of a temporary file")
+    ap.add_argument("--source", choices=("simulate", "mix"), default="simulate",
+                    help="events from the workload model (default) or the numpy mix")
+    ap.add_argument("--scenario", default="sync-free-in-retire",
+                    help="simulator scenario for --source simulate")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         path = args.file or os.path.join(tmp, "bench.gsrec")
-        written, write_s = write(path, int(args.events))
+        if args.source == "simulate":
+            written, write_s = write_simulated(path, int(args.events), args.scenario)
+        else:
+            written, write_s = write(path, int(args.events))
         size = os.path.getsize(path)
         # warm up on a small recording so that lazy imports and allocator arenas are not
         # charged to the events
@@ -216,6 +240,8 @@ def main() -> int:
             took[a.name], cpu[a.name] = time.perf_counter() - t, time.process_time() - c
         analyses_s, analyses_cpu = sum(took.values()), sum(cpu.values())
         events = sum(len(df) for df in frames.by_kind.values())
+        print(f"source                 {args.source}"
+              + (f" ({args.scenario})" if args.source == "simulate" else ""))
         print(f"events                 {events:,} ({written:,} written, file {size / 2**20:.1f} "
               f"MiB, {size / events:.1f} bytes/event on disk)")
         print(f"write rate             {written / write_s:,.0f} events/s "

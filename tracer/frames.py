@@ -187,12 +187,17 @@ def _nullable(col: str):
             pa.uint32(): "UInt32", pa.uint64(): "UInt64"}[t]
 
 
+def _columns_of_kind(kind: str) -> tuple[str, ...]:
+    """The columns a kind's frame is built from (none for a kind this version does not know)."""
+    return schema.kind_columns(kind) if kind in schema.KINDS else ()
+
+
 def load_frames(path_or_recording: str | Recording) -> Frames:
     """Load a whole recording into per-kind frames (the analyses' input)."""
     rec = path_or_recording if isinstance(path_or_recording, Recording) \
         else open_recording(path_or_recording)
     try:
-        frames = frames_from_batches(rec.iter_batches(), rec.meta)
+        frames = frames_from_batches(rec.iter_batches(columns_of_kind=_columns_of_kind), rec.meta)
         frames.truncated = rec.truncated
         # Decompressing batches churns through Arrow's pool (all ~80 union columns of every
         # batch); hand that memory back so a long-lived process keeps only the frames.
