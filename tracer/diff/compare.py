@@ -71,19 +71,24 @@ def _count(c, fa: Frames, fb: Frames, ra, rb, cfg) -> dict[str, Any] | str:
     return out
 
 
-def _proportion(pr, ra, rb, cfg) -> dict[str, Any] | str:
+def _proportion(pr, fa: Frames, fb: Frames, ra, rb, cfg) -> dict[str, Any] | str:
     xa, na = headline_value(ra, pr.analysis, pr.successes), headline_value(ra, pr.analysis, pr.trials)
     xb, nb = headline_value(rb, pr.analysis, pr.successes), headline_value(rb, pr.analysis, pr.trials)
     if None in (xa, na, xb, nb):
         return "not answerable in " + ("A" if None in (xa, na) else "B")
-    o = stats.proportion_test(xa, na, xb, nb, cfg["confidence"])
+    # bursty failures: Fisher's test on effective sizes (x / phi of n / phi), as for counts
+    phi = stats.dispersion(pr.events(fa), fa.time_range_ns or (0, 0),
+                           pr.events(fb), fb.time_range_ns or (0, 0))
+    o = stats.proportion_test(round(xa / phi), round(na / phi), round(xb / phi),
+                              round(nb / phi), cfg["confidence"])
     out = {"name": pr.name, "title": pr.title, "type": "proportion", "unit": "fraction",
            "a": {"successes": xa, "trials": na, "rate": xa / na if na else None},
            "b": {"successes": xb, "trials": nb, "rate": xb / nb if nb else None}}
     if o.p_value is None:
         return out | {"verdict": "nothing to test (no trials, or all/none failed on both sides)",
                       "test": None}
-    out["test"] = {"name": "Fisher's exact test", "p_value": o.p_value,
+    out["test"] = {"name": "Fisher's exact test on effective sizes (x / phi of n / phi)",
+                   "p_value": o.p_value, "dispersion_phi": phi,
                    "effect": {"odds_ratio": _num(o.ratio), "odds_ratio_ci": [_num(o.low),
                                                                             _num(o.high)]}}
     return out
@@ -108,7 +113,7 @@ def diff_frames(fa: Frames, fb: Frames, ra: Mapping[str, Result], rb: Mapping[st
         m = _count(c, fa, fb, ra, rb, cfg)
         (skipped.append({"name": c.name, "why": m}) if isinstance(m, str) else metrics.append(m))
     for pr in PROPORTIONS:
-        m = _proportion(pr, ra, rb, cfg)
+        m = _proportion(pr, fa, fb, ra, rb, cfg)
         (skipped.append({"name": pr.name, "why": m}) if isinstance(m, str) else metrics.append(m))
     tested = [m for m in metrics if m.get("test")]
     for m, p_adj in zip(tested, stats.holm([m["test"]["p_value"] for m in tested])):

@@ -91,11 +91,12 @@ class Proportion:
     analysis: str
     successes: str
     trials: str
+    events: Callable[[Frames], np.ndarray]   # timestamps of the successes (for dispersion)
 
 
 PROPORTIONS = (
     Proportion("trylock_failure_rate", "trylock failure rate", "trylock", "trylock_failures",
-               "trylocks"),
+               "trylocks", _ts("resv_trylock", lambda d, f: ~as_bool(d["success"]))),
 )
 
 

@@ -17,7 +17,10 @@
   time bins per recording, pooled, floored at 1) is estimated, and the exact test runs on the
   effective counts k / phi (the quasi-Poisson / design-effect correction).
 - Proportions (e.g. trylock failure rate): Fisher's exact test, conditional MLE odds ratio with
-  its exact interval (scipy.stats.contingency.odds_ratio).
+  its exact interval (scipy.stats.contingency.odds_ratio), on effective sizes x / phi of n / phi
+  with phi the dispersion of the failures (compare.py), for the same reason as counts.
+- Distributions are compared as if their values were independent draws; values that come in
+  correlated bursts make the Mann-Whitney test and the bootstrap intervals optimistic.
 - Multiple comparisons: Holm's step-down procedure over every test of one diff.
 """
 from __future__ import annotations
