@@ -19,7 +19,7 @@ from .timeline import lognormal_ns, offsets_in_group, queue_starts, rank_in_grou
 from .world import World
 
 NORMAL, CONTENDED, DEADLK, SLOW, RELOCK = 0, 1, 2, 3, 4
-WS_SLOTS, WS_BOS = 3, 24          # triple-buffered working sets of up to 24 BOs per client
+WS_SLOTS, WS_BOS = 8, 24          # working sets of up to 24 BOs, reused every 8th submit
 SHARED_BUFS = 8                    # dma-bufs shared between clients
 MAX_BOS = 16
 

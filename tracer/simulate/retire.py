@@ -179,7 +179,7 @@ def run(world: World, p: SubmitPlan) -> None:
         _free(world, rng, np.ones(len(t), bool), ftid, t, obj[b], size[b], fdur[b], resv[b],
               willneed, "other", "free_worker", in_run=False)
     if mode == "trylock_defer":
-        _trylock_defer(world, rng, tr, try_fail, put_t + put_gap, try_dur, client, obj, size,
+        _trylock_defer(world, rng, tr, try_fail, put_t + put_gap, try_dur, client, obj_i, size,
                        fdur, gtid)
 
 
@@ -229,10 +229,11 @@ def _free(world, rng, mask, tid, ts, obj, size, dur, lock, lru, context, stack, 
         "stack_id": catalog.stack_id(stack), "_in_retire_run": in_run})
 
 
-def _trylock_defer(world, rng, tr, fail, ts, dur, client, obj, size, fdur, gtid) -> None:
+def _trylock_defer(world, rng, tr, fail, ts, dur, client, obj_i, size, fdur, gtid) -> None:
     """The free path's trylock of the (VM-shared) resv, and the deferred frees it causes."""
     log = world.log
-    vm = world.vm_resv(client)
+    obj = catalog.obj_addr(obj_i)
+    vm = world.vm_resv(client, obj_i)
     holder = world.client_tids(client, "holder")
     log.add("resv_trylock", {
         **world.threads.columns(gtid[tr], rng), "ts_ns": ts[tr], "lock_addr": vm[tr],

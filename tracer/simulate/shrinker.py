@@ -251,7 +251,7 @@ def _objects(world: World, rng, ps: Passes, st_ts: np.ndarray, stage_names) -> N
         "stack_id": sid("free")[fp], "_in_retire_run": False})
     if sc.ticket:
         ex = fp & (b["exec_dur"] > 0)
-        vm = world.vm_resv(owner)
+        vm = world.vm_resv(owner, c["obj"])
         log.add("resv_lock", {
             **_rows(cols, ex), "ts_ns": t_free[ex] + 300, "lock_addr": vm[ex],
             "obj_addr": obj[ex], "ctx_addr": catalog.addr_range(
@@ -266,7 +266,7 @@ def _vm_locks(world, rng, cols, b, t_so, obj, ticket, stack, owner) -> None:
     """v6.19 with_vm_locks: a blocking dma_resv_lock of the owner's VM resv, under reclaim."""
     log = world.log
     v, cont = b["vm_lock"], b["vm_contended"]
-    vm = world.vm_resv(owner)
+    vm = world.vm_resv(owner, b["c"]["obj"])
     t = t_so + np.where(b["fw"] > 0, b["fw"] + 200, 0) + 300
     holder = world.client_tids(owner, "holder")
     log.add("resv_lock", {

@@ -23,6 +23,7 @@ GPU_WORKER_TID = 412
 FREE_WORKER_TID = 431
 KSWAPD_TID = 98
 RECORDER_TID = 4242
+VMS_PER_CLIENT = 4
 
 
 @dataclass
@@ -109,9 +110,12 @@ class World:
                          dtype=np.int32)
         return table[np.asarray(clients, dtype=np.int64)]
 
-    def vm_resv(self, clients: np.ndarray) -> np.ndarray:
-        """Each client's VM reservation (the r_obj resv NO_SHARE BOs share, v6.19)."""
-        return catalog.addr_range(catalog.VM_RESV_BASE, clients, 0x1000)
+    def vm_resv(self, clients: np.ndarray, objects: np.ndarray) -> np.ndarray:
+        """The VM reservation (the r_obj resv NO_SHARE BOs share, v6.19) of an object: each
+        client has VMS_PER_CLIENT GPU contexts, and an object lives in one of them."""
+        vm = np.asarray(clients, dtype=np.int64) * VMS_PER_CLIENT \
+            + np.asarray(objects, dtype=np.int64) % VMS_PER_CLIENT
+        return catalog.addr_range(catalog.VM_RESV_BASE, vm, 0x1000)
 
     def rate(self, per_s: float) -> float:
         return per_s * self.scale
