@@ -57,7 +57,7 @@ def workload(seconds: float = 0.6, tmpdir: str = "/tmp") -> None:
 
 
 def capture_tracedat(out: str, seconds: float = 0.6, clock: str = "mono",
-                     buffer_kb: int = 64) -> str:
+                     buffer_kb: int = 64, stacks: bool = False) -> str:
     name = f"gemscope-fixture-{os.getpid()}"
     inst = f"{TRACEFS}/instances/{name}"
     os.mkdir(inst)
@@ -67,6 +67,8 @@ def capture_tracedat(out: str, seconds: float = 0.6, clock: str = "mono",
         for e in EVENTS:
             if os.path.exists(f"{inst}/events/{e}/enable"):
                 _write(f"{inst}/events/{e}/enable", "1")
+        if stacks:
+            _write(f"{inst}/events/lock/contention_begin/trigger", "stacktrace")
         _write(f"{inst}/tracing_on", "1")
         workload(seconds, os.path.dirname(os.path.abspath(out)))
         _write(f"{inst}/tracing_on", "0")

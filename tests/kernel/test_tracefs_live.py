@@ -66,6 +66,11 @@ def test_live_source_records_real_events_and_cleans_up(tmp_path):
     assert set(f["shrink_slab"]["shrinker"].astype(str)) & {"kfree_rcu_shrink_scan",
                                                             "super_cache_scan",
                                                             "shrink_huge_zero_folio_scan"}
+    # stacktrace trigger on contention_begin: symbolized stacks joined by stack_id
+    assert len(f["stack"]) > 0
+    assert lc["stack_id"].notna().mean() > 0.5
+    frames = "\n".join(f.stacks().values())
+    assert "spin_lock" in frames or "mutex" in frames
     plan = f.meta["probe_plan"]
     assert plan["tracepoint:dma_fence:dma_fence_signaled"]["status"] == "attached"
     assert f.recorded("fence_signal")          # enabled: zero fences means none happened
@@ -155,3 +160,17 @@ def test_tracedat_recorded_here_imports_completely(tmp_path):
         rows = lambda c: sorted((tuple(r[c[kind][0].index(n)] for n in names)  # noqa: E731
                                  for r in c[kind][1]), key=repr)
         assert rows(ca) == rows(cb), kind
+
+
+def test_tracedat_with_stacktrace_trigger_imports_stacks(tmp_path):
+    ok, why = can_capture()
+    require(ok, why)
+    from tracer.importers import import_file, to_frames
+    dat = capture_tracedat(str(tmp_path / "stacks.dat"), seconds=0.5, stacks=True)
+    im = import_file(dat)
+    acc = im.meta["import_accounting"]
+    assert acc["balanced"] and acc["bad"] == 0
+    f = to_frames(im)
+    assert len(f["stack"]) > 0
+    assert f["lock_contention"]["stack_id"].notna().mean() > 0.5
+    assert all(s.strip() for s in f.stacks().values())

@@ -163,3 +163,14 @@ def test_to_frames_has_declared_columns(hand):
     f = to_frames(hand)
     assert list(f["free"].columns)[:5] == ["ts_ns", "cpu", "pid", "tid", "comm"]
     assert f["free"]["size_bytes"].tolist() == [65536]
+
+
+def test_stack_trace_lines_are_not_bad_lines():
+    text = (b"   bash-5 [001] d..1.  1.000001: contention_begin: 0x10 (flags=SPIN)\n"
+            b"   bash-5 [001] d..1.  1.000002: <stack trace>\n"
+            b" => __pv_queued_spin_lock_slowpath\n"
+            b" => _raw_spin_lock+0x3b\n"
+            b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n")
+    t = parse_text(text)
+    assert t.bad_count == 0 and t.meta["import_stack_text_lines"] == 3
+    assert t.events_in == 2

@@ -56,6 +56,25 @@ def _dynamic(buf, offs, lens, f: FieldFormat) -> pa.Array:
         .pipe(lambda s: pa.array(s, pa.string()))
 
 
+MAX_FRAMES = 128
+
+
+def _stack_frames(buf, offs, lens, fmt: EventFormat) -> pa.Array:
+    """ftrace:kernel_stack: `size` return addresses from `caller` (bounded by the record)."""
+    size_f, caller = fmt.common("size"), fmt.common("caller[8]")
+    if size_f is None or caller is None:
+        return pa.nulls(len(offs), pa.list_(pa.uint64()))
+    n = _gather(buf, offs + size_f.offset, 4).copy().view("<i4").ravel().astype(np.int64)
+    n = np.clip(np.minimum(n, (lens - caller.offset) // 8), 0, MAX_FRAMES)
+    starts = offs + caller.offset
+    flat_off = np.repeat(starts, n) + 8 * (np.arange(int(n.sum())) -
+                                           np.repeat(np.cumsum(n) - n, n))
+    addrs = _gather(buf, flat_off, 8).copy().view("<u8").ravel() if len(flat_off) else \
+        np.zeros(0, np.uint64)
+    offsets = np.concatenate([[0], np.cumsum(n)]).astype(np.int32)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(addrs, pa.uint64()))
+
+
 def decode_records(buf: np.ndarray, recs: Records, formats: dict[int, EventFormat], cpu: int,
                    trace: RawTrace, seq0: int) -> int:
     """Add the records of one CPU buffer to `trace`; returns the next free sequence number."""
@@ -89,6 +108,8 @@ def decode_records(buf: np.ndarray, recs: Records, formats: dict[int, EventForma
         if len(sel) == 0:
             continue
         fields: dict[str, pa.Array] = {}
+        if fmt.name == "kernel_stack" and fmt.system == "ftrace":
+            fields["frames_addr"] = _stack_frames(buf, offs, lens, fmt)
         for f in fmt.own_fields:
             if f.is_dynamic and f.size == 4:
                 fields[f.base_name] = _dynamic(buf, offs, lens, f)

@@ -65,7 +65,8 @@ class TracefsSource:
     capabilities = Capabilities(is_live=True, can_pause=False, can_seek=False)
 
     def __init__(self, output: str | None = None, *, buffer_kb: int = 4096,
-                 flush_interval_s: float = 1.0, kprobes: bool = True):
+                 flush_interval_s: float = 1.0, kprobes: bool = True, stacks: bool = True):
+        self.want_stacks = stacks
         t0 = time.monotonic()
         self.root = tracefs_root()
         if not os.access(self.root, os.W_OK):
@@ -119,7 +120,8 @@ class TracefsSource:
         self.plan_meta: dict[str, dict] = {}
         self.recorded_kinds: set[str] = {"generic", "lost"}
         for system, event in TRACEPOINTS:
-            self._enable_tp(system, event)
+            trig = "stacktrace" if self.want_stacks and event == "contention_begin" else None
+            self._enable_tp(system, event, trigger=trig)
         retire = self.symbols.address_of("retire_worker")
         for system, event in KTHREAD:
             if retire is None:
@@ -149,7 +151,8 @@ class TracefsSource:
     def _plan(self, name, status, reason, kinds) -> None:
         self.plan_meta[name] = {"status": status, "reason": reason, "kinds": kinds}
 
-    def _enable_tp(self, system: str, event: str, filter_expr: str | None = None) -> None:
+    def _enable_tp(self, system: str, event: str, filter_expr: str | None = None,
+                   trigger: str | None = None) -> None:
         name = f"tracepoint:{system}:{event}"
         kinds = _kind_of(event)
         try:
@@ -159,14 +162,23 @@ class TracefsSource:
             return
         self._plan(name, "attached", None, kinds)
         self.recorded_kinds.update(kinds)
+        if trigger:
+            try:
+                write(os.path.join(self.inst.event_dir(system, event), "trigger"), trigger)
+                self._plan(f"trigger:{system}:{event}:stacktrace", "attached", None, ["stack"])
+                self.recorded_kinds.add("stack")
+            except TracefsError as e:
+                self._plan(f"trigger:{system}:{event}:stacktrace", "failed", str(e), ["stack"])
 
     def _read_formats(self) -> None:
         self.formats = {}
-        for ev in self.inst.enabled:
+        for ev in self.inst.enabled + (["ftrace:kernel_stack"] if self.want_stacks else []):
             system, event = ev.split(":", 1)
+            path = os.path.join(self.inst.event_dir(system, event), "format")
+            if not os.path.exists(path):
+                path = os.path.join(self.root, "events", system, event, "format")
             try:
-                fmt = parse_event_format(read(os.path.join(self.inst.event_dir(system, event),
-                                                           "format")), system)
+                fmt = parse_event_format(read(path), system)
             except FormatError as e:
                 self._notices.append(f"format of {ev} unreadable: {e}")
                 continue

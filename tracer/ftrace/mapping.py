@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .. import schema
 from .pairing import inside, pair
 from .rawevents import EventGroup, RawTrace
 from .text_fields import extract_fields
@@ -175,6 +176,7 @@ def map_trace(trace: RawTrace) -> Mapped:
 
     consumed: dict[str, np.ndarray] = {n: np.zeros(len(g), bool) for n, g in groups.items()}
     intervals: dict[str, tuple] = {}
+    stack_of = _stacks(trace, groups, consumed, out)
     for kind, bname, ename, key, system in PAIRS:
         gb, rb = usable(bname)
         ge, re_ = usable(ename)
@@ -214,6 +216,8 @@ def map_trace(trace: RawTrace) -> Mapped:
         cols = _common(trace, gb, bi)
         cols["duration_ns"] = ge.ts[ei] - gb.ts[bi]
         _BUILD[kind](cols, gb, bi, ge, ei, p, bname)
+        if "stack_id" in schema.KINDS[kind].fields:
+            cols["stack_id"] = stack_of(gb.cpu[bi], gb.seq[bi])
         if kind == "retire_run":
             _retire_extras(cols, groups, gb, bi, ge, ei)
         out.add(kind, cols)
@@ -240,6 +244,8 @@ def map_trace(trace: RawTrace) -> Mapped:
             continue
         cols = _common(trace, g, rows)
         _SINGLE[kind](cols, g, rows)
+        if "stack_id" in schema.KINDS[kind].fields:
+            cols["stack_id"] = stack_of(g.cpu[rows], g.seq[rows])
         consumed[name][rows] = True
         out.add(kind, cols)
         out.recorded_kinds.add(kind)
@@ -272,6 +278,50 @@ def map_trace(trace: RawTrace) -> Mapped:
                          "lost_count": np.array([trace.lost_by_cpu[c] for c in cpus], np.int64)})
     out.accounting = acc
     return out
+
+
+_TRACING_FRAMES = ("trace_event_raw_event_", "__traceiter_", "__trace_", "trace_call_bpf",
+                   "perf_trace_", "event_triggers_call", "trace_event_buffer_commit")
+
+
+def _stacks(trace: RawTrace, groups: dict, consumed: dict, out: Mapped):
+    """ftrace:kernel_stack records (stacktrace triggers) -> `stack` events, and a lookup that
+    gives the stack id of the event recorded just before a stack on the same CPU."""
+    g = groups.get("kernel_stack")
+    none = lambda cpu, seq: pa.nulls(len(seq), pa.int32())  # noqa: E731
+    if g is None or "frames_addr" not in g.fields or not len(g):
+        return none
+    lists = g.fields["frames_addr"]
+    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)
+    syms = trace.kallsyms
+    names = syms.lookup(flat, with_offset=True) if syms is not None and len(syms) else \
+        pa.nulls(len(flat), pa.string())
+    hexes = pa.array([hex(a) for a in flat.tolist()], pa.string()) if names.null_count else None
+    if hexes is not None:
+        names = pc.if_else(names.is_valid(), names, hexes)
+    offsets = lists.offsets
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, names), "\n")
+    enc = joined.dictionary_encode()
+    cleaned = ["\n".join(f for f in (v or "").split("\n")
+                         if not f.startswith(_TRACING_FRAMES)) for v in enc.dictionary.to_pylist()]
+    ids = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32) + 1
+    consumed["kernel_stack"][:] = True
+    first = np.unique(ids, return_index=True)[1]
+    cols = _common(trace, g, first)
+    cols["stack_id"] = pa.array(ids[first], pa.int32())
+    cols["frames"] = pa.array([cleaned[i - 1] for i in ids[first]], pa.string())
+    out.add("stack", cols)
+    out.recorded_kinds.add("stack")
+    keys = g.cpu.astype(np.int64) * (1 << 44) + (g.seq - 1)
+    order = np.argsort(keys)
+    keys, sid = keys[order], ids[order]
+
+    def stack_of(cpu: np.ndarray, seq: np.ndarray) -> pa.Array:
+        k = cpu.astype(np.int64) * (1 << 44) + seq
+        j = np.clip(np.searchsorted(keys, k), 0, len(keys) - 1)
+        hit = keys[j] == k
+        return pa.array(np.where(hit, sid[j], 0).astype(np.int32), pa.int32(), mask=~hit)
+    return stack_of
 
 
 def _is_kswapd(comm: pa.Array) -> np.ndarray:

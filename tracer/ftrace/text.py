@@ -222,6 +222,10 @@ def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -
             continue
         if _HEADER_RE.match(line):
             continue
+        if line.lstrip().startswith("=>") or line.rstrip().endswith(": <stack trace>"):
+            # stacktrace-trigger output; frames in text are not attached to events (yet)
+            trace.meta["import_stack_text_lines"] = trace.meta.get("import_stack_text_lines", 0) + 1
+            continue
         trace.bad_count += 1
         if len(trace.bad_lines) < MAX_BAD_LINES_KEPT:
             trace.bad_lines.append(ln)
