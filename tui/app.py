@@ -97,6 +97,11 @@ class GemscopeApp(App):
         return f"[b]gemscope[/b] {mode} {name}{syn}"
 
     def on_mount(self) -> None:
+        # Kept as references: app.query_one looks at the active screen, which may be the help
+        # or object screen when a tick arrives.
+        self.status_bar = self.query_one("#status", Static)
+        self.tabs = self.query_one("#views", TabbedContent)
+        self.views = {cls.NAME: self.query_one(f"#view-{cls.NAME}", View) for cls in VIEW_CLASSES}
         self.source.start()
         self.set_interval(1 / self.tick_hz, self.tick)
         self.tick()
@@ -111,8 +116,7 @@ class GemscopeApp(App):
 
     @property
     def active_view(self) -> View:
-        name = self.query_one("#views", TabbedContent).active or VIEW_CLASSES[0].NAME
-        return self.query_one(f"#view-{name}", View)
+        return self.views[self.tabs.active or VIEW_CLASSES[0].NAME]
 
     def current_request(self) -> Request:
         view = self.active_view
@@ -178,7 +182,7 @@ class GemscopeApp(App):
         if self._computing and self.snapshot is not None and \
                 self.snapshot.request != self.current_request():
             parts.append("computing…")
-        self.query_one("#status", Static).update("  │  ".join(parts))
+        self.status_bar.update("  │  ".join(parts))
 
     # --- actions --------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
@@ -187,7 +191,7 @@ class GemscopeApp(App):
         self._update_status()
 
     def action_view(self, name: str) -> None:
-        self.query_one("#views", TabbedContent).active = name
+        self.tabs.active = name
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
@@ -236,7 +240,7 @@ class GemscopeApp(App):
 
     def action_filter(self) -> None:
         self.action_view("events")
-        self.query_one("#events-filter", Input).focus()
+        self.views["events"].query_one("#events-filter", Input).focus()
 
     def set_event_filter(self, flt: EventFilter) -> None:
         self.event_filter = flt
