@@ -226,7 +226,7 @@ def map_trace(trace: RawTrace) -> Mapped:
         if kind == "shrink_slab":
             msm = pc.fill_null(pc.equal(cols["shrinker"], MSM_SCAN), False).to_numpy(
                 zero_copy_only=False)
-            if msm.any():
+            if msm.any() and not len(groups.get("scan", ())):   # kprobes give exact scans
                 sc = {k: (v[msm] if isinstance(v, np.ndarray) else v.filter(pa.array(msm)))
                       for k, v in cols.items() if k in ("ts_ns", "cpu", "tid", "pid", "comm",
                                                         "duration_ns", "gfp_flags")}

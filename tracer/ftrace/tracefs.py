@@ -30,9 +30,13 @@ def tracefs_root() -> str:
 
 
 def write(path: str, text: str, append: bool = False) -> None:
+    """One write(2) (tracefs refuses the lseek that Python's "a" mode does)."""
     try:
-        with open(path, "a" if append else "w") as f:
-            f.write(text)
+        fd = os.open(path, os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC))
+        try:
+            os.write(fd, text.encode())
+        finally:
+            os.close(fd)
     except OSError as e:
         raise TracefsError(f"cannot write {text.strip()[:80]!r} to {path}: "
                            f"{e.strerror or e}") from None

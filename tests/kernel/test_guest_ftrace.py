@@ -1,0 +1,84 @@
+"""Guest tier for the tracefs backend: in Debian 6.12 under QEMU, `gemscope record --backend
+ftrace` records the test module's msm-named functions through kprobe_events (gemscope_<pid>
+group, MOD:SYM targets) and its drm_msm_gpu tracepoints; counts equal the module's own counters,
+`gemscope report` agrees with them, and nothing is left in tracefs afterwards."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import require
+from tests.kernel import rig_paths
+from tests.kernel.guest import ROOT, GuestError, build_module, run_guest_script
+from tests.kernel.test_guest import HOLD, PARAMS
+
+pytestmark = pytest.mark.guest
+SCENARIO = Path(__file__).with_name("guest_ftrace_scenario.py")
+SERIES = "6.12"
+
+
+@pytest.fixture(scope="module")
+def run():
+    missing = rig_paths.rig_missing()
+    require(missing is None, missing or "")
+    reuse = os.environ.get("GEMSCOPE_GUEST_FTRACE_REUSE")
+    base = Path(reuse) if reuse else Path(tempfile.mkdtemp(prefix="gemscope-guest-ftrace-"))
+    if not reuse:
+        abi = rig_paths.kernels()[SERIES]
+        try:
+            run_guest_script(abi, SCENARIO, ["--results", str(base), "--kmod",
+                                             str(build_module(abi)), "--params",
+                                             json.dumps(PARAMS), "--hold", str(HOLD)],
+                             base, timeout=900)
+        except GuestError as e:
+            pytest.fail(str(e))
+    for phase in ("sanity", "ftrace_record"):
+        p = base / f"{phase}.json"
+        assert p.exists(), f"phase {phase} left no results"
+        data = json.loads(p.read_text())
+        assert data["ok"], f"{phase}: {data.get('error')}\n{data.get('traceback', '')}"
+    return base, json.loads((base / "ftrace_record.json").read_text())
+
+
+def test_kprobes_registered_and_removed(run):
+    _, r = run
+    assert "msm:msm_gem_free_object" in r["kprobe_events"]
+    assert "msm:msm_gem_shrinker_scan" in r["kprobe_events"]
+    assert r["record_exit"] == 0, r["record_log_tail"]
+    assert not [n for n in r["instances_after"] if n.startswith("gemscope-")]
+    assert "gemscope_" not in r["kprobe_events_after"]
+
+
+def test_counts_match_module(run):
+    from tracer.frames import load_frames
+    base, r = run
+    c = r["counters"]
+    f = load_frames(str(base / "ftrace.gsrec"))
+    assert len(f["free"]) == c["frees"]
+    assert len(f["shrink_scan"]) == c["scans"]
+    assert len(f["shrink_count"]) == c["counts"]
+    assert len(f["gpu_submit"]) == c["submits"]
+    assert len(f["gpu_retired"]) == c["submits_retired"]
+    assert len(f["retire_run"]) == c["retire_runs"]
+    tl = f["resv_trylock"]
+    assert int((~tl["success"].astype(bool)).sum()) == c["trylock_failures"]
+    assert int(f["shrink_scan"]["freed_pages"].fillna(0).sum()) == c["freed_pages"]
+
+
+def test_report_agrees_with_module(run):
+    base, r = run
+    c = r["counters"]
+    p = subprocess.run([str(ROOT / ".venv" / "bin" / "gemscope"), "report",
+                        str(base / "ftrace.gsrec"), "--format", "json"],
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    h = {n: a.get("headline") or {} for n, a in json.loads(p.stdout)["analyses"].items()}
+    assert h["finalizers"]["frees"] == c["frees"]
+    assert h["shrinker"]["scans"] == c["scans"]
+    assert h["retire"]["retire_runs"] == c["retire_runs"]
+    assert h["trylock"]["trylock_failures"] == c["trylock_failures"]
