@@ -1,8 +1,9 @@
 """Benchmark of the workload model: how fast `tracer.simulate` produces a big recording.
 
-Prints, for one scenario: events, time in the model (actors building columns), in the
+Prints, for one scenario: events, wall time in the model (actors building columns), in the
 ground-truth manifest, in writing the recording (sort + RecordingWriter), the total, events per
-second, file size and bytes per event on disk, and the peak RSS of the process.
+second, the process's cpu time (on a shared machine the wall time also counts waiting for a cpu),
+file size and bytes per event on disk, and the peak RSS of the process.
 
     .venv/bin/python benchmarks/simulate.py                       # ~10 million events
     .venv/bin/python benchmarks/simulate.py --duration-s 5 --scale 4    # a quick run
@@ -32,13 +33,13 @@ def main() -> int:
     ap.add_argument("--keep", metavar="FILE", help="write here and keep the file")
     a = ap.parse_args()
     path = a.keep or os.path.join(tempfile.mkdtemp(prefix="gs-sim-"), "bench.gsrec")
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     world = simulate(a.scenario, a.seed, a.duration_s, a.scale)
     t1 = time.perf_counter()
     manifest = truth.manifest(world.log, a.scenario, a.seed)
     t2 = time.perf_counter()
     events = world.log.write(path, meta_for(world, manifest), world.t0 - 1_000_000)
-    t3 = time.perf_counter()
+    t3, c3 = time.perf_counter(), time.process_time()
     size = os.path.getsize(path)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(f"scenario          {a.scenario} (seed {a.seed}, {a.duration_s:g} s, scale {a.scale:g})")
@@ -47,6 +48,8 @@ def main() -> int:
     print(f"ground truth      {t2 - t1:7.2f} s")
     print(f"write (sort+IPC)  {t3 - t2:7.2f} s")
     print(f"total             {t3 - t0:7.2f} s  ({events / (t3 - t0):,.0f} events/s)")
+    print(f"cpu time          {c3 - c0:7.2f} s  (wall above this = waiting for a cpu: load "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus)")
     print(f"file              {size / 1e6:.1f} MB ({size / max(events, 1):.1f} bytes/event)")
     print(f"peak RSS          {rss / 1e6:.0f} MB ({rss / max(events, 1):.0f} bytes/event)")
     if not a.keep:

@@ -15,6 +15,7 @@ from typing import Any, Mapping
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .. import schema
 from ..recording import RecordingWriter
@@ -64,7 +65,8 @@ def strings(vocab: list[str], codes: np.ndarray) -> pa.Array:
     codes = np.asarray(codes)
     mask = codes < 0
     idx = pa.array(np.where(mask, 0, codes).astype(np.int32), mask=mask if mask.any() else None)
-    return pa.DictionaryArray.from_arrays(idx, pa.array(vocab, type=pa.string())).cast(pa.string())
+    # take() from the vocabulary is several times faster than casting a dictionary array
+    return pc.take(pa.array(vocab, type=pa.string()), idx)
 
 
 def const_str(value: str | None, n: int) -> pa.Array:
@@ -134,7 +136,7 @@ class EventLog:
         if not parts:
             return None
         if len(parts) > 1:
-            self.parts[kind] = parts = [pa.concat_tables(parts).combine_chunks()]
+            self.parts[kind] = parts = [pa.concat_tables(parts)]
             tags = self.tags[kind]
             names = set().union(*(t.keys() for t in tags))
             merged = {}
