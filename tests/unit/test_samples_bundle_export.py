@@ -57,6 +57,8 @@ def test_perfetto_export_is_well_formed(sample, tmp_path):
         ends.update(ev.terminating_flow_ids)
     assert all(d == 0 for d in depth.values())
     assert starts == ends and all(n == 1 for n in starts.values())   # each flow: one edge
+    if frames.has("gpu_submit") and frames.has("gpu_retired"):
+        assert len(starts) >= len(frames["gpu_retired"]) // 2
     frees = frames["free"]
     begins = sum(1 for p in trace.packet if p.track_event.name == "msm_gem_free_object")
     assert begins == int(frees["duration_ns"].notna().sum())

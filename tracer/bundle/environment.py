@@ -121,7 +121,7 @@ def tracepoint_formats(kinds: Iterable[str], plan: dict[str, Any] | None = None,
                        roots: Iterable[str] = TRACEFS_ROOTS) -> dict[str, Any]:
     """{"system/event": format text} for the recorded tracepoint kinds, plus what was unreadable."""
     wanted = sorted({tp for k in kinds for tp in KIND_TRACEPOINTS.get(k, ())} |
-                    {p.replace(":", "/") for p in (plan or {}) if _looks_like_tracepoint(p)})
+                    {tp for p in (plan or {}) for tp in plan_tracepoints(p)})
     root = next((r for r in roots if os.path.isdir(os.path.join(r, "events"))), None)
     if root is None:
         return {"root": None, "formats": {}, "unreadable": {w: "no tracefs mounted" for w in wanted}}
@@ -135,8 +135,18 @@ def tracepoint_formats(kinds: Iterable[str], plan: dict[str, Any] | None = None,
     return {"root": root, "formats": formats, "unreadable": unreadable}
 
 
-def _looks_like_tracepoint(name: str) -> bool:
-    return bool(re.fullmatch(r"[a-z0-9_]+[:/][a-z0-9_]+", name))
+def plan_tracepoints(probe: str) -> list[str]:
+    """'tracepoint:lock:contention_begin+contention_end' or 'lock:contention_begin' ->
+    ['lock/contention_begin', ...]; anything else (kprobes, maps) -> []."""
+    name = re.sub(r"\(.*\)$", "", probe.removeprefix("tracepoint:"))
+    m = re.fullmatch(r"([a-z0-9_]+):([a-z0-9_+]+)", name)
+    if not m or probe.startswith(("kprobe:", "kretprobe:", "fentry:", "fexit:")):
+        return []
+    events = [ev for ev in m.group(2).split("+") if ev]
+    # 'x_start+end' is shorthand for x_start and x_end
+    events = events[:1] + [ev if "_" in ev or "_" not in events[0] else
+                           f"{events[0].rsplit('_', 1)[0]}_{ev}" for ev in events[1:]]
+    return [f"{m.group(1)}/{ev}" for ev in events]
 
 
 def collect(meta: dict[str, Any], recorded: Iterable[str]) -> dict[str, Any]:

@@ -52,8 +52,7 @@ def _summary_markdown(report: dict, env: dict, formats: dict, plot_names: list[s
               + ("" if env["same_machine"] else " (NOT the recording machine: the kernel config, "
                  "msm parameters and formats below describe the bundling machine)"),
               f"- GPU: {gpu}", f"- msm parameters: {params}",
-              f"- probes not attached: {len(plan['missing'])}"
-              + "".join(f"\n  - {p}: {r}" for p, r in sorted(plan["missing"].items())),
+              f"- probes not attached: {len(plan['missing'])}" + _missing_lines(plan["missing"]),
               f"- tracepoint formats included: {len(formats['formats'])}"
               + (f" ({len(formats['unreadable'])} unreadable)" if formats["unreadable"] else ""),
               f"- gemscope {env['tool_versions']['gemscope']}, python "
@@ -61,6 +60,19 @@ def _summary_markdown(report: dict, env: dict, formats: dict, plot_names: list[s
     lines += [f"![{os.path.basename(n)}]({n})" for n in plot_names] + [""]
     body = render(report, markdown=True)
     return "\n".join(lines) + "\n" + body
+
+
+def _missing_lines(missing: dict[str, Any]) -> str:
+    """One line per reason (a synthetic recording has one reason for every probe)."""
+    by_reason: dict[str, list[str]] = {}
+    for probe, reason in sorted(missing.items()):
+        by_reason.setdefault(str(reason), []).append(probe)
+    lines = []
+    for reason, probes in by_reason.items():
+        shown = ", ".join(probes[:6]) + (f" and {len(probes) - 6} more" if len(probes) > 6 else "")
+        lines.append(f"\n  - {shown}: {reason}" if len(probes) > 1 else
+                     f"\n  - {probes[0]}: {reason}")
+    return "".join(lines)
 
 
 def _report(recording: str):

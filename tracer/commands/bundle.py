@@ -38,6 +38,8 @@ def register(sub) -> None:
     src.add_argument("recording", nargs="?", help="a gemscope recording (or a bundle)")
     src.add_argument("--record", type=float, metavar="SECONDS",
                      help="record this machine for SECONDS with the live recorder first (root)")
+    c.add_argument("--backend", choices=("auto", "bcc", "ftrace"), default="auto",
+                   help="with --record: the recorder backend (see gemscope record --help)")
     c.add_argument("-o", "--output", required=True, help="bundle file to write")
     c.add_argument("--redact-comm", action="store_true",
                    help="replace task names by task-NNN tokens (consistently, everywhere)")
@@ -52,7 +54,7 @@ def register(sub) -> None:
     s.set_defaults(func=run_summary)
 
 
-def _record(seconds: float, out: str) -> None:
+def _record(seconds: float, out: str, backend: str = "auto") -> None:
     """Run the live recorder's `record` command in-process, if this gemscope has one."""
     from .. import cli
     parser, sub = cli.build_parser()
@@ -61,7 +63,7 @@ def _record(seconds: float, out: str) -> None:
             "--record: this gemscope has no live recorder (`gemscope record`); record on the "
             "device first (sudo gemscope record -d 10 -o trace.gsrec) and run "
             "`gemscope bundle create trace.gsrec -o FILE`")
-    args = parser.parse_args(["record", "-d", str(seconds), "-o", out])
+    args = parser.parse_args(["record", "-d", str(seconds), "-o", out, "--backend", backend])
     rc = args.func(args)
     if rc:
         raise RecordUnavailable(f"--record: `gemscope record` failed (exit {rc}); see above")
@@ -75,7 +77,7 @@ def run_create(args) -> int:
             raise GemscopeError("--record SECONDS must be a positive number of seconds")
         with tempfile.TemporaryDirectory(prefix="gemscope-record-") as tmp:
             rec = os.path.join(tmp, "live.gsrec")
-            _record(args.record, rec)
+            _record(args.record, rec, args.backend)
             manifest = create_bundle(rec, args.output, redact_comm=args.redact_comm,
                                      redact_paths=args.redact_paths)
     else:
@@ -95,7 +97,7 @@ def run_verify(args) -> int:
     print(f"{args.bundle}: OK, {len(m['parts'])} parts verified (sha256), made by "
           f"{m.get('created_by', '?')}" + (", SYNTHETIC" if m.get("synthetic") else ""))
     for name, entry in sorted(m["parts"].items()):
-        print(f"  {name:48} {entry['size_bytes']:>12}  {entry['sha256'][:16]}")
+        print(f"  {name:60} {entry['size_bytes']:>12}  {entry['sha256'][:16]}")
     return 0
 
 
