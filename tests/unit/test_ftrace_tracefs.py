@@ -1,0 +1,70 @@
+"""tracefs bookkeeping without a kernel: stale-owner cleanup on a fake tracefs tree, and the
+kprobe_events lines and probe plan for a given kallsyms."""
+from __future__ import annotations
+
+import os
+import subprocess
+
+from probes.kallsyms import Kallsyms
+from tracer.ftrace.kprobes import definitions, kprobe_line, plan_kprobes
+from tracer.ftrace.tracefs import cleanup_stale
+
+
+def _dead_pid() -> int:
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_cleanup_removes_only_dead_owners(tmp_path):
+    dead, me = _dead_pid(), os.getpid()
+    inst = tmp_path / "instances"
+    for name in (f"gemscope-{dead}", f"gemscope-{me}", "someone-else", "gemscope-notapid"):
+        (inst / name).mkdir(parents=True)
+    (tmp_path / "events").mkdir()
+    kp = tmp_path / "kprobe_events"
+    kp.write_text(f"p:gemscope_{dead}/free msm:msm_gem_free_object obj=$arg1\n"
+                  f"r:gemscope_{dead}/free_r msm:msm_gem_free_object\n"
+                  f"p:gemscope_{me}/scan msm:msm_gem_shrinker_scan\n"
+                  "p:kprobes/other do_sys_open\n")
+    gone = cleanup_stale(str(tmp_path))
+    assert gone == [f"instance gemscope-{dead}", f"kprobe group gemscope_{dead}"]
+    assert sorted(os.listdir(inst)) == sorted([f"gemscope-{me}", "someone-else",
+                                               "gemscope-notapid"])
+    # the removal commands appended to kprobe_events, one per event of the dead group only
+    assert kp.read_text().splitlines()[4:] == [f"-:gemscope_{dead}/free",
+                                               f"-:gemscope_{dead}/free_r"]
+
+
+KALLSYMS = """\
+ffffffc080100000 T ww_mutex_trylock
+ffffffc080100100 T ww_mutex_lock
+ffffffc080100200 T dma_resv_wait_timeout
+ffffffc080200000 T drm_gem_object_free\t[drm]
+ffffffc080200100 T drm_gem_lru_scan\t[drm]
+ffffffc080300000 t msm_gem_free_object\t[msm]
+ffffffc080300100 t msm_gem_shrinker_scan.isra.0\t[msm]
+"""
+
+
+def test_kprobe_plan_module_qualified_and_reasons():
+    plan = {d.event: (attach, reason) for d, attach, reason in
+            plan_kprobes((6, 12), Kallsyms.from_text(KALLSYMS), True)}
+    assert plan["free"] == ("msm:msm_gem_free_object", None)
+    assert plan["scan"] == ("msm:msm_gem_shrinker_scan.isra.0", None)
+    assert plan["lru"] == ("drm:drm_gem_lru_scan", None)
+    assert plan["try"] == ("ww_mutex_trylock", None)
+    assert plan["count"][0] is None and "msm_gem_shrinker_count" in plan["count"][1]
+    none = plan_kprobes((6, 18), None, False)
+    assert all(a is None and "no kprobe_events" in r for _, a, r in none)
+
+
+def test_kprobe_lines_follow_the_catalog_templates():
+    d = {x.event: x for x in definitions((6, 12))}
+    assert kprobe_line("gemscope_42", d["scan"], "msm:msm_gem_shrinker_scan") == \
+        "p:gemscope_42/scan msm:msm_gem_shrinker_scan nr=+8($arg2):u64 gfp=+0($arg2):x32\n"
+    assert kprobe_line("gemscope_42", d["free_r"], "msm:msm_gem_free_object") == \
+        "r:gemscope_42/free_r msm:msm_gem_free_object\n"
+    assert d["lru"].fetch == "lru=$arg1 nr=$arg2:u32 rem=$arg3:x64 fn=$arg4:symbol"
+    assert {x.event: x for x in definitions((6, 1))}["lru"].fetch == \
+        "lru=$arg1 nr=$arg2:u32 fn=$arg3:symbol"
