@@ -66,3 +66,28 @@ def patch_declared_size(path, name: str, new_size: int) -> None:
             break
         pos += 4
     open(path, "wb").write(bytes(data))
+
+
+def add_overlapping_entry(path, name: str, alias: str) -> None:
+    """Append a second central-directory entry `alias` pointing at `name`'s data (the overlapping
+    -entries bomb): same local header offset, so two parts share the same bytes."""
+    data = bytearray(open(path, "rb").read())
+    eocd = data.rfind(b"PK\x05\x06")
+    count = struct.unpack_from("<H", data, eocd + 10)[0]          # entries in total
+    cd_size, cd_off = struct.unpack_from("<II", data, eocd + 12)
+    pos = cd_off
+    while pos < cd_off + cd_size:
+        n, m, k = struct.unpack_from("<HHH", data, pos + 28)
+        if data[pos + 46:pos + 46 + n] == name.encode():
+            assert len(alias) == n
+            record = bytearray(data[pos:pos + 46 + n + m + k])
+            record[46:46 + n] = alias.encode()
+            break
+        pos += 46 + n + m + k
+    else:
+        raise AssertionError(f"{name} not in the central directory")
+    cd_end = cd_off + cd_size
+    new = data[:cd_end] + record + data[cd_end:]
+    e = eocd + len(record)
+    struct.pack_into("<HHI", new, e + 8, count + 1, count + 1, cd_size + len(record))
+    open(path, "wb").write(bytes(new))

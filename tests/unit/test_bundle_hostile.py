@@ -193,3 +193,11 @@ def test_cli_report_on_a_hostile_bundle_is_one_line(good, tmp_path, capsys):
     assert err == [f"gemscope: error: {bad}: bundle refused by the path check: member "
                    "'../evil.txt' is an absolute path or climbs out with '..'"]
     assert issubclass(BundleError, GemscopeError)
+
+
+def test_overlapping_entries(good, tmp_path):
+    from bundle_craft import add_overlapping_entry
+    bad = rebuild(good, tmp_path / "b.zip")
+    add_overlapping_entry(bad, "summary.md", "summary.mx")
+    assert refused(bad) == ("bundle refused by the overlap check: parts summary.md and "
+                            "summary.mx overlap in the file (a crafted bomb)")
