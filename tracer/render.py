@@ -28,6 +28,7 @@ def health_dict(frames: Frames, closed_cleanly: bool | None = None) -> dict[str,
     span = frames.time_range_ns
     lost = frames["lost"]["lost_count"]
     return {"events": int(sum(counts.values())), "events_by_kind": counts,
+            "start_ts_ns": span[0] if span else None,
             "lost_events": int(lost.sum()) if len(lost) else 0,
             "duration_s": (span[1] - span[0]) / 1e9 if span else 0.0,
             "truncated": bool(frames.truncated), "closed_cleanly": closed_cleanly,
@@ -101,10 +102,13 @@ def fmt_value(key: str, value: Any) -> str:
     return str(value)
 
 
-def fmt_cell(column: str, value: Any) -> str:
-    """A table cell in human units chosen by its column name."""
+def fmt_cell(column: str, value: Any, t0_ns: int | None = None) -> str:
+    """A table cell in human units chosen by its column name; with t0_ns, a ts_ns cell is shown
+    as seconds after it."""
     if value is None:
         return "-"
+    if column == "ts_ns" and t0_ns is not None and isinstance(value, int):
+        return f"{(value - t0_ns) / 1e9:.6f}"
     if column in ("stack", "holder_stack"):
         frames = [f for f in str(value).split("\n") if f][:STACK_FRAMES_SHOWN]
         return " < ".join(frames) if frames else "-"
@@ -145,13 +149,15 @@ def _health_lines(h: Mapping[str, Any]) -> list[str]:
 
 
 def _table_lines(name: str, records: list[dict[str, Any]], total: int, rows: int,
-                 markdown: bool) -> list[str]:
+                 markdown: bool, t0_ns: int | None = None) -> list[str]:
     shown = records[:rows]
     head = f"{name} (top {len(shown)} of {total})" if total > len(shown) else name
     if not shown:
         return [f"**{head}**: no rows", ""] if markdown else [f"  {head}: no rows"]
-    cols = list(shown[0])
-    cells = [[fmt_cell(c, r.get(c)) for c in cols] for r in shown]
+    keys = list(shown[0])
+    cells = [[fmt_cell(c, r.get(c), t0_ns) for c in keys] for r in shown]
+    # times read as seconds after the recording's first event
+    cols = ["t_s" if c == "ts_ns" and t0_ns is not None else c for c in keys]
     if markdown:
         esc = [[v.replace("|", "\\|") for v in row] for row in cells]
         return [f"**{head}**", "", "| " + " | ".join(cols) + " |",
@@ -196,6 +202,6 @@ def render(report: Mapping[str, Any], markdown: bool = False,
         out.append("")
         for tname, records in a["tables"].items():
             out += _table_lines(tname, records, a["table_rows"].get(tname, len(records)), rows,
-                                markdown)
+                                markdown, health.get("start_ts_ns"))
         out.append("")
     return "\n".join(out).rstrip() + "\n"
