@@ -74,6 +74,8 @@ def test_text_report_shows_banner_health_units_and_cannot_answer(recording, caps
     assert "cannot answer: no shrink_scan events were recorded" in out
     assert "0xffffff8012000110" in out
     assert "freed_bytes: 3 MiB" in out
+    # table times are seconds after the first event (the 2.5 ms wait started at 1 s)
+    assert "t_s" in out and "    1.000000  10   submit" in out
 
 
 def test_markdown_report(recording, capsys):
