@@ -64,7 +64,8 @@ def test_reclaim_shrinker_and_free_context(hand):
     scans = sorted(zip(col(hand, "shrink_scan", "ts_ns"), col(hand, "shrink_scan", "freed_pages"),
                        col(hand, "shrink_scan", "reclaim_kind"),
                        col(hand, "shrink_scan", "nr_to_scan_pages")))
-    assert scans == [(100_001_100_000, 96, "direct", 128), (100_002_900_000, None, "kswapd", 64)]
+    # the msm shrink_slab is not a second shrink_scan when the scan kprobes recorded scans
+    assert scans == [(100_002_900_000, None, "kswapd", 64)]
     assert col(hand, "free", "obj_addr") == [0xffff000030000000]
     assert col(hand, "free", "size_bytes") == [65536]
     assert col(hand, "free", "duration_ns") == [60_000]
@@ -174,3 +175,16 @@ def test_stack_trace_lines_are_not_bad_lines():
     t = parse_text(text)
     assert t.bad_count == 0 and t.meta["import_stack_text_lines"] == 3
     assert t.events_in == 2
+
+
+def test_msm_shrink_slab_becomes_shrink_scan_without_kprobes():
+    from tracer.ftrace.mapping import map_trace
+    lines = [line for line in HAND.read_bytes().splitlines(keepends=True)
+             if b"mm_shrink_slab" in line]
+    m = map_trace(parse_text(b"".join(lines)))
+    sc = m.kinds["shrink_scan"]
+    assert sc["ts_ns"].tolist() == [100_001_100_000]
+    assert sc["freed_pages"].to_pylist() == [96]
+    assert sc["nr_to_scan_pages"].to_pylist() == [128]
+    assert sc["reclaim_kind"].to_pylist() == ["direct"]
+    assert sc["duration_ns"].tolist() == [200_000]

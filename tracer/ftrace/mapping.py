@@ -226,18 +226,20 @@ def map_trace(trace: RawTrace) -> Mapped:
         if kind == "shrink_slab":
             msm = pc.fill_null(pc.equal(cols["shrinker"], MSM_SCAN), False).to_numpy(
                 zero_copy_only=False)
-            if msm.any() and not len(groups.get("scan", ())):   # kprobes give exact scans
+            if msm.any():
                 sc = {k: (v[msm] if isinstance(v, np.ndarray) else v.filter(pa.array(msm)))
                       for k, v in cols.items() if k in ("ts_ns", "cpu", "tid", "pid", "comm",
                                                         "duration_ns", "gfp_flags")}
-                sc["nr_to_scan_pages"] = cols["nr_to_scan_pages"].filter(pa.array(msm))
-                sc["freed_pages"] = cols["freed_pages"].filter(pa.array(msm))
-                sc["reclaim_kind"] = _reclaim_kind(sc["comm"])
-                sc["in_reclaim"] = np.ones(int(msm.sum()), bool)
-                out.add("shrink_scan", sc)
-                out.recorded_kinds.add("shrink_scan")
+                # the msm scan's time span is shrinker scope for context either way
                 intervals.setdefault("shrink_scan", []).append(
                     (sc["tid"], sc["ts_ns"], sc["ts_ns"] + sc["duration_ns"], sc))
+                if not len(groups.get("scan", ())):   # the scan kprobes give exact scans
+                    sc["nr_to_scan_pages"] = cols["nr_to_scan_pages"].filter(pa.array(msm))
+                    sc["freed_pages"] = cols["freed_pages"].filter(pa.array(msm))
+                    sc["reclaim_kind"] = _reclaim_kind(sc["comm"])
+                    sc["in_reclaim"] = np.ones(int(msm.sum()), bool)
+                    out.add("shrink_scan", sc)
+                    out.recorded_kinds.add("shrink_scan")
     for kind, name, system in SINGLES:
         g, rows = usable(name)
         if g is None or not _sys_ok(g, system) or len(rows) == 0:

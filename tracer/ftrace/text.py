@@ -37,13 +37,24 @@ def _digit_run(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return isd, np.where(isd.all(axis=1), w, np.argmax(~isd, axis=1))
 
 
-def _digits(a, pos, w):
-    """Value and digit count of the decimal number starting at pos (0 digits -> value 0)."""
+def _horner(d: np.ndarray, nd: np.ndarray, order) -> np.ndarray:
+    val = np.zeros(len(nd), np.int64)
+    for j in order:
+        m = j < nd
+        np.multiply(val, 10, out=val, where=m)
+        np.add(val, d[:, j], out=val, where=m, casting="unsafe")
+    return val
+
+
+def _digits(a, pos, w, w_max=19):
+    """Value and digit count of the decimal number starting at pos (0 digits -> value 0).
+    Reads w bytes; the rare rows whose number is longer are read again w_max wide."""
     d = _window(a, pos, w) - np.uint8(48)
     isd, nd = _digit_run(d)
-    val = np.zeros(len(pos), np.int64)
-    for j in range(w):
-        val = np.where(j < nd, val * 10 + d[:, j], val)
+    val = _horner(d, nd, range(w))
+    full = np.flatnonzero(nd == w)
+    if len(full) and w < w_max:
+        val[full], nd[full] = _digits(a, pos[full], w_max, w_max)
     return val, nd
 
 
@@ -51,10 +62,7 @@ def _digits_back(a, pos, w):
     """Value and count of the decimal digits ending at pos (inclusive)."""
     d = _window(a, pos - w + 1, w)[:, ::-1] - np.uint8(48)
     isd, nd = _digit_run(d)
-    val = np.zeros(len(pos), np.int64)
-    for j in range(w - 1, -1, -1):
-        val = np.where(j < nd, val * 10 + d[:, j], val)
-    return val, nd
+    return _horner(d, nd, range(w - 1, -1, -1)), nd
 
 
 def _skip(a, pos, w, ch=SPACE):
@@ -142,16 +150,16 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     b = _first_at_or_after(br, starts)
     ok = b < ends
     b = np.where(ok, b, starts)
-    cpu, ncd = _digits(a, b + 1, 6)
+    cpu, ncd = _digits(a, b + 1, 4, 6)
     ok &= (ncd > 0) & (a[b + 1 + ncd] == RBR)
     q = _skip(a, b + 2 + ncd, 8)
     isdig = (a[q] >= 48) & (a[q] <= 57)
     flag_end = q + np.argmax(_window(a, q, 12) == SPACE, axis=1)
     q = np.where(isdig, q, _skip(a, flag_end, 8))
-    sec, nsd = _digits(a, q, 14)
+    sec, nsd = _digits(a, q, 7, 14)
     ok &= nsd > 0
     has_frac = a[q + nsd] == DOT
-    frac, nfd = _digits(a, q + nsd + 1, 12)
+    frac, nfd = _digits(a, q + nsd + 1, 10, 12)
     nfd = np.where(has_frac, nfd, 0)
     tsc = q + nsd + np.where(has_frac, 1 + nfd, 0)
     ok &= (a[tsc] == COLON) & (nfd <= 9)
@@ -171,7 +179,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     has_tgid = a[h] == RPAR
     lpar = h - 1 - np.argmax(_window(a, h - 12, 12)[:, ::-1] == LPAR, axis=1)
     tg_start = _skip(a, lpar + 1, 10)
-    tgid, ntg = _digits(a, tg_start, 10)
+    tgid, ntg = _digits(a, tg_start, 8, 10)
     tgid = np.where(has_tgid & (ntg > 0), tgid, -1)
     h = np.where(has_tgid, _rskip(a, lpar - 1, 16), h)
     pid, npd = _digits_back(a, h, 9)
