@@ -14,6 +14,8 @@ import json
 import os
 from typing import Any
 
+import numpy as np
+
 from .. import __version__, schema
 from ..errors import GemscopeError
 from . import catalog, clients, closes, holders, retire, shrinker, truth
@@ -96,7 +98,6 @@ def _perf_buffer_overflow(world: World) -> None:
     """One 50 ms overflow of a perf buffer halfway through (the cpu the first client's submit
     thread runs on): that cpu's gpu_submit events in the window are really dropped and a `lost`
     event reports how many (no headline number depends on gpu_submit)."""
-    import numpy as np
     t = world.log.table("gpu_submit")
     if t is None:
         return
@@ -115,7 +116,6 @@ def _perf_buffer_overflow(world: World) -> None:
 
 def _bookkeeping(world: World) -> None:
     """probe_status for every modelled probe at the start, and each stack at its first use."""
-    import numpy as np
     rng = world.rng("bookkeeping")
     names = list(MODELLED_PROBES)
     n = len(names)
@@ -123,23 +123,21 @@ def _bookkeeping(world: World) -> None:
     world.log.add("probe_status", {**rec, "ts_ns": np.full(n, world.t0 - 1_000_000),
                                    "probe": np.array(names, dtype=object), "status": MODELLED,
                                    "reason": MODELLED_REASON})
-    first: dict[int, int] = {}
+    never = np.iinfo(np.int64).max
+    first = np.full(len(catalog.STACKS) + 1, never, dtype=np.int64)
     for kind in world.log.kinds:
         if "stack_id" not in schema.KINDS[kind].fields:
             continue
         t = world.log.table(kind)
-        ids = t.column("stack_id").to_numpy(zero_copy_only=False)
-        ts = t.column("ts_ns").to_numpy()
-        ok = ~np.isnan(ids.astype(np.float64))
-        for sid in np.unique(ids[ok]).astype(np.int64):
-            at = int(ts[ok][ids[ok] == sid].min())
-            first[int(sid)] = min(first.get(int(sid), at), at)
+        ids = t.column("stack_id").to_numpy(zero_copy_only=False).astype(np.float64)
+        ok = ~np.isnan(ids)
+        np.minimum.at(first, ids[ok].astype(np.int64), t.column("ts_ns").to_numpy()[ok])
+    sids = np.flatnonzero(first != never)
     by_id = {v: k for k, v in catalog.STACK_ID.items()}
-    sids = sorted(first)
     rec = world.threads.columns(np.full(len(sids), RECORDER_TID), rng)
-    world.log.add("stack", {**rec, "ts_ns": np.array([first[s] for s in sids], dtype=np.int64),
-                            "stack_id": np.array(sids), "frames": np.array(
-                                [catalog.STACKS[by_id[s]] for s in sids], dtype=object)})
+    world.log.add("stack", {**rec, "ts_ns": first[sids], "stack_id": sids,
+                            "frames": np.array([catalog.STACKS[by_id[int(s)]] for s in sids],
+                                               dtype=object)})
 
 
 def meta_for(world: World, manifest: dict[str, Any]) -> dict[str, Any]:
