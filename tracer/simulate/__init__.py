@@ -35,6 +35,7 @@ MODELLED_PROBES: dict[str, tuple[str, ...]] = {
     "kprobe:drm_gem_object_free": ("last_put",),
     "kprobe:msm_gem_shrinker_count": ("shrink_count",),
     "kprobe:msm_gem_shrinker_scan": ("shrink_scan",),
+    "tracepoint:vmscan:mm_shrink_slab_start+end": ("shrink_slab",),
     "kprobe:drm_gem_lru_scan": ("lru_scan",),
     "kprobe:msm:purge+evict+active_purge+active_evict": ("shrink_object",),
     "tracepoint:drm_msm_gpu:msm_gem_shrink": ("shrink_tp",),

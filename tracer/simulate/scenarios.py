@@ -134,7 +134,7 @@ def claimed_kinds(sc: Scenario) -> frozenset[str]:
     kinds = {"retire_run", "fence_signal", "gpu_submit", "gpu_retired", "resv_lock",
              "resv_hold", "lock_contention", "free", "last_put", "stack", "probe_status"}
     if sc.kswapd_passes_per_s > 0 or sc.direct_reclaim_share > 0:
-        kinds |= {"shrink_count", "shrink_scan", "lru_scan", "resv_trylock"}
+        kinds |= {"shrink_count", "shrink_scan", "shrink_slab", "lru_scan", "resv_trylock"}
     if sc.kswapd_passes_per_s >= 10:
         kinds |= {"shrink_object", "shrink_tp", "fence_wait"}
     if sc.direct_reclaim_share > 0:

@@ -150,14 +150,22 @@ def emit(world: World, ps: Passes, start: np.ndarray) -> dict:
         **_rows(cols, direct), "ts_ns": start[direct], "duration_ns": ps.duration[direct],
         "order": 0, "gfp_flags": GFP_HIGHUSER_MOVABLE,
         "nr_reclaimed_pages": freed[direct] + rng.integers(0, 64, int(direct.sum()))})
+    count = rng.integers(20_000, 200_000, P)
     log.add("shrink_count", {**cols, "ts_ns": count_ts, "duration_ns": b["count_dur"],
-                             "count_pages": rng.integers(20_000, 200_000, P), "gfp_flags": gfp,
+                             "count_pages": count, "gfp_flags": gfp,
                              "reclaim_kind": kind.astype(object)})
     stop = ~((freed > 0) & (skipped > 0))
     log.add("shrink_scan", {**cols, "ts_ns": scan_ts, "duration_ns": b["scan_dur"],
                             "nr_to_scan_pages": b["nr"],
                             "freed_pages": np.where(stop, np.nan, freed), "gfp_flags": gfp,
                             "reclaim_kind": kind.astype(object), "in_reclaim": True})
+    # vmscan:mm_shrink_slab_start fires after the count, _end after the scan; its retval is
+    # what do_shrink_slab added up (a SHRINK_STOP scan adds nothing)
+    slab_ts = count_ts + b["count_dur"] + 100
+    log.add("shrink_slab", {**cols, "ts_ns": slab_ts, "shrinker": "drm-msm_gem",
+                            "nr_to_scan_pages": b["nr"], "freed_pages": np.where(stop, 0, freed),
+                            "count_pages": count, "gfp_flags": gfp,
+                            "duration_ns": scan_ts + b["scan_dur"] + 300 - slab_ts})
     tp = freed > 0
     per_stage = b["st_freed"].reshape(P, 4)
     log.add("shrink_tp", {**_rows(cols, tp), "ts_ns": (scan_ts + b["scan_dur"] - 300)[tp],
