@@ -135,6 +135,21 @@ def _synthetic_banner(meta: Mapping[str, Any]) -> str | None:
             "injected, not how msm behaves.")
 
 
+def _probe_lines(plan: Any) -> list[str]:
+    """How many probes attached, and why the others did not (what "cannot answer" rests on)."""
+    if not isinstance(plan, dict) or not plan:
+        return []
+    status = {p: (v or {}).get("status") if isinstance(v, dict) else None for p, v in plan.items()}
+    missing = sorted(p for p, st in status.items() if st != "attached")
+    lines = [f"probes: {len(plan) - len(missing)} attached, {len(missing)} not"]
+    for p in missing[:TEXT_TABLE_ROWS]:
+        v = plan[p] if isinstance(plan[p], dict) else {}
+        lines.append(f"probe {p} {v.get('status', '?')}: {v.get('reason', '?')}")
+    if len(missing) > TEXT_TABLE_ROWS:
+        lines.append(f"... and {len(missing) - TEXT_TABLE_ROWS} more probes not attached")
+    return lines
+
+
 def _health_lines(h: Mapping[str, Any]) -> list[str]:
     lines = [f"events: {h.get('events', 0)} over {float(h.get('duration_s') or 0):.3f} s"]
     lost = h.get("lost_events") or 0
@@ -181,6 +196,7 @@ def render(report: Mapping[str, Any], markdown: bool = False,
     bullet = "- " if markdown else "  "
     out.append(f"{h2}Provenance" if markdown else "provenance")
     out += [f"{bullet}{k}: {meta[k]}" for k in PROVENANCE_KEYS if k in meta]
+    out += [f"{bullet}{line}" for line in _probe_lines(meta.get("probe_plan"))]
     out.append("")
     out.append(f"{h2}Health" if markdown else "health")
     out += [f"{bullet}{line}" for line in _health_lines(health)]

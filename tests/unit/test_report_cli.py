@@ -20,6 +20,9 @@ def recording(tmp_path):
     path = tmp_path / "r.gsrec"
     meta = {"source": "simulate", "synthetic": True, "scenario": "sync-free-in-retire",
             "kernel_release": "6.6.0-test", "machine": "aarch64",
+            "probe_plan": {"ww_mutex_lock": {"status": "attached", "kinds": ["resv_lock"]},
+                           "msm_gem_shrinker_scan": {"status": "missing",
+                                                     "reason": "symbol not in kallsyms"}},
             # shrink_scan is absent: the shrinker analysis cannot answer
             "recorded_kinds": ["resv_lock", "free", "retire_run", "fence_signal", "resv_trylock",
                                "lost"]}
@@ -69,6 +72,8 @@ def test_text_report_shows_banner_health_units_and_cannot_answer(recording, caps
     assert rc == 0
     assert "SYNTHETIC RECORDING" in out and "sync-free-in-retire" in out
     assert "kernel_release: 6.6.0-test" in out
+    assert "probes: 1 attached, 1 not" in out
+    assert "probe msm_gem_shrinker_scan missing: symbol not in kallsyms" in out
     assert "lost events: 5" in out
     assert "resv_wait_max_ns: 2.5 ms" in out
     assert "cannot answer: no shrink_scan events were recorded" in out
