@@ -24,16 +24,22 @@ def _close(key: str, want, got) -> bool:
     return got == want
 
 
-@pytest.fixture(scope="module", params=sorted(SCENARIOS))
+# (seed, simulated seconds, scale): a quiet run and a short busy one
+RUNS = ((11, 2.0, 1.0), (23, 0.5, 6.0))
+
+
+@pytest.fixture(scope="module", params=[(s, r) for s in sorted(SCENARIOS) for r in RUNS],
+                ids=lambda p: f"{p[0]}-seed{p[1][0]}-x{p[1][2]:g}")
 def generated(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp("gt") / f"{request.param}.gsrec"
-    manifest = generate(request.param, path, seed=11, duration_s=2.0)
-    return request.param, path, manifest
+    name, (seed, duration_s, scale) = request.param
+    path = tmp_path_factory.mktemp("gt") / f"{name}.gsrec"
+    manifest = generate(name, path, seed=seed, duration_s=duration_s, scale=scale)
+    return name, path, manifest
 
 
 def test_manifest_has_every_headline_key_and_is_written_twice(generated):
     name, path, manifest = generated
-    assert manifest["scenario"] == name and manifest["seed"] == 11 and manifest["synthetic"]
+    assert manifest["scenario"] == name and manifest["seed"] in (11, 23) and manifest["synthetic"]
     assert {a: tuple(h) for a, h in manifest["truth"].items()} == HEADLINE_KEYS
     with open(truth_path(path)) as f:
         assert json.load(f) == manifest
