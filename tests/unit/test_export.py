@@ -162,3 +162,13 @@ def test_csv_and_parquet_round_trip(tmp_path):
     assert pq["obj_addr"].tolist() == frames["free"]["obj_addr"].tolist()
     assert pq["context"].astype(str).tolist() == ["retire_worker"] * 6
     assert pq["lru_addr"].isna().all()
+
+
+def test_export_of_a_bundle_equals_export_of_its_recording(tmp_path):
+    from tracer.bundle.writer import create_bundle
+    rec = write_lifecycle(tmp_path / "fx.gsrec")
+    create_bundle(rec, str(tmp_path / "fx.gsbundle"))
+    assert main(["export", rec, "--perfetto", str(tmp_path / "a.pftrace")]) == 0
+    assert main(["export", str(tmp_path / "fx.gsbundle"), "--perfetto",
+                 str(tmp_path / "b.pftrace")]) == 0
+    assert (tmp_path / "a.pftrace").read_bytes() == (tmp_path / "b.pftrace").read_bytes()

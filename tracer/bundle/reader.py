@@ -86,7 +86,7 @@ def _check_member(path: str, info: zipfile.ZipInfo, limits: Limits) -> None:
         raise _refuse("path", path, f"member name {name!r} is not a plain relative part name")
     mode = info.external_attr >> 16
     ftype = stat.S_IFMT(mode)
-    if info.create_system == 3 and ftype and ftype != stat.S_IFREG:
+    if ftype and ftype != stat.S_IFREG:   # Unix mode bits, whatever system claims to have made it
         kind = _TYPE_NAMES.get(ftype, f"file type {oct(ftype)}")
         raise _refuse("member type", path, f"member {name!r} is {kind}, not a regular file")
     if info.is_dir() or info.external_attr & 0x10:
