@@ -65,3 +65,22 @@ def test_json_safe_turns_numpy_and_nulls_into_json():
     assert json.dumps(v, allow_nan=False) == '{"a": 3, "b": null, "c": null, "d": [7], ' \
                                              '"e": true}'
 
+
+
+def test_distribution_matches_numpy_per_group_on_random_data():
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        n = int(rng.integers(1, 400))
+        keys = rng.integers(0, 7, n)
+        vals = rng.integers(0, 10_000, n).astype("float64")
+        vals[rng.random(n) < 0.1] = np.nan
+        t = distribution(pd.DataFrame({"k": keys, "v": vals}), ["k"], "v", "n").set_index("k")
+        for k in np.unique(keys):
+            v = vals[keys == k]
+            known = v[~np.isnan(v)]
+            assert t.loc[k, "n"] == len(v)
+            assert t.loc[k, "total_ns"] == int(known.sum())
+            for q, col in ((50, "p50_ns"), (90, "p90_ns"), (99, "p99_ns"), (100, "max_ns")):
+                want = np.percentile(known, q) if len(known) else np.nan
+                got = t.loc[k, col]
+                assert (np.isnan(want) and np.isnan(got)) or abs(got - want) < 1e-6, (q, k)
