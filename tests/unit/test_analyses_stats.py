@@ -84,3 +84,18 @@ def test_distribution_matches_numpy_per_group_on_random_data():
                 want = np.percentile(known, q) if len(known) else np.nan
                 got = t.loc[k, col]
                 assert (np.isnan(want) and np.isnan(got)) or abs(got - want) < 1e-6, (q, k)
+
+
+def test_overlaps_any_matches_brute_force():
+    rng = np.random.default_rng(5)
+    for trial in range(30):
+        n, m = int(rng.integers(1, 60)), int(rng.integers(1, 40))
+        s = rng.integers(0, 1000, n)
+        e = s + rng.integers(0, 80, n)
+        ivs = rng.integers(0, 1000, m)
+        ive = ivs + rng.integers(0, 200, m)
+        k, ivk = rng.integers(0, 3, n), rng.integers(0, 3, m)
+        want_any = [bool(((ivs <= e[i]) & (ive >= s[i])).any()) for i in range(n)]
+        want_key = [bool(((ivs <= e[i]) & (ive >= s[i]) & (ivk == k[i])).any()) for i in range(n)]
+        assert list(overlaps_any(s, e, ivs, ive)) == want_any
+        assert list(overlaps_any(s, e, ivs, ive, by=k, iv_by=ivk)) == want_key
