@@ -144,3 +144,13 @@ def test_record_without_a_live_recorder_says_how(tmp_path, capsys, monkeypatch):
         "record on the device first (sudo gemscope record -d 10 -o trace.gsrec) and run "
         "`gemscope bundle create trace.gsrec -o FILE`"]
     assert not (tmp_path / "x.gsbundle").exists()
+
+
+def test_diff_takes_bundles(made):
+    from tracer.diff import diff_paths
+    rec, out = made
+    d = diff_paths(out, rec)
+    assert d["significant"] == [] and d["a"]["events"] == d["b"]["events"] == 24
+    for m in d["metrics"]:
+        if m["type"] == "distribution":
+            assert m["change"]["p50"]["difference"] == 0.0
