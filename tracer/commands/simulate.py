@@ -60,13 +60,13 @@ def describe_scenarios() -> str:
 
 
 def run(args) -> int:
-    from ..simulate import SimulateError, generate, scenario, truth_path
+    from ..simulate import SimulateError, find_scenario, generate, truth_path
     if args.list:
         print(describe_scenarios())
         return 0
     if not args.scenario:
         raise SimulateError("name a scenario (gemscope simulate --list shows them)")
-    scenario(args.scenario)                     # unknown names fail before -o is asked for
+    find_scenario(args.scenario)                # unknown names fail before -o is asked for
     if not args.output:
         raise SimulateError("say where to write the recording: -o FILE")
     manifest = generate(args.scenario, args.output, seed=args.seed, duration_s=args.duration_s,

@@ -58,7 +58,8 @@ class SimulateError(GemscopeError):
     """Bad arguments to the workload model."""
 
 
-def scenario(name: str) -> Scenario:
+def find_scenario(name: str) -> Scenario:
+    """The scenario called `name`, or a one-line SimulateError listing the real ones."""
     try:
         return SCENARIOS[name]
     except KeyError:
@@ -68,7 +69,7 @@ def scenario(name: str) -> Scenario:
 
 def simulate(name: str, seed: int = 1, duration_s: float = 5.0, scale: float = 1.0) -> World:
     """Run the model; returns the World holding every event and truth tag (nothing written)."""
-    sc = scenario(name)
+    sc = find_scenario(name)
     if not (0.1 <= duration_s <= MAX_DURATION_S):
         raise SimulateError(f"--duration-s must be between 0.1 and {MAX_DURATION_S:g} seconds, "
                             f"got {duration_s:g}")
@@ -166,11 +167,11 @@ def truth_path(path: str | os.PathLike) -> str:
     return (p[:-len(".gsrec")] if p.endswith(".gsrec") else p) + ".truth.json"
 
 
-def generate(scenario_name: str, path: str | os.PathLike, seed: int = 1,
+def generate(scenario: str, path: str | os.PathLike, seed: int = 1,
              duration_s: float = 5.0, scale: float = 1.0) -> dict[str, Any]:
     """Simulate, write the recording at `path` and its manifest beside it; return the manifest."""
-    world = simulate(scenario_name, seed, duration_s, scale)
-    manifest = truth.manifest(world.log, scenario_name, seed)
+    world = simulate(scenario, seed, duration_s, scale)
+    manifest = truth.manifest(world.log, scenario, seed)
     out = os.fspath(path)
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
@@ -185,5 +186,5 @@ def generate(scenario_name: str, path: str | os.PathLike, seed: int = 1,
     return manifest
 
 
-__all__ = ["generate", "simulate", "SCENARIOS", "Scenario", "SimulateError", "truth_path",
+__all__ = ["generate", "simulate", "find_scenario", "SCENARIOS", "Scenario", "SimulateError", "truth_path",
            "RECORDED_KINDS"]
