@@ -154,3 +154,16 @@ def test_diff_takes_bundles(made):
     for m in d["metrics"]:
         if m["type"] == "distribution":
             assert m["change"]["p50"]["difference"] == 0.0
+
+
+def test_redacting_a_truncated_recording_keeps_the_damage_on_record(tmp_path):
+    rec = write_lifecycle(tmp_path / "fx.gsrec")
+    data = open(rec, "rb").read()
+    cut = tmp_path / "cut.gsrec"
+    cut.write_bytes(data[: len(data) - 200])
+    out = str(tmp_path / "cut.gsbundle")
+    create_bundle(str(cut), out, redact_comm=True)
+    with open_input(out) as path:
+        f = load_frames(path)
+    assert f.meta["truncated_before_redaction"]
+    assert open_and_verify(out).manifest["parts"]["summary.md"]["role"] == "summary"

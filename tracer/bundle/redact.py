@@ -96,17 +96,19 @@ def _map_strings(arr: pa.Array, mapping: dict[str, str]) -> pa.Array:
 
 def redact_recording(src: str, dst: str, redactor: Redactor) -> dict[str, Any]:
     """Write a redacted copy of recording src to dst (same schema, zstd); returns its metadata."""
-    if redactor.tasks:
-        names: set[str] = set()
-        with open_recording(src) as rec:
-            for b in rec.iter_batches():
-                for c in TASK_COLUMNS:
-                    idx = b.schema.get_field_index(c)
-                    if idx >= 0:
-                        names.update(pc.unique(b.column(idx)).to_pylist())
-        redactor.learn_tasks(names)   # tokens follow the sorted names of the whole recording
+    names: set[str] = set()
+    with open_recording(src) as rec:      # first pass: every task name, and the file's health
+        for b in rec.iter_batches():
+            for c in TASK_COLUMNS if redactor.tasks else ():
+                idx = b.schema.get_field_index(c)
+                if idx >= 0:
+                    names.update(pc.unique(b.column(idx)).to_pylist())
+        truncated = rec.truncation_error if rec.truncated else None
+    redactor.learn_tasks(names)   # tokens follow the sorted names of the whole recording
     with open_recording(src) as rec:
         meta = redactor.meta(rec.meta)
+        if truncated:   # the copy is complete in itself: keep the original's damage on record
+            meta["truncated_before_redaction"] = truncated
         for key in META_TASK_KEYS:
             if redactor.tasks and isinstance(meta.get(key), str):
                 meta[key] = redactor.task_map.get(meta[key], meta[key])

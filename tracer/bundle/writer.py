@@ -135,7 +135,9 @@ def create_bundle(recording: str, out: str, *, redact_comm: bool = False,
         }
         for name, data in parts.items():
             manifest["parts"][name] = {"sha256": hashlib.sha256(data).hexdigest(),
-                                       "size_bytes": len(data), "role": name.split("/")[0]}
+                                       "size_bytes": len(data),
+                                       "role": name.split("/")[0].removesuffix(".json")
+                                       .removesuffix(".md")}
         _write_zip(out, rec_path, parts, manifest)
     return manifest
 
