@@ -76,3 +76,47 @@ def test_optional_kinds_missing_give_none_not_zero():
 def test_cannot_answer_without_free():
     r = retire(frames({"retire_run": _rows()["retire_run"]}))
     assert not r.answerable and r.missing == ("free",) and r.headline == {}
+
+
+def test_vectorized_split_matches_a_brute_force_loop_on_random_timelines():
+    import numpy as np
+    rng = np.random.default_rng(11)
+    for trial in range(15):
+        def seq(n, gap, length):   # non-overlapping intervals on one thread
+            starts = np.cumsum(rng.integers(1, gap, n))
+            return starts, rng.integers(0, length, n)
+        rs, rd = seq(int(rng.integers(1, 8)), 3000, 2500)
+        rs = rs + np.cumsum(rd) - rd           # runs one after another on the worker
+        # frees nested in runs, one after another (a finalizer ends before its run does),
+        # plus a few on the worker outside any run
+        fs, fd = [], []
+        for r0, d in zip(rs, rd):
+            cuts = np.sort(rng.integers(r0, r0 + d + 1, 2 * int(rng.integers(0, 5))))
+            fs += list(cuts[0::2])
+            fd += list(cuts[1::2] - cuts[0::2])
+        fs, fd = np.array(fs + [0], dtype=np.int64), np.array(fd + [5], dtype=np.int64)
+        ls, ld = rng.integers(0, int(rs[-1] + 3000), 40), rng.integers(1, 200, 40)
+        ss = rng.integers(0, int(rs[-1] + 3000), 25)
+        rows = {"retire_run": [_w(int(t), duration_ns=int(d), queue_delay_ns=1)
+                               for t, d in zip(rs, rd)],
+                "free": [_w(int(t), duration_ns=int(d)) for t, d in zip(fs, fd)],
+                "resv_lock": [_w(int(t), duration_ns=int(d)) for t, d in zip(ls, ld)],
+                "fence_signal": [_w(int(t)) for t in ss]}
+        h = retire(frames(rows)).headline
+        fin = resv = delayed = delay = 0
+        for r0, r1 in zip(rs, rs + rd):
+            in_run = [(f0, f0 + d) for f0, d in zip(fs, fd) if r0 <= f0 < r1]
+            fin += sum(b - a for a, b in in_run)
+            for l0, d in zip(ls, ld):
+                if r0 <= l0 < r1 and not any(a <= l0 < b for a, b in in_run):
+                    resv += d
+            for s in ss:
+                if r0 <= s < r1:
+                    before = [b - a for a, b in in_run if b <= s]
+                    delayed += bool(before)
+                    delay += sum(before)
+        assert h["retire_finalizer_ns"] == fin
+        assert h["retire_resv_wait_ns"] == resv
+        assert h["retire_other_ns"] == int(rd.sum()) - fin - resv
+        assert h["fences_delayed_by_finalizers"] == delayed
+        assert h["fence_delay_by_finalizers_total_ns"] == delay
