@@ -8,8 +8,9 @@
  *
  * Flags (all optional):
  *   GS_RINGBUF / (none)         BPF ring buffer, else a perf buffer
+ *   GS_OFF_TASK_FLAGS/PID/COMM  task_struct member offsets from the running kernel's BTF, or
  *   GS_TASK_OFFSETS             struct task_struct from the headers matches the running kernel:
- *                               read current->flags and the lock holder's pid/comm
+ *                               either way read current->flags and the lock holder's pid/comm
  *   GS_KPROBES                  compile the kprobe parts (locks.bpf.c, msm.bpf.c)
  *   GS_MSM_HEADERS              drm/drm_gem.h matches the target: read obj->size/resv/lru
  *   GS_FN_*                     kernel addresses of msm functions (from /proc/kallsyms)
@@ -67,6 +68,20 @@
 #define B_TRYLOCK_MUTEX 0x2000
 #define B_INTERRUPTIBLE 0x4000
 #define STAGE_SHIFT 16 /* bits 16..19: 1 purge 2 evict 3 active_purge 4 active_evict 5 vmap */
+
+/* where task_struct members are: BTF offsets (preferred: right on any kernel with BTF, no
+ * header cost) or the headers' struct when they are the running kernel's */
+#if defined(GS_OFF_TASK_FLAGS) && defined(GS_OFF_TASK_PID) && defined(GS_OFF_TASK_COMM)
+#define GS_HAVE_TASK 1
+#define TASK_FLAGS(t) ((void *)((char *)(t) + GS_OFF_TASK_FLAGS))
+#define TASK_PID(t) ((void *)((char *)(t) + GS_OFF_TASK_PID))
+#define TASK_COMM(t) ((void *)((char *)(t) + GS_OFF_TASK_COMM))
+#elif defined(GS_TASK_OFFSETS)
+#define GS_HAVE_TASK 1
+#define TASK_FLAGS(t) ((void *)&((struct task_struct *)(t))->flags)
+#define TASK_PID(t) ((void *)&((struct task_struct *)(t))->pid)
+#define TASK_COMM(t) ((void *)&((struct task_struct *)(t))->comm)
+#endif
 
 #define PF_MEMALLOC_ 0x00000800
 #define PF_KSWAPD_ 0x00020000
@@ -177,10 +192,10 @@ static __always_inline u32 context_bits(void)
             bits |= B_IN_RECLAIM | B_DIRECT;
         bits |= (t->lru_stage & 0xf) << STAGE_SHIFT;
     }
-#ifdef GS_TASK_OFFSETS
-    struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+#ifdef GS_HAVE_TASK
+    u64 task = bpf_get_current_task();
     unsigned int flags = 0;
-    bpf_probe_read_kernel(&flags, sizeof(flags), &task->flags);
+    bpf_probe_read_kernel(&flags, sizeof(flags), TASK_FLAGS(task));
     bits |= B_FLAGS_VALID;
     if (flags & (PF_MEMALLOC_ | PF_KSWAPD_))
         bits |= B_IN_RECLAIM;
@@ -198,11 +213,10 @@ static __always_inline void read_holder(struct gs_event *e, u64 owner)
     u64 task_addr = owner & ~7ULL;
     if (!task_addr)
         return;
-#ifdef GS_TASK_OFFSETS
-    struct task_struct *task = (struct task_struct *)task_addr;
+#ifdef GS_HAVE_TASK
     u32 pid = 0;
-    bpf_probe_read_kernel(&pid, sizeof(pid), &task->pid);
-    bpf_probe_read_kernel_str(&e->str1, sizeof(e->str1), &task->comm);
+    bpf_probe_read_kernel(&pid, sizeof(pid), TASK_PID(task_addr));
+    bpf_probe_read_kernel_str(&e->str1, sizeof(e->str1), TASK_COMM(task_addr));
     e->holder_tid = pid;
     e->bits |= B_HOLDER_VALID;
 #endif

@@ -3,8 +3,9 @@
  *
  * Identities (probe-catalog 2.1): kref * == drm_gem_object * == msm_gem_object *;
  * struct shrink_control {gfp_t gfp_mask @0; int nid; unsigned long nr_to_scan @8; ...}.
- * Struct members of drm_gem_object (size, resv, lru) are read only with GS_MSM_HEADERS, i.e.
- * when the headers BCC compiles against belong to the running kernel. */
+ * Struct members of drm_gem_object (size, resv, lru) are read at offsets from the running
+ * kernel's BTF (GS_OFF_OBJ_*), else with GS_MSM_HEADERS when the headers BCC compiles against
+ * belong to the running kernel, else not at all (size null). */
 
 #ifdef GS_MSM_HEADERS
 #include <drm/drm_gem.h>
@@ -17,7 +18,20 @@
 
 static __always_inline void obj_fields(struct gs_event *e, u64 obj_addr)
 {
-#ifdef GS_MSM_HEADERS
+#if defined(GS_OFF_OBJ_SIZE) && defined(GS_OFF_OBJ_RESV)
+    /* offsets from the running kernel's BTF: no drm/drm_gem.h (it doubles the compile time) */
+    u64 size = 0, resv = 0;
+    bpf_probe_read_kernel(&size, sizeof(size), (void *)(obj_addr + GS_OFF_OBJ_SIZE));
+    bpf_probe_read_kernel(&resv, sizeof(resv), (void *)(obj_addr + GS_OFF_OBJ_RESV));
+    e->a1 = size;
+    e->a3 = resv;
+    e->bits |= B_HAVE_SIZE;
+#ifdef GS_OFF_OBJ_LRU
+    u64 lru = 0;
+    bpf_probe_read_kernel(&lru, sizeof(lru), (void *)(obj_addr + GS_OFF_OBJ_LRU));
+    e->a2 = lru;
+#endif
+#elif defined(GS_MSM_HEADERS)
     struct drm_gem_object *obj = (struct drm_gem_object *)obj_addr;
     size_t size = 0;
     bpf_probe_read_kernel(&size, sizeof(size), &obj->size);

@@ -33,6 +33,7 @@ class Features:
     headers_match: bool = False           # BCC compiles against this kernel's own headers
     lru_scan_params: tuple[str, ...] | None = None   # drm_gem_lru_scan parameter names (BTF)
     kprobes_detail: str | None = None     # why kprobes are unavailable, for doctor
+    offsets: tuple[tuple[str, int], ...] = ()   # ("task_struct.pid", 1264) ... from BTF
 
 
 @dataclass
@@ -188,7 +189,11 @@ def _defines(plan: Plan, features: Features, uncontended_ns: int) -> dict[str, A
     ok = {name for name, e in plan.entries.items() if e.status == "attached"}
     if features.ringbuf:
         d["GS_RINGBUF"] = True
-    if features.headers_match:
+    off = dict(features.offsets)
+    task = [off.get(f"task_struct.{m}") for m in ("flags", "pid", "comm")]
+    if None not in task:
+        d["GS_OFF_TASK_FLAGS"], d["GS_OFF_TASK_PID"], d["GS_OFF_TASK_COMM"] = task
+    elif features.headers_match:
         d["GS_TASK_OFFSETS"] = True
     for e in plan.entries.values():
         if e.status != "attached":
@@ -201,7 +206,12 @@ def _defines(plan: Plan, features: Features, uncontended_ns: int) -> dict[str, A
         d["GS_KPROBES"] = True
     else:
         d.pop("GS_MSM", None)
-    if "GS_MSM" in d and features.headers_match:
+    if "GS_MSM" in d and "drm_gem_object.size" in off and "drm_gem_object.resv" in off:
+        d["GS_OFF_OBJ_SIZE"] = off["drm_gem_object.size"]
+        d["GS_OFF_OBJ_RESV"] = off["drm_gem_object.resv"]
+        if "drm_gem_object.lru" in off:
+            d["GS_OFF_OBJ_LRU"] = off["drm_gem_object.lru"]
+    elif "GS_MSM" in d and features.headers_match:
         d["GS_MSM_HEADERS"] = True
         if plan.version >= (6, 1):
             d["GS_OBJ_HAS_LRU"] = True

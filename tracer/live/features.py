@@ -131,9 +131,12 @@ def gather() -> Features:
     tfs = tracefs_path()
     kp, detail = kprobes_status(tfs)
     _, match, _ = headers_info(release)
+    from probes.btf import kernel_offsets
+    offsets, lru_params = kernel_offsets()
     return Features(release=release, kprobes=kp, ringbuf=kernel_version(release) >= (5, 8),
                     tracepoints=tracepoints(tfs), fentry=False, headers_match=match,
-                    kprobes_detail=None if kp else detail)
+                    kprobes_detail=None if kp else detail, offsets=tuple(sorted(offsets.items())),
+                    lru_scan_params=lru_params)
 
 
 def msm_present() -> bool:
