@@ -21,6 +21,7 @@ from tracer.recording import open_recording
 
 FUZZ = settings(max_examples=int(os.environ.get("GEMSCOPE_FUZZ_EXAMPLES", "150")),
                 deadline=10_000, derandomize=os.environ.get("GEMSCOPE_FUZZ_RANDOM") != "1",
+                database=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture,
                                        HealthCheck.too_slow, HealthCheck.data_too_large])
 
