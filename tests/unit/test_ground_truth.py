@@ -88,3 +88,12 @@ def test_the_scenario_injected_what_it_is_about(generated):
         assert t["reclaim_risks"]["ctx_trylocks_in_reclaim"] == t["trylock"]["trylocks"] - \
             t["trylock"]["failures_by_stage"].get("outside_shrinker", 0) > 0
         assert t["contention"]["waits_by_caller"]["with_vm_locks+0x7c"] > 0
+
+
+def test_the_comparison_is_strict_where_it_must_be():
+    assert _close("frees", 10, 10) and not _close("frees", 10, 11)
+    assert _close("free_total_ns", 1000, 1009) and not _close("free_total_ns", 1000, 1011)
+    assert not _close("free_p50_ns", 1000, None) and _close("free_p50_ns", None, None)
+    assert _close("free_total_ns_by_context", {"ioctl": 1000}, {"ioctl": 1005})
+    assert not _close("frees_by_context", {"ioctl": 3}, {"ioctl": 3, "other": 1})
+    assert not _close("trylock_failure_rate", 0.25, 0.2500001)
