@@ -123,3 +123,38 @@ def test_not_recorded_cannot_answer_and_zero_events_are_zero():
 def test_threshold_is_strict(dur, waited):
     r = contention(frames({"resv_lock": [ev(1, lock_addr=A, duration_ns=dur)]}))
     assert r.headline["resv_waits"] == waited
+
+
+def test_waits_agree_with_a_brute_force_loop_on_random_calls():
+    import numpy as np
+    rng = np.random.default_rng(13)
+    for trial in range(15):
+        calls, conts = [], []
+        for tid in (1, 2, 3):
+            t = 0
+            for _ in range(int(rng.integers(1, 25))):
+                t += int(rng.integers(1, 500))
+                lock = int(rng.integers(0, 3))
+                dur = None if rng.random() < 0.15 else int(rng.integers(100, 3000))
+                calls.append((t, tid, lock, dur))
+                if rng.random() < 0.4:     # a contention inside (or just after) the call
+                    conts.append((t + int(rng.integers(0, 400)), tid, lock,
+                                  int(rng.integers(10, 900))))
+                t += dur or 0
+        rows = {"resv_lock": [ev(t, tid, f"t{tid}", lock_addr=0xA0 + lk, duration_ns=d)
+                              for t, tid, lk, d in calls],
+                "lock_contention": [ev(t, tid, f"t{tid}", lock_addr=0xA0 + lk, duration_ns=d,
+                                       is_resv=True) for t, tid, lk, d in conts]}
+        h = contention(frames(rows)).headline
+        waits, total = 0, 0
+        for t, tid, lk, d in calls:
+            nxt = min([c[0] for c in calls if c[1] == tid and c[0] > t], default=None)
+            end = t + d if d is not None else nxt
+            paired = [c for c in conts if c[1] == tid and c[2] == lk and c[0] >= t and
+                      (end is None or (c[0] <= end if d is not None else c[0] < end))]
+            paired.sort()
+            if (d is not None and d > UNCONTENDED_THRESHOLD_NS) or paired:
+                waits += 1
+                total += d if d is not None else paired[0][3]
+        assert h["resv_waits"] == waits, trial
+        assert h["resv_wait_total_ns"] == total, trial
