@@ -1,33 +1,28 @@
 """Address -> symbol lookup from /proc/kallsyms text (live) or a trace.dat's kallsyms section."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pyarrow as pa
 
 MAX_LINES = 2_000_000
+_TEXT_SYM = re.compile(r"^([0-9a-fA-F]{1,16}) [TtWw] (\S+)", re.M)
 
 
 class Symbols:
     """Sorted text symbols; `lookup` resolves many addresses at once with searchsorted."""
 
     def __init__(self, text: str):
-        addrs, names = [], []
-        for i, line in enumerate(text.splitlines()):
-            if i >= MAX_LINES:
-                break
-            parts = line.split()
-            if len(parts) < 3 or parts[1] not in "TtWw" or len(parts[0]) > 16:
-                continue
-            try:
-                a = int(parts[0], 16)
-            except ValueError:
-                continue
-            if a:
-                addrs.append(a)
-                names.append(parts[2])
-        order = np.argsort(np.array(addrs, np.uint64), kind="stable")
-        self.addrs = np.array(addrs, np.uint64)[order]
-        self.names = np.array(names, object)[order]
+        # one regex pass over the whole text (kallsyms has ~200k lines)
+        found = _TEXT_SYM.findall(text[:MAX_LINES * 128])
+        addrs = np.array([int(a, 16) for a, _ in found], np.uint64)
+        names = np.array([n for _, n in found], object)
+        keep = addrs != 0
+        addrs, names = addrs[keep], names[keep]
+        order = np.argsort(addrs, kind="stable")
+        self.addrs = addrs[order]
+        self.names = names[order]
 
     def __len__(self) -> int:
         return len(self.addrs)

@@ -34,7 +34,8 @@ from .ringbuf import decode_pages
 from .tracefs import Instance, TracefsError, cleanup_stale, has_kprobe_events, read, tracefs_root, write
 
 KEEP_NS = 10_000_000_000          # raw events kept after emission, to pair late ends
-SETTLE_NS = 200_000_000           # events younger than this may still be in another CPU's page
+COMMIT_MARGIN_NS = 50_000_000     # an event stamped just before a drain may not be committed yet
+SETTLE_NS = 2_000_000_000         # without the mono clock: how long another CPU may lag
 TRACEPOINTS = (
     ("lock", "contention_begin"), ("lock", "contention_end"),
     ("vmscan", "mm_shrink_slab_start"), ("vmscan", "mm_shrink_slab_end"),
@@ -108,6 +109,8 @@ class TracefsSource:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._fds: dict[int, int] = {}
+        self._drained_at: dict[int, int] = {}
+        self.late_events = 0
 
     # ---- set-up -------------------------------------------------------------------------
 
@@ -260,24 +263,37 @@ class TracefsSource:
             self._stop.wait(0.1)
 
     def _drain(self) -> None:
+        """Read every CPU until it is empty. `_drained_at[cpu]` is the CLOCK_MONOTONIC time the
+        read started: every event of that CPU stamped before it (minus a commit margin) is in."""
         for cpu, fd in self._fds.items():
             pages = []
+            started = time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+            emptied = False
             for _ in range(4096):
                 try:
                     chunk = os.read(fd, self.page_size)
                 except BlockingIOError:
+                    emptied = True
                     break
                 except OSError as e:
                     if e.errno in (errno.EAGAIN, errno.EINTR):
+                        emptied = e.errno == errno.EAGAIN
                         break
                     raise
                 if not chunk:
+                    emptied = True
                     break
                 pages.append(chunk + b"\0" * (self.page_size - len(chunk)))
+            if emptied:
+                self._drained_at[cpu] = started
             if not pages:
                 continue
             buf = np.frombuffer(b"".join(pages), np.uint8)
             recs = decode_pages(buf, self.page_size, self.page_header)
+            late = int((recs.ts.astype(np.int64) < self._watermark).sum())
+            if late:   # should not happen: the watermark waits for every CPU's drain
+                self.late_events += late
+                self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + late
             if recs.lost:
                 self.lost_by_cpu[cpu] = self.lost_by_cpu.get(cpu, 0) + recs.lost
             self._seq = decode_records(buf, recs, self.formats, cpu, self.raw, self._seq)
@@ -312,8 +328,12 @@ class TracefsSource:
         self.raw.events_in = sum(len(g) for g in self.raw.groups.values())
         m = map_trace(self.raw)
         latest = max(int(g.ts.max()) for g in self.raw.groups.values())
-        wm = np.iinfo(np.int64).max if final else min(
-            m.accounting.get("open_since_ns", latest), latest - SETTLE_NS)
+        if self.clock == "mono" and len(self._drained_at) == len(self._fds):
+            safe = min(self._drained_at.values()) - COMMIT_MARGIN_NS
+        else:
+            safe = latest - SETTLE_NS
+        wm = np.iinfo(np.int64).max if final else min(m.accounting.get("open_since_ns", safe),
+                                                      safe)
         lo = self._watermark
         if wm <= lo:
             return
@@ -337,6 +357,9 @@ class TracefsSource:
                     self.raw.groups[name] = g.take(keep) if len(keep) else EventGroup(
                         g.name, g.system, g.ts[:0], g.cpu[:0], g.tid[:0], g.seq[:0])
         self._write_lost(final)
+        if final and self.late_events:
+            self._notices.append(f"{self.late_events} events arrived after their time window "
+                                 "had been written; counted as lost")
 
     def _write_lost(self, final: bool) -> None:
         if not final or not self.lost_by_cpu:
