@@ -45,11 +45,19 @@ def checks() -> list[Check]:
                      None if tfs else "mount -t tracefs nodev /sys/kernel/tracing"))
     ok, match, desc = feat.headers_info(release)
     detail = desc + ("" if not ok else " (match the running kernel)" if match else
-                     " (NOT this kernel's: tracepoint fields only, no struct reads)")
+                     " (NOT this kernel's: fine for tracepoints; struct offsets come from BTF)")
     out.append(Check("kernel headers", ok, detail, None if ok else feat.headers_fix(release)))
     btf = os.path.exists("/sys/kernel/btf/vmlinux")
-    out.append(Check("BTF", btf, "/sys/kernel/btf/vmlinux" if btf else "no /sys/kernel/btf/vmlinux",
-                     None if btf else "a kernel with CONFIG_DEBUG_INFO_BTF=y"))
+    detail = "no /sys/kernel/btf/vmlinux (lock holders and object sizes need matching headers)"
+    if btf:
+        from probes.btf import kernel_offsets
+        offs, params = kernel_offsets()
+        detail = ("/sys/kernel/btf/vmlinux: task_struct offsets " +
+                  ("read (lock holders, PF_MEMALLOC)" if "task_struct.pid" in offs else "MISSING") +
+                  ("; drm_gem_object offsets read" if "drm_gem_object.size" in offs else
+                   "; no drm BTF (drm not loaded)") +
+                  (f"; drm_gem_lru_scan({', '.join(params)})" if params else ""))
+    out.append(Check("BTF", btf, detail, None if btf else "a kernel with CONFIG_DEBUG_INFO_BTF=y"))
     kp, kp_detail = feat.kprobes_status(tfs)
     if kp and bpf is not None and root and ok:
         kp, kp_detail = _try_load(bpf, "int p(struct pt_regs *ctx) { return 0; }",
