@@ -172,3 +172,14 @@ def test_export_of_a_bundle_equals_export_of_its_recording(tmp_path):
     assert main(["export", str(tmp_path / "fx.gsbundle"), "--perfetto",
                  str(tmp_path / "b.pftrace")]) == 0
     assert (tmp_path / "a.pftrace").read_bytes() == (tmp_path / "b.pftrace").read_bytes()
+
+
+def test_unwritable_outputs_are_one_line(tmp_path, capsys):
+    rec = write_lifecycle(tmp_path / "fx.gsrec")
+    missing = tmp_path / "no" / "such" / "dir"
+    assert main(["export", rec, "--perfetto", str(missing / "t.pftrace")]) == 2
+    assert capsys.readouterr().err == (f"gemscope: error: export: cannot write "
+                                       f"{missing / 't.pftrace'} (No such file or directory)\n")
+    assert main(["bundle", "create", rec, "-o", str(missing / "b.gsbundle")]) == 2
+    assert capsys.readouterr().err == (f"gemscope: error: {missing / 'b.gsbundle'}: cannot "
+                                       "write the bundle (No such file or directory)\n")

@@ -149,7 +149,10 @@ def _all_kinds() -> list[str]:
 
 def _write_zip(out: str, rec_path: str, parts: dict[str, bytes], manifest: dict) -> None:
     out_dir = os.path.dirname(os.path.abspath(out))
-    fd, tmp_out = tempfile.mkstemp(prefix=".gemscope-bundle-", suffix=".tmp", dir=out_dir)
+    try:
+        fd, tmp_out = tempfile.mkstemp(prefix=".gemscope-bundle-", suffix=".tmp", dir=out_dir)
+    except OSError as e:
+        raise GemscopeError(f"{out}: cannot write the bundle ({e.strerror or e})") from None
     try:
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", allowZip64=True) as zf:
             zf.writestr(_member(MANIFEST_NAME, zipfile.ZIP_DEFLATED),

@@ -34,6 +34,15 @@ def run(args) -> int:
                             "--parquet DIR")
     with open_input(args.file) as path:
         frames = load_frames(path)
+    try:
+        _write(args, frames)
+    except OSError as e:
+        raise GemscopeError(f"export: cannot write {e.filename or 'the output'} "
+                            f"({e.strerror or e})") from None
+    return 0
+
+
+def _write(args, frames) -> None:
     if args.perfetto:
         from ..export.perfetto import export_perfetto
         st = export_perfetto(frames, args.perfetto)
@@ -48,4 +57,3 @@ def run(args) -> int:
         from ..export.tables import export_parquet
         n = export_parquet(frames, args.parquet)
         print(f"wrote {len(n)} Parquet files ({sum(n.values())} rows) to {args.parquet}")
-    return 0
