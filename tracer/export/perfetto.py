@@ -33,7 +33,7 @@ _ORDER = {END: 0, COUNTER: 1, INSTANT: 1, BEGIN: 2}   # at one timestamp: ends, 
 RETIRED_FLOW_BASE = 1 << 40   # flow ids: submit->retired = 1 + retired row;
                               # retired->free = RETIRED_FLOW_BASE + free row
 
-# kind -> (category track name, slice name column or fixed name)
+# kind -> (category track name under the thread, slice or instant name)
 SLICE_KINDS = {
     "free": ("frees", "msm_gem_free_object"),
     "resv_lock": ("resv lock waits", "resv_lock"),
