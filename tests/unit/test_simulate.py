@@ -64,7 +64,8 @@ def test_each_scenario_produces_the_kinds_it_claims(tmp_path, name):
         assert "retire_worker" not in set(f["free"]["context"])
     if name == "vm-lock-under-reclaim":
         inrec = f["resv_lock"][f["resv_lock"]["in_reclaim"]]
-        assert set(inrec["api"]) == {"ww_mutex_lock", "drm_exec_lock_obj"}
+        assert set(inrec["api"]) == {"ww_mutex_lock"}
+        assert set(inrec["caller"]) == {"with_vm_locks+0x7c", "drm_exec_lock_obj+0x5c"}
         assert (f["resv_trylock"]["ctx_addr"] != 0).all()
 
 
@@ -78,8 +79,8 @@ def test_every_referenced_stack_is_emitted_once(storm):
     assert used == set(stacks["stack_id"].astype(int))
     frees = storm.stacks()[int(storm["free"][storm["free"]["context"] == "shrinker"]
                                ["stack_id"].iloc[0])]
-    assert frees.splitlines()[:3] == ["msm_gem_free_object", "drm_gem_object_free",
-                                      "drm_gem_lru_scan"]
+    assert [f.split("+0x")[0] for f in frees.splitlines()[:3]] == [
+        "msm_gem_free_object", "drm_gem_object_free", "drm_gem_lru_scan"]
 
 
 def _inside(inner: pd.DataFrame, outer: pd.DataFrame, by: str = "tid") -> np.ndarray:
@@ -263,3 +264,19 @@ def test_lock_history_is_possible(sample):
     f = load_frames(SAMPLES / sample.filename)
     assert len(f["resv_hold"]) > 1000
     assert _lock_history_conflicts(f) == (0, 0)
+
+
+@pytest.mark.parametrize("sample", SAMPLE_LIST, ids=lambda s: s.scenario)
+def test_callers_are_the_second_frame_of_each_stack(sample):
+    """As the live decoder reports them: caller = frame 1 (the probed call's return address)."""
+    f = load_frames(SAMPLES / sample.filename)
+    stacks = f.stacks()
+    assert all("+0x" in line for s in stacks.values() for line in s.splitlines())
+    assert set(f["stack"]["comm"]) == {""} and set(f["stack"]["tid"]) == {0}
+    checked = 0
+    for kind in ("resv_lock", "resv_trylock", "last_put", "resv_hold"):
+        df = f[kind]
+        want = df["stack_id"].astype(int).map(lambda s: stacks[s].splitlines()[1])
+        assert (df["caller"].astype(str) == want).all(), kind
+        checked += len(df)
+    assert checked > 5000

@@ -136,8 +136,9 @@ def _bookkeeping(world: World) -> None:
         np.minimum.at(first, ids[ok].astype(np.int64), t.column("ts_ns").to_numpy()[ok])
     sids = np.flatnonzero(first != never)
     by_id = {v: k for k, v in catalog.STACK_ID.items()}
-    rec = world.threads.columns(np.full(len(sids), RECORDER_TID), rng)
-    world.log.add("stack", {**rec, "ts_ns": first[sids], "stack_id": sids,
+    # like the live decoder: stack events carry no task (cpu/pid/tid 0, empty comm)
+    world.log.add("stack", {"cpu": 0, "pid": 0, "tid": 0, "comm": "",
+                            "ts_ns": first[sids], "stack_id": sids,
                             "frames": np.array([catalog.STACKS[by_id[int(s)]] for s in sids],
                                                dtype=object)})
 

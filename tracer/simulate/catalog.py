@@ -6,6 +6,8 @@ return address of the probed call as `function+0xoffset`, as BCC's ksym() plus o
 """
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 
 EDEADLK = -35
@@ -40,21 +42,6 @@ TIMELINE = "gpu-ring-0"
 GPU_CLOCK_MHZ = 587
 AON_TICKS_PER_NS = 19.2e6 / 1e9   # the always-on counter the submit_retired tracepoint reads
 
-CALLERS = {
-    "submit_lock": "drm_exec_lock_obj+0x5c",
-    "submit_lock_legacy": "submit_lock_objects+0x88",
-    "retire_lock": "msm_submit_retire+0x4c",
-    "madvise_lock": "msm_gem_madvise+0x44",
-    "lru_trylock": "drm_gem_lru_scan+0x104",
-    "vm_lock": "with_vm_locks+0x7c",
-    "free_exec_lock": "drm_exec_lock_obj+0x5c",
-    "free_trylock": "msm_gem_free_object+0x3c",
-    "deferred_free_lock": "msm_gem_free_work+0x48",
-    "put_retire": "msm_submit_retire+0x98",
-    "put_close": "drm_gem_object_handle_put_unlocked+0xe0",
-    "put_shrinker": "drm_gem_lru_scan+0x1a0",
-}
-
 _SUBMIT_IOCTL = ("msm_ioctl_gem_submit", "drm_ioctl_kernel", "drm_ioctl", "__arm64_sys_ioctl",
                  "invoke_syscall", "el0_svc_common", "do_el0_svc", "el0_svc")
 _RETIRE = ("retire_worker", "kthread_worker_fn", "kthread", "ret_from_fork")
@@ -71,57 +58,82 @@ _CLOSE = ("drm_gem_object_free", "drm_gem_object_handle_put_unlocked", "drm_gem_
 _FREE_WORK = ("process_one_work", "worker_thread", "kthread", "ret_from_fork")
 
 
+def _frame(name: str) -> str:
+    """A symbolized frame as BCC's ksym(show_offset=True) prints it: function+0xoffset. Frames
+    given with an offset keep it; others get a fixed, made-up one (a function of the name)."""
+    if "+0x" in name:
+        return name
+    return f"{name}+{0x10 + (zlib.crc32(name.encode()) % 0x300) * 4:#x}"
+
+
 def _s(*frames: str) -> str:
-    return "\n".join(frames)
+    return "\n".join(_frame(f) for f in frames)
 
 
-# name -> frames. Ids are assigned in this order starting at 1 (0 would read as "none").
+# name -> frames, innermost first. Ids are assigned in this order starting at 1. The second frame
+# is what the live recorder reports as `caller` (the return address of the probed call), so
+# the model's callers come from here too (CALLERS).
 STACKS: dict[str, str] = {
-    "submit_lock": _s("ww_mutex_lock_interruptible", "drm_exec_lock_obj", "drm_exec_prepare_obj",
-                      "submit_lock_objects", *_SUBMIT_IOCTL),
-    "madvise_lock": _s("ww_mutex_lock", "msm_gem_madvise", "msm_ioctl_gem_madvise",
+    "submit_lock": _s("ww_mutex_lock_interruptible", "drm_exec_lock_obj+0x5c",
+                      "drm_exec_prepare_obj", "submit_lock_objects", *_SUBMIT_IOCTL),
+    "submit_lock_legacy": _s("ww_mutex_lock_interruptible", "submit_lock_objects+0x88",
+                             *_SUBMIT_IOCTL),
+    "madvise_lock": _s("ww_mutex_lock", "msm_gem_madvise+0x44", "msm_ioctl_gem_madvise",
                        "drm_ioctl_kernel", "drm_ioctl", "__arm64_sys_ioctl", "invoke_syscall",
                        "el0_svc"),
-    "free_close_lru": _s("__mutex_lock", "drm_gem_lru_remove", "drm_gem_object_release",
-                         "msm_gem_free_object", *_CLOSE),
-    "retire_lock": _s("ww_mutex_lock", "msm_submit_retire", "retire_submits", *_RETIRE),
-    "free_retire": _s("msm_gem_free_object", "drm_gem_object_free", "msm_submit_retire",
+    "retire_lock": _s("ww_mutex_lock", "msm_submit_retire+0x4c", "retire_submits", *_RETIRE),
+    "free_retire": _s("msm_gem_free_object", "drm_gem_object_free", "msm_submit_retire+0x98",
                       "retire_submits", *_RETIRE),
-    "put_retire": _s("drm_gem_object_free", "msm_submit_retire", "retire_submits", *_RETIRE),
+    "put_retire": _s("drm_gem_object_free", "msm_submit_retire+0x98", "retire_submits",
+                     *_RETIRE),
     "free_close": _s("msm_gem_free_object", *_CLOSE),
     "put_close": _s(*_CLOSE),
-    "free_trylock_retire": _s("ww_mutex_trylock", "msm_gem_free_object", "drm_gem_object_free",
-                              "msm_submit_retire", "retire_submits", *_RETIRE),
+    "free_trylock_retire": _s("ww_mutex_trylock", "msm_gem_free_object+0x3c",
+                              "drm_gem_object_free", "msm_submit_retire+0x98", "retire_submits",
+                              *_RETIRE),
     "free_worker": _s("msm_gem_free_object", "msm_gem_free_work", *_FREE_WORK),
-    "free_worker_lock": _s("ww_mutex_lock", "msm_gem_free_work", *_FREE_WORK),
-    "trylock_kswapd": _s("ww_mutex_trylock", "drm_gem_lru_scan", *_KSWAPD),
-    "trylock_direct": _s("ww_mutex_trylock", "drm_gem_lru_scan", *_DIRECT),
-    "free_kswapd": _s("msm_gem_free_object", "drm_gem_object_free", "drm_gem_lru_scan",
+    "free_worker_lock": _s("ww_mutex_lock", "msm_gem_free_work+0x48", *_FREE_WORK),
+    "trylock_kswapd": _s("ww_mutex_trylock", "drm_gem_lru_scan+0x104", *_KSWAPD),
+    "trylock_direct": _s("ww_mutex_trylock", "drm_gem_lru_scan+0x104", *_DIRECT),
+    "free_kswapd": _s("msm_gem_free_object", "drm_gem_object_free", "drm_gem_lru_scan+0x1a0",
                       *_KSWAPD),
-    "free_direct": _s("msm_gem_free_object", "drm_gem_object_free", "drm_gem_lru_scan",
+    "free_direct": _s("msm_gem_free_object", "drm_gem_object_free", "drm_gem_lru_scan+0x1a0",
                       *_DIRECT),
-    "put_kswapd": _s("drm_gem_object_free", "drm_gem_lru_scan", *_KSWAPD),
-    "put_direct": _s("drm_gem_object_free", "drm_gem_lru_scan", *_DIRECT),
-    "vm_lock_kswapd": _s("ww_mutex_lock", "with_vm_locks", "purge", "drm_gem_lru_scan",
+    "put_kswapd": _s("drm_gem_object_free", "drm_gem_lru_scan+0x1a0", *_KSWAPD),
+    "put_direct": _s("drm_gem_object_free", "drm_gem_lru_scan+0x1a0", *_DIRECT),
+    "vm_lock_kswapd": _s("ww_mutex_lock", "with_vm_locks+0x7c", "purge", "drm_gem_lru_scan",
                          *_KSWAPD),
-    "vm_lock_direct": _s("ww_mutex_lock", "with_vm_locks", "purge", "drm_gem_lru_scan",
+    "vm_lock_direct": _s("ww_mutex_lock", "with_vm_locks+0x7c", "purge", "drm_gem_lru_scan",
                          *_DIRECT),
-    "exec_lock_kswapd": _s("ww_mutex_lock", "drm_exec_lock_obj", "msm_gem_free_object",
-                           "drm_gem_object_free", "drm_gem_lru_scan", *_KSWAPD),
-    "exec_lock_direct": _s("ww_mutex_lock", "drm_exec_lock_obj", "msm_gem_free_object",
-                           "drm_gem_object_free", "drm_gem_lru_scan", *_DIRECT),
+    "exec_lock_kswapd": _s("ww_mutex_lock", "drm_exec_lock_obj+0x5c", "msm_gem_free_object",
+                           "drm_gem_object_free", "drm_gem_lru_scan+0x1a0", *_KSWAPD),
+    "exec_lock_direct": _s("ww_mutex_lock", "drm_exec_lock_obj+0x5c", "msm_gem_free_object",
+                           "drm_gem_object_free", "drm_gem_lru_scan+0x1a0", *_DIRECT),
     "fence_wait_kswapd": _s("dma_resv_wait_timeout", "active_purge", "drm_gem_lru_scan",
                             *_KSWAPD),
     "fence_wait_direct": _s("dma_resv_wait_timeout", "active_purge", "drm_gem_lru_scan",
                             *_DIRECT),
-    "contention_submit": _s("__mutex_lock", "ww_mutex_lock_interruptible", "drm_exec_lock_obj",
-                            "submit_lock_objects", *_SUBMIT_IOCTL),
-    "contention_retire": _s("__mutex_lock", "ww_mutex_lock", "msm_submit_retire",
+    "contention_submit": _s("__mutex_lock", "ww_mutex_lock_interruptible",
+                            "drm_exec_lock_obj+0x5c", "submit_lock_objects", *_SUBMIT_IOCTL),
+    "contention_submit_legacy": _s("__mutex_lock", "ww_mutex_lock_interruptible",
+                                   "submit_lock_objects+0x88", *_SUBMIT_IOCTL),
+    "contention_retire": _s("__mutex_lock", "ww_mutex_lock", "msm_submit_retire+0x4c",
                             "retire_submits", *_RETIRE),
-    "contention_vm": _s("__mutex_lock", "ww_mutex_lock", "with_vm_locks", "purge",
+    "contention_vm": _s("__mutex_lock", "ww_mutex_lock", "with_vm_locks+0x7c", "purge",
                         "drm_gem_lru_scan", *_KSWAPD),
+    "free_close_lru": _s("__mutex_lock", "drm_gem_lru_remove", "drm_gem_object_release",
+                         "msm_gem_free_object", *_CLOSE),
 }
 STACK_ID = {name: i + 1 for i, name in enumerate(STACKS)}
+
+# call site name -> the caller string of events made at it: the second frame of its stack
+CALLERS = {name: STACKS[stack].split("\n")[1] for name, stack in {
+    "submit_lock": "submit_lock", "submit_lock_legacy": "submit_lock_legacy",
+    "retire_lock": "retire_lock", "madvise_lock": "madvise_lock",
+    "lru_trylock": "trylock_kswapd", "vm_lock": "vm_lock_kswapd",
+    "free_exec_lock": "exec_lock_kswapd", "free_trylock": "free_trylock_retire",
+    "deferred_free_lock": "free_worker_lock", "put_retire": "put_retire",
+    "put_close": "put_close", "put_shrinker": "put_kswapd"}.items()}
 
 
 def stack_id(name: str) -> int:

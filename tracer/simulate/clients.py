@@ -139,15 +139,17 @@ def timeline(world: World, p: SubmitPlan, direct_ns: np.ndarray) -> None:
     hcomm = np.where(is_shared, holder_client[sub], -1)
     ticket = catalog.addr_range(catalog.SUBMIT_BASE, np.arange(n) % 2048,
                                 catalog.SUBMIT_STRIDE) + np.uint64(catalog.TICKET_OFFSET)
-    caller = catalog.CALLERS["submit_lock" if sc.ticket or sc.retire_locks
-                             else "submit_lock_legacy"]
+    site = "submit_lock" if sc.ticket or sc.retire_locks else "submit_lock_legacy"
+    caller, lock_stack = catalog.CALLERS[site], catalog.stack_id(site)
+    cont_stack = catalog.stack_id("contention_submit" if site == "submit_lock"
+                                  else "contention_submit_legacy")
     log.add("resv_lock", {
         **world.threads.columns(tid, rng), "ts_ns": ts, "lock_addr": lock_addr, "obj_addr": obj,
         "ctx_addr": ticket[sub], "duration_ns": dur, "ret": np.where(kind == DEADLK,
                                                                     catalog.EDEADLK, 0),
         "holder_tid": np.where(is_shared, htid, 0), "holder_comm": _comms(world, hcomm),
         "context": "ioctl", "in_reclaim": False, "caller": caller,
-        "stack_id": catalog.stack_id("submit_lock"), "api": "ww_mutex_lock_interruptible",
+        "stack_id": lock_stack, "api": "ww_mutex_lock_interruptible",
         "is_resv": True, "_waited": is_shared})
     c = is_shared
     log.add("lock_contention", {
@@ -155,7 +157,7 @@ def timeline(world: World, p: SubmitPlan, direct_ns: np.ndarray) -> None:
         "lock_addr": lock_addr[c], "flags": 0x20, "duration_ns": cont_ns[c],
         "ret": np.where(kind[c] == DEADLK, catalog.EDEADLK, 0), "holder_tid": htid[c],
         "holder_comm": _comms(world, hcomm[c]), "is_resv": True, "context": "ioctl",
-        "in_reclaim": False, "stack_id": catalog.stack_id("contention_submit")})
+        "in_reclaim": False, "stack_id": cont_stack})
 
     # holds: from the lock call's return to the unlock at the end of the ioctl; BO 0 of a
     # backed-off submit is first released at the -EDEADLK return
@@ -170,7 +172,7 @@ def timeline(world: World, p: SubmitPlan, direct_ns: np.ndarray) -> None:
         **world.threads.columns(tid[held], rng), "ts_ns": acq_end[held],
         "lock_addr": lock_addr[held], "obj_addr": obj[held],
         "duration_ns": release[held] - acq_end[held], "context": "ioctl", "caller": caller,
-        "stack_id": catalog.stack_id("submit_lock")})
+        "stack_id": lock_stack})
 
     # the other process's thread holds the shared resv from before the first wait begins
     # until just before the last wait ends (the waiter wakes 1-4 us after the unlock)

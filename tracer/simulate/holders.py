@@ -115,8 +115,10 @@ def emit_holders(world: World) -> None:
     submit = site == 0
     ticket = catalog.addr_range(catalog.SUBMIT_BASE + 0x1000000, np.arange(n) % 512,
                                 catalog.SUBMIT_STRIDE) + np.uint64(catalog.TICKET_OFFSET)
-    callers = [catalog.CALLERS["submit_lock"], catalog.CALLERS["madvise_lock"]]
-    stack = np.where(submit, catalog.stack_id("submit_lock"), catalog.stack_id("madvise_lock"))
+    sc = world.scenario
+    submit_site = "submit_lock" if sc.ticket or sc.retire_locks else "submit_lock_legacy"
+    callers = [catalog.CALLERS[submit_site], catalog.CALLERS["madvise_lock"]]
+    stack = np.where(submit, catalog.stack_id(submit_site), catalog.stack_id("madvise_lock"))
     cols = world.threads.columns(ep["tid"].to_numpy(), rng)
     acquire, release = ep["acquire"].to_numpy(), ep["release"].to_numpy()
     lock, obj = ep["lock"].to_numpy(), ep["obj"].to_numpy()

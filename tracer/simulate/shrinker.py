@@ -162,7 +162,7 @@ def emit(world: World, ps: Passes, start: np.ndarray) -> dict:
     # vmscan:mm_shrink_slab_start fires after the count, _end after the scan; its retval is
     # what do_shrink_slab added up (a SHRINK_STOP scan adds nothing)
     slab_ts = count_ts + b["count_dur"] + 100
-    log.add("shrink_slab", {**cols, "ts_ns": slab_ts, "shrinker": "drm-msm_gem",
+    log.add("shrink_slab", {**cols, "ts_ns": slab_ts, "shrinker": "msm_gem_shrinker_scan",
                             "nr_to_scan_pages": b["nr"], "freed_pages": np.where(stop, 0, freed),
                             "count_pages": count, "gfp_flags": gfp,
                             "duration_ns": scan_ts + b["scan_dur"] + 300 - slab_ts})
@@ -267,7 +267,7 @@ def _objects(world: World, rng, ps: Passes, st_ts: np.ndarray, stage_names) -> N
             "duration_ns": b["exec_dur"][ex], "ret": 0, "holder_tid": 0, "holder_comm": None,
             "context": "shrinker", "in_reclaim": True,
             "caller": catalog.CALLERS["free_exec_lock"], "stack_id": sid("exec_lock")[ex],
-            "api": "drm_exec_lock_obj", "is_resv": True, "_waited": False})
+            "api": "ww_mutex_lock", "is_resv": True, "_waited": False})
 
 
 def _vm_locks(world, rng, cols, b, t_so, obj, ticket, stack, owner) -> None:
