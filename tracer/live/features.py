@@ -133,7 +133,9 @@ def gather() -> Features:
     _, match, _ = headers_info(release)
     from probes.btf import kernel_offsets
     offsets, lru_params = kernel_offsets()
-    return Features(release=release, kprobes=kp, ringbuf=kernel_version(release) >= (5, 8),
+    # GEMSCOPE_PERF_BUFFER=1 forces the perf-buffer path (kernels < 5.8 use it; tests use this)
+    ringbuf = kernel_version(release) >= (5, 8) and not os.environ.get("GEMSCOPE_PERF_BUFFER")
+    return Features(release=release, kprobes=kp, ringbuf=ringbuf,
                     tracepoints=tracepoints(tfs), fentry=False, headers_match=match,
                     kprobes_detail=None if kp else detail, offsets=tuple(sorted(offsets.items())),
                     lru_scan_params=lru_params)

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 
 from probes import program
+from probes.events import EVENT_SIZE
 from probes.plan import Plan
 
 from .features import compile_bpf, import_bcc
@@ -74,8 +75,11 @@ class BccSession:
             self._poll = lambda ms: self.bpf.perf_buffer_poll(ms)
 
     def _on_record(self, _ctx, data, size) -> None:
-        # the only per-event Python: copy the bytes; decoding happens per batch
-        self.raw += ct.string_at(data, size)
+        # the only per-event Python: copy the bytes; decoding happens per batch. Exactly one
+        # record: perf-buffer samples are padded to 8 bytes after their u32 size, so `size`
+        # can exceed the record and would shift every later record of the batch.
+        if size >= EVENT_SIZE:
+            self.raw += ct.string_at(data, EVENT_SIZE)
 
     def _on_perf_lost(self, lost) -> None:
         self.perf_lost += int(lost)
