@@ -184,6 +184,10 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["simulate", "shrinker-storm", "-o", str(tmp_path / "x.gsrec"),
                  "--duration-s", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+    assert main(["simulate", "shrinker-storm", "-o", str(tmp_path / "x.gsrec"),
+                 "--duration-s", "3600", "--scale", "1000"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "million events" in err
     assert main(["simulate", "shrinker-storm", "-o", str(tmp_path / "nodir" / "x.gsrec")]) == 2
     assert "does not exist" in capsys.readouterr().err
 

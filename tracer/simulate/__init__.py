@@ -24,6 +24,8 @@ from .world import RECORDER_TID, REALTIME_OFFSET_NS, World
 
 MAX_DURATION_S = 3600.0
 MAX_SCALE = 1000.0
+EVENTS_PER_S_AT_SCALE_1 = 9_000      # a bit above the busiest scenario (vm-lock-under-reclaim)
+MAX_EVENTS = 100_000_000             # ~280 bytes per event while modelling
 
 # The probe set the model stands in for: probe -> the kinds it produces.
 MODELLED_PROBES: dict[str, tuple[str, ...]] = {
@@ -77,6 +79,11 @@ def simulate(name: str, seed: int = 1, duration_s: float = 5.0, scale: float = 1
         raise SimulateError(f"--scale must be above 0 and at most {MAX_SCALE:g}, got {scale:g}")
     if not (0 <= seed < 2 ** 63):
         raise SimulateError(f"--seed must be a non-negative integer below 2**63, got {seed}")
+    expected = EVENTS_PER_S_AT_SCALE_1 * duration_s * scale
+    if expected > MAX_EVENTS:
+        raise SimulateError(f"--duration-s {duration_s:g} at --scale {scale:g} would make about "
+                            f"{expected / 1e6:,.0f} million events; the model keeps them all in "
+                            f"memory, so at most {MAX_EVENTS / 1e6:,.0f} million")
     world = World(sc, seed, duration_s, scale)
     plan = clients.plan(world)
     d = plan.direct

@@ -49,7 +49,8 @@ class Objects:
 class Episodes:
     """Lock holds that injected waits and trylock failures need: who held which resv, when.
 
-    Actors append requests; holders.emit() turns them into the holder's resv_lock + resv_hold.
+    Actors append requests; holders.emit_holders() turns them into the holder's resv_lock and
+    resv_hold.
     """
     lock_addr: list[np.ndarray] = field(default_factory=list)
     obj_addr: list[np.ndarray] = field(default_factory=list)
