@@ -201,3 +201,14 @@ def test_overlapping_entries(good, tmp_path):
     add_overlapping_entry(bad, "summary.md", "summary.mx")
     assert refused(bad) == ("bundle refused by the overlap check: parts summary.md and "
                             "summary.mx overlap in the file (a crafted bomb)")
+
+
+def test_not_enough_space_to_extract(good, tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 1000, 1000))
+    size = open_and_verify(good).manifest["parts"]["recording.gsrec"]["size_bytes"]
+    dest = os.path.join(os.path.dirname(good), "dest")
+    assert refused(good) == (f"not enough space to extract the recording: {size / 1024:.1f} KiB "
+                             f"needed, 1000 B free in {dest} (set TMPDIR to a larger file system)")

@@ -220,6 +220,9 @@ def open_and_verify(path: str | os.PathLike, dest_dir: str | None = None,
         infos = {i.filename: i for i in infos_list}
         manifest = _read_manifest(zf, infos, path, limits)
         _check_parts_match(path, manifest, infos)
+        if dest_dir is not None:
+            _check_space(path, dest_dir, sum(infos[n].file_size for n in manifest["parts"]
+                                              if keep(n)))
         for name in sorted(manifest["parts"]):
             info = infos[name]
             budget = limits.max_recording_bytes if name == RECORDING_NAME else limits.max_part_bytes
@@ -234,6 +237,15 @@ def open_and_verify(path: str | os.PathLike, dest_dir: str | None = None,
             if digest != manifest["parts"][name]["sha256"]:
                 raise BundleError(f"{path}: part {name} is damaged: sha256 mismatch")
         return BundleContents(path, manifest, {n: infos[n] for n in manifest["parts"]})
+
+
+def _check_space(path: str, dest_dir: str, needed: int) -> None:
+    import shutil
+    free = shutil.disk_usage(dest_dir).free
+    if needed > free:
+        raise BundleError(f"{path}: not enough space to extract the recording: "
+                          f"{human_bytes(needed)} needed, {human_bytes(free)} free in {dest_dir} "
+                          "(set TMPDIR to a larger file system)")
 
 
 def _create_private(dest_dir: str, name: str) -> BinaryIO:
