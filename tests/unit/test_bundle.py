@@ -167,3 +167,20 @@ def test_redacting_a_truncated_recording_keeps_the_damage_on_record(tmp_path):
         f = load_frames(path)
     assert f.meta["truncated_before_redaction"]
     assert open_and_verify(out).manifest["parts"]["summary.md"]["role"] == "summary"
+
+
+def test_bundle_with_the_perfetto_export(tmp_path):
+    import zipfile as zf_mod
+    from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace
+    rec = write_lifecycle(tmp_path / "fx.gsrec")
+    out = str(tmp_path / "p.gsbundle")
+    assert main(["bundle", "create", rec, "-o", out, "--perfetto", "--redact-comm"]) == 0
+    assert open_and_verify(out).manifest["parts"]["trace.pftrace"]["role"] == "perfetto"
+    trace = Trace()
+    with zf_mod.ZipFile(out) as zf:
+        trace.ParseFromString(zf.read("trace.pftrace"))
+    threads = sorted(p.track_descriptor.thread.thread_name for p in trace.packet
+                     if p.track_descriptor.HasField("thread"))
+    assert threads == ["task-001", "task-002", "task-003"]      # redacted like the recording
+    assert "- timeline: trace.pftrace (open it in https://ui.perfetto.dev)" in \
+        read_text_part(out, "summary.md")

@@ -13,6 +13,8 @@ FORMAT = "gemscope-bundle"
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 RECORDING_NAME = "recording.gsrec"
+PERFETTO_NAME = "trace.pftrace"          # optional: the Perfetto export of the recording
+LARGE_PARTS = (RECORDING_NAME, PERFETTO_NAME)   # may be as large as a recording
 
 # One path segment: starts with a letter/digit, then letters, digits, '.', '_', '-'. No '..' can
 # be formed (a segment cannot start with '.'), no absolute path, no backslash, no drive letter.

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO, Callable
 
 from ..errors import RecordingError
 from .limits import (DEFAULT_LIMITS, FORMAT, FORMAT_VERSION, MANIFEST_NAME, PART_NAME,
-                     RECORDING_NAME, Limits, human_bytes)
+                     LARGE_PARTS, RECORDING_NAME, Limits, human_bytes)
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _CHUNK = 1 << 20
@@ -96,7 +96,7 @@ def _check_member(path: str, info: zipfile.ZipInfo, limits: Limits) -> None:
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise _refuse("compression", path, f"member {name!r} uses compression method "
                                            f"{info.compress_type} (only stored/deflate)")
-    limit = limits.max_recording_bytes if name == RECORDING_NAME else (
+    limit = limits.max_recording_bytes if name in LARGE_PARTS else (
         limits.max_manifest_bytes if name == MANIFEST_NAME else limits.max_part_bytes)
     if info.file_size > limit:
         raise _refuse("part size", path, f"part {name} declares {human_bytes(info.file_size)} "
@@ -225,7 +225,7 @@ def open_and_verify(path: str | os.PathLike, dest_dir: str | None = None,
                                               if keep(n)))
         for name in sorted(manifest["parts"]):
             info = infos[name]
-            budget = limits.max_recording_bytes if name == RECORDING_NAME else limits.max_part_bytes
+            budget = limits.max_recording_bytes if name in LARGE_PARTS else limits.max_part_bytes
             out: BinaryIO | None = None
             if dest_dir is not None and keep(name):
                 out = _create_private(dest_dir, name)

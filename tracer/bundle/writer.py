@@ -14,7 +14,7 @@ from typing import Any
 from .. import __version__
 from ..errors import GemscopeError
 from . import environment, plots
-from .limits import FORMAT, FORMAT_VERSION, MANIFEST_NAME, RECORDING_NAME
+from .limits import FORMAT, FORMAT_VERSION, MANIFEST_NAME, PERFETTO_NAME, RECORDING_NAME
 from .redact import Redactor, redact_recording
 
 ENVIRONMENT_NAME = "environment.json"
@@ -38,7 +38,8 @@ def _member(name: str, compress: int) -> zipfile.ZipInfo:
     return info
 
 
-def _summary_markdown(report: dict, env: dict, formats: dict, plot_names: list[str]) -> str:
+def _summary_markdown(report: dict, env: dict, formats: dict, plot_names: list[str],
+                      perfetto: bool = False) -> str:
     from ..render import render
     rec, plan = env["recorded_on"], env["attach_plan"]
     lines = ["# gemscope bug-report bundle", ""]
@@ -56,7 +57,10 @@ def _summary_markdown(report: dict, env: dict, formats: dict, plot_names: list[s
               f"- tracepoint formats included: {len(formats['formats'])}"
               + (f" ({len(formats['unreadable'])} unreadable)" if formats["unreadable"] else ""),
               f"- gemscope {env['tool_versions']['gemscope']}, python "
-              f"{env['tool_versions']['python']}", ""]
+              f"{env['tool_versions']['python']}"]
+    if perfetto:
+        lines.append(f"- timeline: {PERFETTO_NAME} (open it in https://ui.perfetto.dev)")
+    lines.append("")
     lines += [f"![{os.path.basename(n)}]({n})" for n in plot_names] + [""]
     body = render(report, markdown=True)
     return "\n".join(lines) + "\n" + body
@@ -91,7 +95,7 @@ def _report(recording: str):
 
 
 def create_bundle(recording: str, out: str, *, redact_comm: bool = False,
-                  redact_paths: bool = False) -> dict[str, Any]:
+                  redact_paths: bool = False, with_perfetto: bool = False) -> dict[str, Any]:
     """Write the bundle `out` for `recording`; returns the manifest. Atomic (temp + rename)."""
     from ..recording import open_recording
     with open_recording(recording) as rec:      # a clear error when it is not a recording
@@ -119,26 +123,32 @@ def create_bundle(recording: str, out: str, *, redact_comm: bool = False,
         parts[ENVIRONMENT_NAME] = json.dumps({**env, "tracepoint_formats": env_formats},
                                              indent=2, sort_keys=True, default=str).encode()
         summary = _summary_markdown(report, env, formats, [plots.FREE_HIST_NAME,
-                                                           plots.RETIRE_SPLIT_NAME])
+                                                           plots.RETIRE_SPLIT_NAME],
+                                    perfetto=with_perfetto)
         if redact_comm or redact_paths:
             summary = redactor.text(summary)
         parts[SUMMARY_NAME] = summary.encode()
+        files = {RECORDING_NAME: rec_path}
+        if with_perfetto:       # made from the (redacted) frames: same names as the recording
+            from ..export.perfetto import export_perfetto
+            files[PERFETTO_NAME] = os.path.join(tmp, PERFETTO_NAME)
+            export_perfetto(frames, files[PERFETTO_NAME])
         manifest = {
             "format": FORMAT, "format_version": FORMAT_VERSION,
             "created_by": f"gemscope {__version__}", "created_at_unix_ns": time.time_ns(),
             "redacted": {"task_names": redact_comm, "paths": redact_paths},
             "synthetic": bool(source_meta.get("synthetic")),
             "events": report["health"]["events"],
-            "parts": {RECORDING_NAME: {"sha256": _sha256_file(rec_path),
-                                       "size_bytes": os.path.getsize(rec_path),
-                                       "role": "recording"}},
+            "parts": {name: {"sha256": _sha256_file(p), "size_bytes": os.path.getsize(p),
+                             "role": "recording" if name == RECORDING_NAME else "perfetto"}
+                      for name, p in files.items()},
         }
         for name, data in parts.items():
             manifest["parts"][name] = {"sha256": hashlib.sha256(data).hexdigest(),
                                        "size_bytes": len(data),
                                        "role": name.split("/")[0].removesuffix(".json")
                                        .removesuffix(".md")}
-        _write_zip(out, rec_path, parts, manifest)
+        _write_zip(out, files, parts, manifest)
     return manifest
 
 
@@ -147,7 +157,7 @@ def _all_kinds() -> list[str]:
     return list(KINDS)
 
 
-def _write_zip(out: str, rec_path: str, parts: dict[str, bytes], manifest: dict) -> None:
+def _write_zip(out: str, files: dict[str, str], parts: dict[str, bytes], manifest: dict) -> None:
     out_dir = os.path.dirname(os.path.abspath(out))
     try:
         fd, tmp_out = tempfile.mkstemp(prefix=".gemscope-bundle-", suffix=".tmp", dir=out_dir)
@@ -157,12 +167,13 @@ def _write_zip(out: str, rec_path: str, parts: dict[str, bytes], manifest: dict)
         with os.fdopen(fd, "wb") as f, zipfile.ZipFile(f, "w", allowZip64=True) as zf:
             zf.writestr(_member(MANIFEST_NAME, zipfile.ZIP_DEFLATED),
                         json.dumps(manifest, indent=2, sort_keys=True).encode())
-            # the recording is already zstd-compressed: store it, stream it from disk
-            with open(rec_path, "rb") as src, \
-                    zf.open(_member(RECORDING_NAME, zipfile.ZIP_STORED), "w",
-                            force_zip64=True) as dst:
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    dst.write(chunk)
+            # large parts are streamed from disk; the recording is already zstd: stored
+            for name, path in files.items():
+                method = zipfile.ZIP_STORED if name == RECORDING_NAME else zipfile.ZIP_DEFLATED
+                with open(path, "rb") as src, \
+                        zf.open(_member(name, method), "w", force_zip64=True) as dst:
+                    for chunk in iter(lambda: src.read(1 << 20), b""):
+                        dst.write(chunk)
             for name, data in parts.items():
                 compress = zipfile.ZIP_STORED if name.endswith(".png") else zipfile.ZIP_DEFLATED
                 zf.writestr(_member(name, compress), data)

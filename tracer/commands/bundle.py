@@ -17,7 +17,7 @@ EPILOG = """examples:
 
 A bundle is a ZIP: manifest.json (SHA-256 per part), recording.gsrec, environment.json (kernel
 release and config lines, msm parameters, GPU, attach plan, tool versions, command line),
-formats/ (tracepoint formats), summary.md and plots/*.png. Readers verify every part and refuse
+formats/ (tracepoint formats), summary.md, plots/*.png and, with --perfetto, trace.pftrace. Readers verify every part and refuse
 path tricks, links, devices, bombs and damaged parts with a one-line reason.
 """
 
@@ -41,6 +41,8 @@ def register(sub) -> None:
     c.add_argument("--backend", choices=("auto", "bcc", "ftrace"), default="auto",
                    help="with --record: the recorder backend (see gemscope record --help)")
     c.add_argument("-o", "--output", required=True, help="bundle file to write")
+    c.add_argument("--perfetto", action="store_true",
+                   help="also include the Perfetto export (trace.pftrace) for ui.perfetto.dev")
     c.add_argument("--redact-comm", action="store_true",
                    help="replace task names by task-NNN tokens (consistently, everywhere)")
     c.add_argument("--redact-paths", action="store_true",
@@ -79,11 +81,13 @@ def run_create(args) -> int:
             rec = os.path.join(tmp, "live.gsrec")
             _record(args.record, rec, args.backend)
             manifest = create_bundle(rec, args.output, redact_comm=args.redact_comm,
-                                     redact_paths=args.redact_paths)
+                                     redact_paths=args.redact_paths,
+                                     with_perfetto=args.perfetto)
     else:
         with open_input(args.recording) as rec:
             manifest = create_bundle(rec, args.output, redact_comm=args.redact_comm,
-                                     redact_paths=args.redact_paths)
+                                     redact_paths=args.redact_paths,
+                                     with_perfetto=args.perfetto)
     size = os.path.getsize(args.output)
     print(f"wrote {args.output}: {len(manifest['parts'])} parts, {manifest['events']} events, "
           f"{size} bytes" + (" (SYNTHETIC recording)" if manifest["synthetic"] else ""))
