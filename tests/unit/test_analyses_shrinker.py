@@ -31,12 +31,13 @@ def _rows():
                         nr_to_scan_pages=32, freed_pages=10, remaining_pages=4),
                      _k(20100, duration_ns=500, stage="active_evict", lru_addr=L2,
                         nr_to_scan_pages=64, freed_pages=None, remaining_pages=16)],
-        "free": [ev(500, 7, "w", duration_ns=700, lru_addr=L1),       # overlaps purge scan 1
+        "free": [ev(500, 7, "w", duration_ns=700, lru_addr=L1, size_bytes=4096),  # purge scan 1
                  ev(500, 8, "w", duration_ns=700, lru_addr=L2),       # other LRU's scan only
-                 ev(3100, 7, "w", duration_ns=0, lru_addr=L1),        # touches its end
+                 ev(3100, 7, "w", duration_ns=0, lru_addr=L1, size_bytes=8192),  # its end
                  ev(4000, 7, "w", duration_ns=100, lru_addr=L1),      # between scans
-                 ev(20000, 9, "w", duration_ns=50000, lru_addr=L2),   # spans active_evict
-                 ev(41000, 9, "w", duration_ns=None),                 # unknown LRU, in a scan
+                 ev(20000, 9, "w", duration_ns=50000, lru_addr=L2,    # spans active_evict
+                    size_bytes=1 << 20),
+                 ev(41000, 9, "w", duration_ns=None, size_bytes=64 << 10),  # unknown LRU
                  ev(10000, 9, "w", duration_ns=10)],                  # unknown LRU, no scan
     }
 
@@ -53,6 +54,13 @@ def test_headline_exact():
     assert h["freed_pages_by_stage"] == {"purge": 70, "evict": 40, "active_evict": 0}
     assert h["frees_overlapping_scans"] == 3
     assert h["frees_overlapping_scans_unknown_lru"] == 1
+    assert h["frees_overlapping_scans_bytes"] == 4096 + 8192 + (1 << 20) + (64 << 10)
+
+
+def test_overlapping_frees_table_longest_first():
+    t = shrinker(frames(_rows())).tables["frees_overlapping_scans"]
+    assert list(t["duration_ns"].fillna(-1)) == [50000, 700, 0, -1]    # unknown last
+    assert list(t["lru_addr"].fillna(0)) == [L2, L1, L1, 0]
 
 
 def test_stage_table():

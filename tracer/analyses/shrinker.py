@@ -19,6 +19,9 @@ from .base import Analysis, Result
 from .intervals import key_array, overlaps_any
 from .stats import distribution, known_ns, labels, percentile_ns, sum_ns, unknown_note
 
+# The overlapping frees listed (longest first); the headline counts all of them.
+OVERLAP_EXAMPLES = 200
+
 
 def _pages(series: pd.Series) -> int:
     """Sum of a page-count column; nulls (unknown) are skipped."""
@@ -127,6 +130,17 @@ def _overlaps(res: Result, free: pd.DataFrame, lru: pd.DataFrame) -> None:
     unknown = overlaps_any(fstart[~f_lru_known], fend[~f_lru_known], sstart, send)
     res.headline["frees_overlapping_scans"] = int(same.sum())
     res.headline["frees_overlapping_scans_unknown_lru"] = int(unknown.sum())
+    hit = np.zeros(len(free), dtype=bool)
+    hit[np.flatnonzero(f_lru_known)[same]] = True
+    hit[np.flatnonzero(~f_lru_known)[unknown]] = True
+    racing = free[hit]
+    # bytes a scan may have skipped because their objects were already being finalized
+    res.headline["frees_overlapping_scans_bytes"] = int(racing["size_bytes"].sum())
+    cols = ["ts_ns", "tid", "comm", "obj_addr", "size_bytes", "duration_ns", "lru_addr",
+            "context"]
+    res.tables["frees_overlapping_scans"] = racing.sort_values(
+        "duration_ns", ascending=False, kind="stable", na_position="last")[cols] \
+        .head(OVERLAP_EXAMPLES).reset_index(drop=True)
     if (~fknown).any():
         res.notes.append(f"{int((~fknown).sum())} frees had an unknown duration: taken as the "
                          "instant they started when looking for overlapping scans")
