@@ -66,9 +66,14 @@ def run(args) -> int:
         print("NOT CLOSED    the recorder did not close the file (killed?); all batches read")
     plan = m.get("probe_plan") or {}
     if plan:
-        att = [p for p, v in plan.items() if (v or {}).get("status") == "attached"]
-        miss = {p: v for p, v in plan.items() if (v or {}).get("status") != "attached"}
-        print(f"probes        {len(att)} attached, {len(miss)} not")
+        status = {p: (v or {}).get("status") for p, v in plan.items()}
+        att = [p for p, s in status.items() if s == "attached"]
+        modelled = [p for p, s in status.items() if s == "modelled"]
+        miss = {p: v for p, v in plan.items() if status[p] not in ("attached", "modelled")}
+        line = f"probes        {len(att)} attached, {len(miss)} not"
+        if modelled:
+            line += f", {len(modelled)} modelled by the simulator (no kernel probe)"
+        print(line)
         for p, v in sorted(miss.items()):
             print(f"  missing     {p}: {(v or {}).get('reason', '?')}")
     print("by kind")
