@@ -152,3 +152,11 @@ def test_every_sample_trace_reports_strict_json_and_text(sample, capsys):
 
 def test_there_are_sample_traces_to_report_on():
     assert len(SAMPLES) >= 5
+
+
+def test_only_runs_the_named_analyses(recording, capsys):
+    rc, out, _ = _run(capsys, recording, "--format", "json", "--only", "retire,contention")
+    assert rc == 0 and list(json.loads(out)["analyses"]) == ["contention", "retire"]
+    rc, out, err = _run(capsys, recording, "--only", "contention,bogus")
+    assert rc == 2 and out == "" and err.count("\n") == 1
+    assert "unknown analysis bogus" in err and "reclaim_risks" in err

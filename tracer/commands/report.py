@@ -12,6 +12,7 @@ EPILOG = """examples:
   gemscope report trace.gsrec --format json | jq .analyses.retire.headline
   gemscope report trace.gsrec --window 2:5                          # events from 2 s to 5 s
   gemscope report trace.gsrec --window 10:                          # from 10 s to the end
+  gemscope report trace.gsrec --only contention,retire              # just these analyses
 
 Times in --window are seconds after the recording's first event; an event belongs to the window
 when it STARTS inside it. An analysis whose events were not recorded says "cannot answer"
@@ -21,6 +22,24 @@ when it STARTS inside it. An analysis whose events were not recorded says "canno
 
 class WindowError(GemscopeError):
     """A --window argument that is not START_S:END_S."""
+
+
+class UnknownAnalysis(GemscopeError):
+    """An --only name that is not an analysis."""
+
+
+def pick_analyses(only: str | None) -> list:
+    """The analyses named in --only (in display order), or all of them."""
+    from ..analyses import ALL
+    if not only:
+        return list(ALL)
+    names = [n.strip() for n in only.split(",") if n.strip()]
+    known = {a.name for a in ALL}
+    bad = [n for n in names if n not in known]
+    if bad or not names:
+        raise UnknownAnalysis(f"--only {only!r}: unknown analysis {', '.join(bad) or '(none)'}; "
+                              f"choose from {', '.join(a.name for a in ALL)}")
+    return [a for a in ALL if a.name in names]
 
 
 def register(sub) -> None:
@@ -38,6 +57,9 @@ def register(sub) -> None:
     p.add_argument("--window", metavar="START_S:END_S",
                    help="only events starting in this window, seconds after the first event; "
                         "either side may be empty")
+    p.add_argument("--only", metavar="NAMES",
+                   help="comma-separated analyses to run (contention, trylock, finalizers, "
+                        "retire, shrinker, reclaim_risks); default: all")
     p.set_defaults(func=run)
 
 
@@ -59,13 +81,13 @@ def parse_window(text: str) -> tuple[float | None, float | None]:
     return lo, hi
 
 
-def build_report(path: str, window: str | None = None) -> dict:
+def build_report(path: str, window: str | None = None, only: str | None = None) -> dict:
     """Load, optionally window, analyse: the JSON-safe report dict of tracer.render."""
-    from ..analyses import run_all
     from ..frames import load_frames
     from ..recording import open_recording
     from ..render import health_dict, report_dict
     bounds = parse_window(window) if window else None
+    analyses = pick_analyses(only)
     with open_recording(path) as rec:
         frames = load_frames(rec)
         closed = rec.closed_cleanly
@@ -79,14 +101,16 @@ def build_report(path: str, window: str | None = None) -> dict:
                                None if hi is None else t0 + int(hi * 1e9))
         win = {"start_s": lo if lo is not None else 0.0, "end_s": hi,
                "events": sum(len(df) for df in frames.by_kind.values())}
-    return report_dict(frames, run_all(frames), health=health, window=win)
+    return report_dict(frames, {a.name: a(frames) for a in analyses}, health=health, window=win)
 
 
 def run(args) -> int:
     from ..bundle import open_input
     from ..render import render
+    parse_window(args.window) if args.window else None    # bad arguments fail before any
+    pick_analyses(args.only)                              # file is opened or extracted
     with open_input(args.file) as path:   # a recording, or a verified bug-report bundle
-        report = build_report(path, args.window)
+        report = build_report(path, args.window, args.only)
     if args.format == "json":
         print(json.dumps(report, indent=2, allow_nan=False))
     else:
