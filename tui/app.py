@@ -62,9 +62,10 @@ class GemscopeApp(App):
 
     def __init__(self, source: Any, *, tick_hz: float = 4.0,
                  clock: Callable[[], float] = time.monotonic, analyses: list | None = None,
-                 first_view: str = "overview"):
+                 first_view: str = "overview", source_started: bool = False):
         super().__init__()
         self.first_view = first_view
+        self.source_started = source_started
         self.source = source
         self.caps = source.capabilities
         self.tick_hz = tick_hz
@@ -102,7 +103,11 @@ class GemscopeApp(App):
         self.status_bar = self.query_one("#status", Static)
         self.tabs = self.query_one("#views", TabbedContent)
         self.views = {cls.NAME: self.query_one(f"#view-{cls.NAME}", View) for cls in VIEW_CLASSES}
-        self.source.start()
+        if not self.source_started:
+            try:
+                self.source.start()
+            except Exception as e:  # noqa: BLE001 - a notice; the app shows what it has
+                self.notify(f"the source could not start: {e}", severity="error", timeout=30)
         self.set_interval(1 / self.tick_hz, self.tick)
         self.tick()
 
