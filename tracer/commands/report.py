@@ -107,8 +107,10 @@ def build_report(path: str, window: str | None = None, only: str | None = None) 
 def run(args) -> int:
     from ..bundle import open_input
     from ..render import render
-    parse_window(args.window) if args.window else None    # bad arguments fail before any
-    pick_analyses(args.only)                              # file is opened or extracted
+    # bad arguments fail before any file is opened or a bundle extracted
+    if args.window:
+        parse_window(args.window)
+    pick_analyses(args.only)
     with open_input(args.file) as path:   # a recording, or a verified bug-report bundle
         report = build_report(path, args.window, args.only)
     if args.format == "json":
