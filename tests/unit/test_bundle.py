@@ -184,3 +184,21 @@ def test_bundle_with_the_perfetto_export(tmp_path):
     assert threads == ["task-001", "task-002", "task-003"]      # redacted like the recording
     assert "- timeline: trace.pftrace (open it in https://ui.perfetto.dev)" in \
         read_text_part(out, "summary.md")
+
+
+def test_redaction_reaches_free_text_columns(tmp_path):
+    from tracer.recording import RecordingWriter
+    rec = str(tmp_path / "g.gsrec")
+    with RecordingWriter(rec, {"source": "test", "recorded_kinds": ["generic"]}) as w:
+        w.append_rows("generic", [
+            dict(ts_ns=1, cpu=0, pid=5, tid=5, comm="glmark2", event_name="sched:sched_switch",
+                 payload="prev_comm=glmark2 next_comm=kworker/0:1 file=/home/alice/x.so"),
+            dict(ts_ns=2, cpu=0, pid=6, tid=6, comm="kworker/0:1", event_name="x:y",
+                 payload="glmark2-5 woke kworker/0:1")])
+    out = str(tmp_path / "g.gsbundle")
+    create_bundle(rec, out, redact_comm=True, redact_paths=True)
+    with open_input(out) as path:
+        g = load_frames(path)["generic"]
+    assert list(g["comm"].astype(str)) == ["task-001", "task-002"]
+    assert list(g["payload"]) == ["prev_comm=task-001 next_comm=task-002 file=<path-001>",
+                                  "task-001-5 woke task-002"]

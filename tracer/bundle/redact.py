@@ -20,7 +20,7 @@ from .. import schema
 from ..recording import META_KEY, open_recording
 
 TASK_COLUMNS = ("comm", "holder_comm", "target_comm")
-PATH_COLUMNS = ("payload",)
+FREE_TEXT_COLUMNS = ("payload", "reason")   # may name tasks or paths inside free text
 PATH_RE = re.compile(r"(?<![\w.~-])(?:~|/)[\w.@+-]*(?:/[\w.@+-]+)+/?|(?<![\w.~-])~/?[\w.@+-]*")
 # System locations name no user or project: left as they are.
 SYSTEM_PREFIXES = ("/proc/", "/sys/", "/boot/", "/dev/", "/usr/", "/lib/", "/lib64/", "/etc/",
@@ -56,7 +56,8 @@ class Redactor:
             value = PATH_RE.sub(self.path_token, value)
         if self.tasks and self.task_map:
             names = sorted(self.task_map, key=len, reverse=True)
-            pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+            # a name may be followed by '-pid' (ftrace text: "glmark2-5"), not by a word char
+            pattern = re.compile(r"(?<![\w-])(?:" + "|".join(map(re.escape, names)) + r")(?!\w)")
             value = pattern.sub(lambda m: self.task_map[m.group(0)], value)
         return value
 
@@ -79,9 +80,9 @@ class Redactor:
     def column(self, name: str, arr: pa.Array) -> pa.Array:
         if self.tasks and name in TASK_COLUMNS:
             return _map_strings(arr, self.task_map)
-        if self.paths and name in PATH_COLUMNS:
+        if (self.paths or self.tasks) and name in FREE_TEXT_COLUMNS:
             uniq = [u for u in pc.unique(arr).to_pylist() if u is not None]
-            return _map_strings(arr, {u: PATH_RE.sub(self.path_token, u) for u in uniq})
+            return _map_strings(arr, {u: self.text(u) for u in uniq})
         return arr
 
 
