@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .formats import EventFormat, FieldFormat
 from .rawevents import EventGroup, RawTrace, spans_to_strings
@@ -28,11 +29,15 @@ def _numeric(buf, offs, f: FieldFormat) -> pa.Array:
     return pa.array(raw.astype(np.uint64) if f.size == 8 else raw.astype(np.int64))
 
 
+def _cut_at_nul(arr: pa.Array) -> pa.Array:
+    """C strings: keep what precedes the first NUL (linear, no per-row matrix)."""
+    if not pc.any(pc.match_substring(arr, "\x00")).as_py():
+        return arr
+    return pc.list_element(pc.split_pattern(arr, "\x00", max_splits=1), 0)
+
+
 def _char_array(buf, offs, f: FieldFormat) -> pa.Array:
-    mat = _gather(buf, offs, f.size)
-    nul = mat == 0
-    length = np.where(nul.any(axis=1), nul.argmax(axis=1), f.size)
-    return spans_to_strings(buf, offs, length)
+    return _cut_at_nul(spans_to_strings(buf, offs, np.full(len(offs), f.size, np.int64)))
 
 
 def _dynamic(buf, offs, lens, f: FieldFormat) -> pa.Array:
@@ -43,17 +48,8 @@ def _dynamic(buf, offs, lens, f: FieldFormat) -> pa.Array:
     ok = (off + ln <= lens) & (ln >= 0)
     ln = np.where(ok, ln, 0)
     start = offs + np.where(ok, off, 0)
-    # strings carry their terminating NUL; cut at the first NUL
-    maxl = int(ln.max()) if len(ln) else 0
-    if maxl and maxl <= 4096:
-        mat = buf[np.minimum(start[:, None] + np.arange(maxl), len(buf) - 1)]
-        nul = (mat == 0) & (np.arange(maxl) < ln[:, None])
-        ln = np.where(nul.any(axis=1), nul.argmax(axis=1), ln)
-    else:
-        ln = np.minimum(ln, 4096)
-    arr = spans_to_strings(buf, start, ln)
-    return arr if ok.all() else pa.array(arr.to_pylist(), pa.string()).to_pandas().where(ok, None) \
-        .pipe(lambda s: pa.array(s, pa.string()))
+    arr = _cut_at_nul(spans_to_strings(buf, start, ln))
+    return arr if ok.all() else pc.if_else(pa.array(ok), arr, pa.scalar(None, pa.string()))
 
 
 MAX_FRAMES = 128
@@ -100,7 +96,10 @@ def decode_records(buf: np.ndarray, recs: Records, formats: dict[int, EventForma
             g.payload = pa.array([f"common_type={int(typ)} bytes={int(x)}" for x in lens])
             trace.add(g)
             continue
-        need = max([f.offset + f.size for f in fmt.fields] or [8])
+        # records must hold every field we decode (numeric arrays such as kernel_stack's
+        # caller[] are as long as the record says, not as the format's nominal size)
+        need = max([f.offset + f.size for f in fmt.fields
+                    if "[" not in f.name or f.is_char_array or f.is_dynamic] or [8])
         fits = lens >= need
         trace.bad_count += int((~fits).sum())
         if not fits.all():

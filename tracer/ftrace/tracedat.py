@@ -25,6 +25,8 @@ MAX_META = 256 << 20          # uncompressed metadata section limit
 MAX_CHUNK = 64 << 20          # one decompressed trace-data chunk
 MAX_COUNT = 100_000           # systems, events per system, options, chunks per CPU
 MAX_CPUS = 4096
+MAX_RATIO = 1000              # decompressed / compressed bytes of one CPU's data
+MAX_CPU_DATA = 16 << 30       # decompressed bytes of one CPU's data
 
 OPT_DONE, OPT_CPUSTAT, OPT_BUFFER, OPT_TRACECLOCK, OPT_UNAME = 0, 2, 3, 4, 5
 OPT_OFFSET, OPT_CPUCOUNT, OPT_VERSION, OPT_TSC2NSEC = 7, 8, 9, 14
@@ -76,10 +78,14 @@ class TraceDat:
         r = _Cursor(mv, c.offset, "<", self.path, limit=c.offset + c.size + 4)  # size excludes the count
         n = r.u32()
         _check(n <= MAX_COUNT * 10, self.path, f"{n} compressed chunks for CPU {c.cpu}")
-        out = []
+        out, total = [], 0
+        budget = min(MAX_CPU_DATA, MAX_RATIO * c.size + MAX_CHUNK)   # no decompression bombs
         for _ in range(n):
             csize, usize = r.u32(), r.u32()
             _check(usize <= MAX_CHUNK, self.path, f"chunk of {usize} bytes exceeds the limit")
+            total += usize
+            _check(total <= budget, self.path, f"CPU {c.cpu} data would decompress to more than "
+                                               f"{budget} bytes (ratio limit {MAX_RATIO})")
             out.append(_decompress(self.compression, r.take(csize), usize, self.path))
         return b"".join(out)
 
