@@ -51,6 +51,10 @@ class RecordingWriter:
         self._schema = schema.arrow_schema({META_KEY: json.dumps(meta, sort_keys=True).encode()})
         self._file = open(self.path, "wb")
         self._writer = ipc.new_stream(self._file, self._schema, options=_write_options())
+        # Arrow writes the schema (our metadata) lazily with the first batch; an empty batch puts
+        # it on disk now, so a recorder killed before its first flush still leaves a valid file.
+        self._writer.write_batch(pa.RecordBatch.from_arrays(
+            [pa.array([], type=f.type) for f in self._schema], schema=self._schema))
         self._file.flush()
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._pending_rows = 0
@@ -243,6 +247,8 @@ class Recording:
         s = Summary()
         # only the columns the summary reads are decompressed
         for b in self.iter_batches(columns_of_kind=lambda kind: ("ts_ns", "lost_count")):
+            if b.num_rows == 0:
+                continue
             s.batches += 1
             s.events += b.num_rows
             kinds = b.column(b.schema.get_field_index("kind"))
