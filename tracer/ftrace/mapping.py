@@ -144,7 +144,7 @@ def _symbolize(trace: RawTrace, g: EventGroup) -> None:
                     zero_copy_only=False).astype(np.uint64))
             else:
                 g.fields[name] = pc.cast(arr, pa.string())
-        elif arr is not None and pa.types.is_string(arr.type):
+        elif arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             # text prints "sym+0x0/0x30" (kernel) or "sym+0x0" (trace-cmd): keep the name
             g.fields[name] = pc.replace_substring_regex(arr, r"\+0x[0-9a-f]+(/0x[0-9a-f]+)?$", "")
 

@@ -52,7 +52,8 @@ class EventGroup:
         arr = self.fields.get(name)
         if arr is None:
             return pa.nulls(len(self), pa.string())
-        return arr if pa.types.is_string(arr.type) else arr.cast(pa.string())
+        return arr if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type) \
+            else arr.cast(pa.string())
 
 
 @dataclass
@@ -147,4 +148,6 @@ def spans_to_strings(buf: np.ndarray, start: np.ndarray, length: np.ndarray,
         except pa.ArrowInvalid:
             arr = pa.array([None if v is None else v.decode("utf-8", "replace")
                             for v in arr.cast(pa.large_binary()).to_pylist()], pa.large_string())
-    return arr.cast(pa.string())
+    # large_string (64-bit offsets) is kept: casting to string would copy every byte again;
+    # the recording writer casts to the schema's string type once, at the end
+    return arr
