@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import pytest
 from perfetto.protos.perfetto.trace.perfetto_trace_pb2 import Trace, TrackEvent
 
-from conftest import SAMPLES
 from tracer.cli import main
 from tracer.frames import load_frames
 
+# not `from conftest import SAMPLES`: in a whole-suite run "conftest" may be tests/tui's
+SAMPLES = Path(__file__).resolve().parents[2] / "sample-traces"
 SAMPLE_FILES = sorted(SAMPLES.glob("*.gsrec"))
 
 
