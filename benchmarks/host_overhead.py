@@ -86,7 +86,14 @@ def workload_rate(seconds: float, writers: int) -> float:
     return pipe_contention(seconds, writers=writers) / seconds
 
 
-def with_tool(cmd: list[str], seconds: float, writers: int, ready: str | None) -> tuple[float, str]:
+def cpu_seconds(pid: int) -> float:
+    """utime+stime of a process and its threads (load-independent cost of the tracer)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def with_tool(cmd: list[str], seconds: float, writers: int, ready: str | None) -> tuple[float, float]:
     # the tool's event output goes to /dev/null: it is produced (cost measured), not kept
     p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL,
                          stderr=subprocess.PIPE if ready else subprocess.DEVNULL, text=True)
@@ -97,14 +104,16 @@ def with_tool(cmd: list[str], seconds: float, writers: int, ready: str | None) -
                 break
     else:
         time.sleep(5)  # trace-bpfcc says nothing when attached: give it its compile time
+    cpu0 = cpu_seconds(p.pid)
     rate = workload_rate(seconds, writers)
+    cpu = cpu_seconds(p.pid) - cpu0
     p.send_signal(signal.SIGINT)
     try:
         p.communicate(timeout=30)
     except subprocess.TimeoutExpired:
         p.kill()          # our own child, by pid
         p.communicate()
-    return rate, ""
+    return rate, cpu
 
 
 def recorded(path: str) -> tuple[int, int, float]:
@@ -132,24 +141,29 @@ def main() -> int:
         return 0
     rows: dict[str, list[float]] = {"no tracing": [], "gemscope record": [],
                                     "trace-bpfcc t:lock:contention_begin": []}
+    cpu: dict[str, list[float]] = {k: [] for k in rows}
     events = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.repeat):
             rows["no tracing"].append(workload_rate(args.seconds, args.writers))
             out = f"{tmp}/g{i}.gsrec"
-            rate, _ = with_tool([GEMSCOPE, "record", "-o", out, "--no-taskstats"],
+            rate, c = with_tool([GEMSCOPE, "record", "-o", out, "--no-taskstats"],
                                 args.seconds, args.writers, ready="recording to")
             rows["gemscope record"].append(rate)
+            cpu["gemscope record"].append(c)
             events.append(recorded(out))
-            rate, _ = with_tool(["trace-bpfcc", "t:lock:contention_begin \"%llx\", "
+            rate, c = with_tool(["trace-bpfcc", "t:lock:contention_begin \"%llx\", "
                                  "args->lock_addr"], args.seconds, args.writers, ready=None)
             rows["trace-bpfcc t:lock:contention_begin"].append(rate)
+            cpu["trace-bpfcc t:lock:contention_begin"].append(c)
         base = statistics.median(rows["no tracing"])
         print(f"\nworkload: {args.writers} processes writing 512 B into one pipe, "
               f"{args.seconds:.0f} s, median of {args.repeat}")
         for name, vals in rows.items():
             med = statistics.median(vals)
-            print(f"  {name:38} {med / 1e3:8.1f} k writes/s  slowdown {100 * (1 - med / base):5.1f} %")
+            tool_cpu = f"  tool CPU {statistics.median(cpu[name]):.2f} s" if cpu[name] else ""
+            print(f"  {name:38} {med / 1e3:8.1f} k writes/s  slowdown "
+                  f"{100 * (1 - med / base):6.1f} %{tool_cpu}")
         n, lost, span = events[-1]
         print(f"  gemscope recorded {n} lock_contention events "
               f"({n / max(span, 1e-9):.0f} events/s), lost {lost}")
