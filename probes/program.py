@@ -5,7 +5,8 @@ from importlib import resources
 from typing import Mapping
 
 # Order matters: the common header defines the record, maps and helpers the parts use.
-PARTS = ("gemscope_common.bpf.h", "tracepoints.bpf.c", "locks.bpf.c", "msm.bpf.c")
+PARTS = ("gemscope_common.bpf.h", "tracepoints.bpf.c", "locks.bpf.c", "msm.bpf.c",
+         "msm_tracepoints.bpf.c")
 
 
 def source_text() -> str:
