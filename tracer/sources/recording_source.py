@@ -16,7 +16,8 @@ from typing import Any
 
 from ..frames import Frames
 from ..recording import open_recording
-from .base import Capabilities, EventBuffer
+from .base import Capabilities
+from .incremental import IncrementalEventBuffer
 
 
 class RecordingSource:
@@ -28,7 +29,7 @@ class RecordingSource:
         self.path = os.fspath(path)
         self._recording = open_recording(self.path)      # RecordingError: one line, at once
         self.meta: dict[str, Any] = dict(self._recording.meta)
-        self.buffer = EventBuffer(self.meta)
+        self.buffer = IncrementalEventBuffer(self.meta)
         self._notices: list[str] = []
         self._notices_lock = threading.Lock()
         self._stop = threading.Event()
