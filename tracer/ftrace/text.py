@@ -209,15 +209,68 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     for grp in np.split(order, bounds):
         name = names.dictionary[int(codes[grp[0]])].as_py()
         rows = sel[grp]
+        fast = _contention_fields(a, name, payload_start[grp], payload_start[grp] +
+                                  payload_len[grp])
         trace.add(EventGroup(
             name, None, ts[rows].astype(np.int64), cpu[rows].astype(np.int16),
             pid[rows].astype(np.int32), line_no[rows],
             comm=comm.take(pa.array(grp)),
             tgid=tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
-            payload=spans_to_strings(a, payload_start[grp], payload_len[grp], validate=False)))
+            fields=fast or {},
+            payload=None if fast else spans_to_strings(a, payload_start[grp], payload_len[grp],
+                                                       validate=False)))
     if progress:
         progress(len(starts), len(starts))
     return trace
+
+
+_HEX = np.full(256, 255, np.uint8)
+_HEX[48:58] = np.arange(10)
+_HEX[97:103] = np.arange(10, 16)
+_HEX[65:71] = np.arange(10, 16)
+_LCB = {"SPIN": 1, "READ": 2, "WRITE": 4, "RT": 8, "PERCPU": 16, "MUTEX": 32}
+
+
+def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray):
+    """lock:contention_begin/end payloads ('ADDR (flags=WORD)', 'ADDR (ret=N)') read straight
+    from the bytes; None when any row does not have that shape (the general path takes over)."""
+    if name not in ("contention_begin", "contention_end") or len(ps) == 0:
+        return None
+    hexp = (a[ps] == 48) & (a[ps + 1] == 120)          # optional 0x
+    h0 = ps + 2 * hexp
+    d = _HEX[_window(a, h0, 17)]
+    isx = d < 16
+    nd = np.argmax(~isx, axis=1)                      # 17th byte is never a hex digit here
+    ok = (nd > 0) & (nd <= 16) & ~isx[:, 16]
+    addr = np.zeros(len(ps), np.uint64)
+    for j in range(16):
+        m = j < nd
+        addr = np.where(m, addr * np.uint64(16) + d[:, j].astype(np.uint64), addr)
+    q = h0 + nd
+    key = b" (flags=" if name == "contention_begin" else b" (ret="
+    ok &= (_window(a, q, len(key)) == np.frombuffer(key, np.uint8)).all(axis=1)
+    v0 = q + len(key)
+    ok &= (a[np.maximum(pe - 1, 0)] == RPAR) & (pe - 1 >= v0)
+    if not ok.all():
+        return None
+    if name == "contention_end":
+        neg = a[v0] == DASH
+        val, nv = _digits(a, v0 + neg, 8, 19)
+        if not (v0 + neg + nv == pe - 1).all():
+            return None
+        return {"lock_addr": pa.array(addr, pa.uint64()),
+                "ret": pa.array(np.where(neg, -val, val), pa.int64())}
+    words = spans_to_strings(a, v0, pe - 1 - v0, validate=False).dictionary_encode()
+    values = []
+    for w in words.dictionary.to_pylist():
+        total = 0
+        for part in (w.split("|") if w else []):
+            if part not in _LCB:
+                return None
+            total |= _LCB[part]
+        values.append(total)
+    flags = pa.array(values, pa.int64()).take(words.indices)
+    return {"lock_addr": pa.array(addr, pa.uint64()), "flags": flags}
 
 
 def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -> None:
