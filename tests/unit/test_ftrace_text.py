@@ -188,3 +188,15 @@ def test_msm_shrink_slab_becomes_shrink_scan_without_kprobes():
     assert sc["nr_to_scan_pages"].to_pylist() == [128]
     assert sc["reclaim_kind"].to_pylist() == ["direct"]
     assert sc["duration_ns"].tolist() == [200_000]
+
+
+def test_progress_bar_only_on_a_terminal(capsys):
+    from tracer.importers import _Progress
+    quiet = _Progress("gemscope import")          # pytest's stderr is not a TTY
+    import_file(str(HAND), quiet)
+    assert capsys.readouterr().err == ""
+    loud = _Progress("gemscope import", enabled=True)
+    import_file(str(HAND), loud)
+    err = capsys.readouterr().err
+    assert err.endswith("[##############################] 100.0%\n")
+    assert err.startswith("\rgemscope import [")
