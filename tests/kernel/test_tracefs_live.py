@@ -174,3 +174,17 @@ def test_tracedat_with_stacktrace_trigger_imports_stacks(tmp_path):
     assert len(f["stack"]) > 0
     assert f["lock_contention"]["stack_id"].notna().mean() > 0.5
     assert all(s.strip() for s in f.stacks().values())
+
+
+def test_plain_source_user_killed_by_sigterm_cleans_up(tmp_path):
+    """A program that uses TracefsSource without handling SIGTERM itself (like a TUI)."""
+    _need_tracefs()
+    code = ("import time; from tracer.ftrace.live import TracefsSource; "
+            f"s = TracefsSource({str(tmp_path / 'p.gsrec')!r}); s.start(); time.sleep(120)")
+    p = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    path = _wait_instance(p.pid)
+    time.sleep(0.5)
+    p.terminate()
+    p.wait(timeout=60)
+    assert p.returncode == -signal.SIGTERM
+    assert not os.path.exists(path)

@@ -13,6 +13,7 @@ import atexit
 import errno
 import os
 import re
+import signal
 import threading
 import time
 from typing import Any
@@ -204,8 +205,21 @@ class TracefsSource:
                 except OSError as e:
                     self._notices.append(f"cannot open {name}/trace_pipe_raw: {e.strerror}")
         write(os.path.join(self.inst.path, "tracing_on"), "1")
+        self._guard_sigterm()
         self._thread = threading.Thread(target=self._run, name="gemscope-tracefs", daemon=True)
         self._thread.start()
+
+    def _guard_sigterm(self) -> None:
+        """When nobody handles SIGTERM (a TUI, a script), clean up before dying of it."""
+        if threading.current_thread() is not threading.main_thread() or \
+                signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+
+        def on_term(signum, _frame):
+            self.stop()
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        signal.signal(signal.SIGTERM, on_term)
 
     def stop(self) -> None:
         with self._lock:
