@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, require
+from tests.support import ROOT, require
 
 pytestmark = pytest.mark.kernel
 sys.path.insert(0, str(Path(__file__).parent))

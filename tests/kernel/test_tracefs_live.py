@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, require
+from tests.support import ROOT, require
 from ftrace_capture import (can_capture, canonical, capture_tracedat, event_lines, report_text,
                             workload)
 

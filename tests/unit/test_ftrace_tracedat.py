@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import require
+from tests.support import require
 from ftrace_capture import canonical, event_lines
 from tracer.errors import GemscopeError
 from tracer.ftrace.formats import PageHeader
