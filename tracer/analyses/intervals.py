@@ -18,7 +18,7 @@ def key_array(series: pd.Series) -> np.ndarray:
     each other: callers drop rows with null keys first when a null key must match nothing."""
     if isinstance(series.dtype, np.dtype) and series.dtype.kind in "iu":
         return series.to_numpy().astype(np.int64, copy=False) if series.dtype.kind == "i" \
-            else series.to_numpy().view(np.int64)
+            else series.to_numpy().astype(np.uint64, copy=False).view(np.int64)
     if pd.api.types.is_integer_dtype(series.dtype):
         unsigned = str(series.dtype).lower().startswith("uint")
         values = series.to_numpy(dtype=np.uint64 if unsigned else np.int64,
