@@ -13,7 +13,6 @@ trace-cmd reads too. Then, each timed once (wall clock, one run):
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import subprocess
 import sys

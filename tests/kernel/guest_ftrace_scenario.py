@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.kernel.guest_scenario import counters, ctl, phase_sanity, workload  # noqa: E402
+from tests.kernel.guest_scenario import CTL, counters, ctl, phase_sanity, workload  # noqa: E402
 
 TRACING = Path("/sys/kernel/tracing")
 
@@ -62,6 +62,30 @@ def phase_record(a, out: dict) -> None:
     out["kprobe_events_after"] = (TRACING / "kprobe_events").read_text()
 
 
+TRACECMD_EVENTS = ("drm_msm_gpu", "lock:contention_begin", "lock:contention_end", "vmscan",
+                   "dma_fence:dma_fence_signaled", "sched:sched_kthread_work_queue_work",
+                   "sched:sched_kthread_work_execute_start",
+                   "sched:sched_kthread_work_execute_end")
+
+
+def phase_tracecmd(a, out: dict) -> None:
+    """`trace-cmd record` (works in the guest, unlike on the host) around the same workload: a
+    real trace.dat with the module's msm tracepoints for the importer."""
+    dat = Path(a.results) / "guest.dat"
+    ctl("reset")
+    script = (f"echo run > {CTL}; echo hold {a.hold} > {CTL}; echo 2 > /proc/sys/vm/drop_caches; "
+              f"echo release > {CTL}; echo close_all > {CTL}")
+    cmd = ["trace-cmd", "record", "-q", "-C", "mono", "-o", str(dat)]
+    for e in TRACECMD_EVENTS:
+        cmd += ["-e", e]
+    p = subprocess.run(cmd + ["sh", "-c", script], capture_output=True, text=True, timeout=600)
+    out["returncode"], out["stderr"] = p.returncode, p.stderr[-2000:]
+    if p.returncode != 0:
+        raise RuntimeError(f"trace-cmd record failed: {p.stderr[-800:]}")
+    out["counters"] = counters()
+    out["bytes"] = dat.stat().st_size
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -73,7 +97,8 @@ def main() -> int:
     a = ap.parse_args()
     res = Path(a.results)
     res.mkdir(parents=True, exist_ok=True)
-    for name, phase in (("sanity", phase_sanity), ("ftrace_record", phase_record)):
+    for name, phase in (("sanity", phase_sanity), ("ftrace_record", phase_record),
+                        ("tracecmd", phase_tracecmd)):
         out: dict = {"phase": name}
         try:
             phase(a, out)

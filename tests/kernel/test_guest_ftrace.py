@@ -37,7 +37,7 @@ def run():
                              base, timeout=900)
         except GuestError as e:
             pytest.fail(str(e))
-    for phase in ("sanity", "ftrace_record"):
+    for phase in ("sanity", "ftrace_record", "tracecmd"):
         p = base / f"{phase}.json"
         assert p.exists(), f"phase {phase} left no results"
         data = json.loads(p.read_text())
@@ -82,3 +82,38 @@ def test_report_agrees_with_module(run):
     assert h["shrinker"]["scans"] == c["scans"]
     assert h["retire"]["retire_runs"] == c["retire_runs"]
     assert h["trylock"]["trylock_failures"] == c["trylock_failures"]
+
+
+def test_guest_tracedat_imports_with_module_truth(run, tmp_path):
+    """A trace.dat recorded by trace-cmd in the guest: every event accounted for, the msm
+    tracepoints and retire worker runs equal the module's counters, and its trace-cmd report
+    text imports to the same events."""
+    import shutil
+    from tests.ftrace_capture import canonical, event_lines
+    from tracer.importers import import_file
+    base, _ = run
+    c = json.loads((base / "tracecmd.json").read_text())["counters"]
+    dat = base / "guest.dat"
+    im = import_file(str(dat))
+    acc = im.meta["import_accounting"]
+    assert acc["balanced"] and acc["bad"] == 0
+    assert im.meta["import_clock"] == "mono"
+    m = im.mapped
+    assert m.count("gpu_submit") == c["submits"]
+    assert m.count("gpu_retired") == c["submits_retired"]
+    assert m.count("shrink_tp") == c["msm_gem_shrink_events"]
+    assert m.count("retire_run") == c["retire_runs"]
+    assert sum(m.kinds["retire_run"]["submits_retired"].to_pylist()) == c["submits_retired"]
+    require(shutil.which("trace-cmd") is not None, "trace-cmd not installed")
+    txt = tmp_path / "guest.txt"
+    with open(txt, "w") as f:
+        subprocess.run(["trace-cmd", "report", "-t", str(dat)], stdout=f, check=True,
+                       stderr=subprocess.DEVNULL, timeout=300)
+    assert acc["events_in"] == event_lines(txt)
+    a, b = canonical(im), canonical(import_file(str(txt)))
+    assert set(a) == set(b)
+    for kind in a:
+        names = [n for n in a[kind][0] if n not in ("pid", "comm")]
+        rows = lambda x: sorted((tuple(r[x[kind][0].index(n)] for n in names)  # noqa: E731
+                                 for r in x[kind][1]), key=repr)
+        assert rows(a) == rows(b), kind

@@ -13,7 +13,6 @@ import re
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .rawevents import EventGroup, RawTrace, spans_to_strings
 
@@ -127,7 +126,6 @@ def parse_buffer(a: np.ndarray, n_data: int, progress=None) -> RawTrace:
 
 
 def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
-    data = a  # bad-line classification reads from the padded buffer
     np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
     mask[PAD + n_data + 1:] = False
     mask[:PAD] = False

@@ -138,7 +138,6 @@ def import_meta(path: str, raw, mapped) -> dict[str, Any]:
 
 
 def _batches(mapped):
-    import pyarrow as pa
     from ..recording import _batch
     sch = schema.arrow_schema()
     for kind, cols in mapped.kinds.items():
