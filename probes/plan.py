@@ -98,9 +98,10 @@ def lru_scan_layout(version: tuple[int, int],
                     params: tuple[str, ...] | None = None) -> dict[str, int] | None:
     """1-based argument positions of drm_gem_lru_scan (catalog 3.B B5); 0 = no such argument.
 
-    BTF parameter names win when known (they also catch the 2026 `dev`-first signature, which no
-    release number identifies yet); otherwise: 6.1-6.5 (lru, nr, shrink); 6.6-6.18 (lru, nr,
-    remaining, shrink); 6.19+ (lru, nr, remaining, shrink, ticket)."""
+    BTF parameter names win when known: they catch the 2026 `dev`-first signature, and stable
+    backports: Debian's 6.1.0-56 (6.1.192) already has `remaining` (seen in its drm BTF in the
+    QEMU guest), which the release rule gets wrong. Without BTF: 6.1-6.5 (lru, nr, shrink);
+    6.6-6.18 (lru, nr, remaining, shrink); 6.19+ (lru, nr, remaining, shrink, ticket)."""
     if params:
         pos = {name: i + 1 for i, name in enumerate(params)}
         if "lru" not in pos or "shrink" not in pos:
