@@ -184,6 +184,34 @@ def phase_record(a, out: dict) -> None:
     out["recording_bytes"] = rec.stat().st_size if rec.exists() else None
 
 
+def phase_vgem(a, out: dict) -> None:
+    """gemscope record around the vgem workload (for a real-kernel sample of generic DRM code)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import vgem_workload
+
+    rec = Path(a.results) / "vgem.gsrec"
+    logpath = Path(a.results) / "vgem-record.log"
+    log = open(logpath, "w")
+    cmd = [a.gemscope, "record", "-d", str(a.record_seconds), "-o", str(rec)]
+    out["command"] = " ".join(cmd)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        t0 = time.monotonic()
+        while "recording to" not in logpath.read_text():
+            if proc.poll() is not None or time.monotonic() - t0 > a.attach_timeout:
+                raise RuntimeError(f"gemscope record did not start: {logpath.read_text()[-1500:]}")
+            time.sleep(0.5)
+        time.sleep(2)
+        out["workload"] = vgem_workload.run()
+        time.sleep(2)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=120)
+        log.close()
+    out["record_log_tail"] = logpath.read_text()[-3000:]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--results", required=True)
@@ -202,7 +230,8 @@ def main() -> int:
         out: dict = {"phase": phase}
         t0 = time.monotonic()
         try:
-            {"sanity": phase_sanity, "raw": phase_raw, "record": phase_record}[phase](a, out)
+            {"sanity": phase_sanity, "raw": phase_raw, "record": phase_record,
+             "vgem": phase_vgem}[phase](a, out)
             out["ok"] = True
         except Exception as e:  # noqa: BLE001 - every failure is reported in the JSON
             out["ok"], out["error"] = False, f"{type(e).__name__}: {e}"
