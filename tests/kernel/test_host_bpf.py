@@ -231,6 +231,31 @@ def test_record_tracepoints_live_on_this_host(tmp_path, buffer):
     assert writes["n"] > 0
 
 
+def test_record_on_a_full_disk_keeps_every_flushed_batch(tmp_path):
+    _root_bpf()
+    from workloads import pipe_contention
+    from tracer.recording import open_recording
+    small = tmp_path / "small"
+    small.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=48k", "tmpfs", str(small)], check=True)
+    try:
+        out = small / "r.gsrec"
+        env = dict(os.environ, BCC_KERNEL_SOURCE=headers("6.12"))
+        p, _ = _run_record(["-d", "8", "-o", str(out), "--no-taskstats"], env,
+                           lambda: pipe_contention(3.0, writers=6))
+        stdout, stderr = p.communicate(timeout=60)
+        assert p.returncode == 1 and "Traceback" not in stderr
+        assert "disk full: the recording keeps every event flushed before" in stdout
+        with open_recording(out) as rec:
+            s = rec.summary()
+            assert rec.truncated and not rec.closed_cleanly
+            n_probes = len(rec.meta["probe_plan"])
+        # the first flush (probe status of every plan entry) survived the full disk
+        assert s.batches >= 1 and s.by_kind["probe_status"] == n_probes
+    finally:
+        subprocess.run(["umount", str(small)], check=False)
+
+
 def test_taskstats_sample_of_this_process():
     require(os.geteuid() == 0, "needs root")
     import threading

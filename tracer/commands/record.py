@@ -87,7 +87,9 @@ def run(args) -> int:
         for s, h in old.items():
             signal.signal(s, h)
     print(summary(src, args.output, time.monotonic() - t0, flag.signal))
-    return 0
+    # a recording cut short (disk full, write error) still holds every flushed batch, but the
+    # run did not do what was asked: say so in the exit status
+    return 1 if getattr(src, "failed", None) else 0
 
 
 def summary(src, output: str, elapsed: float, sig: str | None) -> str:

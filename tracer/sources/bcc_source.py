@@ -56,6 +56,7 @@ class BccSource:
         self._taskstats = None
         self._delayacct = None
         self._stopped = False
+        self.failed: str | None = None     # why the recording ended early (disk full ...)
         self.plan: Plan | None = None
         self.histograms: dict[str, dict[int, int]] = {}
 
@@ -132,7 +133,8 @@ class BccSource:
                         modules = sig
                         self._replan()
         except Exception as e:  # never a traceback from the thread: a notice and a clean stop
-            self._notices.append(f"recording stopped: {_first_line(e)}")
+            self.failed = _first_line(e)
+            self._notices.append(f"recording stopped: {self.failed}")
             self._stop.set()
 
     def _drain(self, timeout_ms: int) -> None:
@@ -150,8 +152,16 @@ class BccSource:
             self._append_rows("lost", [{"ts_ns": _mono(), "cpu": max(c, 0), "pid": 0, "tid": 0,
                                         "comm": "", "lost_count": lost[c]} for c in cpus])
         self._sample_taskstats()
-        if self._writer:
-            self._writer.flush_if_due()
+        self._writer_call(lambda w: w.flush_if_due())
+
+    def _writer_call(self, op) -> None:
+        """Run a writer operation; a failed write (disk full) ends the recording cleanly."""
+        if self._writer is None or self._writer.closed:
+            return
+        try:
+            op(self._writer)
+        except OSError as e:
+            self._disk_failed(e)
 
     def _sample_taskstats(self) -> None:
         if not self._taskstats:
@@ -199,11 +209,7 @@ class BccSource:
             n = len(cols["ts_ns"])
             self.counts[kind] = self.counts.get(kind, 0) + n
             self.buffer.append(_batch(kind, [cols], _SCHEMA))
-            if self._writer and not self._writer.closed:
-                try:
-                    self._writer.append(kind, cols)
-                except OSError as e:
-                    self._disk_failed(e)
+            self._writer_call(lambda w: w.append(kind, cols))
 
     def _append_rows(self, kind: str, rows: list[dict]) -> None:
         if not rows:
@@ -213,11 +219,14 @@ class BccSource:
 
     def _disk_failed(self, e: OSError) -> None:
         what = "disk full" if e.errno == errno.ENOSPC else f"write failed ({e.strerror})"
+        self.failed = what
         self._notices.append(f"{what}: the recording keeps every event flushed before; "
                              "recording stopped")
+        # batches already flushed stay readable (a reader reports the file as truncated);
+        # nothing more is written
         try:
             self._writer._file.close()
-        except OSError:
+        except (OSError, ValueError):
             pass
         self._writer.closed = True
         self._stop.set()
@@ -245,12 +254,10 @@ class BccSource:
                 self._drain(0)
                 self._tick()
                 self._final_histograms()
+        except Exception as e:  # stopping must never end in a traceback: keep what we have
+            self._notices.append(f"while stopping: {_first_line(e)}")
         finally:
-            if self._writer and not self._writer.closed:
-                try:
-                    self._writer.close()
-                except OSError as e:
-                    self._disk_failed(e)
+            self._writer_call(lambda w: w.close())
             if self._session:
                 self._session.close()
             if self._taskstats:
