@@ -13,6 +13,8 @@ trace-cmd reads too. Then, each timed once (wall clock, one run):
 from __future__ import annotations
 
 import argparse
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -46,10 +48,18 @@ def build(out: Path, events: int) -> int:
     return copies * per_copy
 
 
+CPU: dict[str, float] = {}
+
+
 def timed(label, func):
+    """Wall seconds (returned) and CPU seconds of this process and its children (CPU[label])."""
+    r0 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     result = func()
-    return label, time.perf_counter() - t0, result
+    dt = time.perf_counter() - t0
+    r1 = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU[label] = sum(b.ru_utime + b.ru_stime - a.ru_utime - a.ru_stime for a, b in zip(r0, r1))
+    return label, dt, result
 
 
 def main() -> int:
@@ -75,27 +85,32 @@ def main() -> int:
                            stderr=subprocess.DEVNULL, check=True)
     label, dt, _ = timed("trace-cmd report -t > text", report)
     lines = sum(1 for _ in open(txt, "rb"))
-    rows.append((label, dt, lines, expected))
+    rows.append((label, dt, lines, expected, CPU[label]))
 
     def text_parse():
         buf, n = read_padded(str(txt))
         return parse_buffer(buf, n)
     label, dt, raw = timed("gemscope text parse", text_parse)
-    rows.append((label, dt, lines, raw.events_in))
-    label, dt2, mapped = timed("gemscope text map", lambda: map_trace(raw))
-    rows.append(("gemscope text import (parse+map)", dt + dt2, lines, raw.events_in))
+    rows.append((label, dt, lines, raw.events_in, CPU[label]))
+    label2, dt2, mapped = timed("gemscope text map", lambda: map_trace(raw))
+    rows.append(("gemscope text import (parse+map)", dt + dt2, lines, raw.events_in,
+                 CPU[label] + CPU[label2]))
     assert mapped.accounting["balanced"]
 
     label, dt, raw2 = timed("gemscope trace.dat decode", lambda: read_tracedat(str(dat)))
-    rows.append((label, dt, None, raw2.events_in))
-    label, dt2, mapped2 = timed("gemscope trace.dat map", lambda: map_trace(raw2))
-    rows.append(("gemscope trace.dat import (decode+map)", dt + dt2, None, raw2.events_in))
+    rows.append((label, dt, None, raw2.events_in, CPU[label]))
+    label2, dt2, mapped2 = timed("gemscope trace.dat map", lambda: map_trace(raw2))
+    rows.append(("gemscope trace.dat import (decode+map)", dt + dt2, None, raw2.events_in,
+                 CPU[label] + CPU[label2]))
     assert raw2.events_in == expected == raw.events_in, (raw2.events_in, expected, raw.events_in)
 
-    print(f"{'step':40} {'seconds':>8} {'lines/s':>12} {'events/s':>12}")
-    for label, dt, nlines, nev in rows:
-        lps = f"{nlines / dt:12,.0f}" if nlines else f"{'-':>12}"
-        print(f"{label:40} {dt:8.2f} {lps} {nev / dt:12,.0f}")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared machine: "
+          "wall figures depend on it; cpu = CPU seconds used)")
+    print(f"{'step':40} {'wall s':>7} {'cpu s':>6} {'lines/s':>11} {'events/s':>11}"
+          f" {'ev/cpu-s':>11}")
+    for label, dt, nlines, nev, cpu in rows:
+        lps = f"{nlines / dt:11,.0f}" if nlines else f"{'-':>11}"
+        print(f"{label:40} {dt:7.2f} {cpu:6.2f} {lps} {nev / dt:11,.0f} {nev / cpu:11,.0f}")
     print(f"text {txt.stat().st_size / 1e6:.0f} MB, {lines} lines; mapped kinds: " +
           ", ".join(f"{k} {mapped2.count(k)}" for k in sorted(mapped2.kinds)))
     if not args.keep:
