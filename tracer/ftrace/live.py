@@ -151,6 +151,12 @@ class TracefsSource:
                     self._plan(name, "failed", f"{e}" + (f" ({log[0][:120]})" if log else ""),
                                [d.produces])
         self._read_formats()
+        reasons: dict[str, int] = {}
+        for e in self.plan_meta.values():
+            if e["status"] != "attached":
+                reasons[e["reason"] or "?"] = reasons.get(e["reason"] or "?", 0) + 1
+        for reason, n in sorted(reasons.items(), key=lambda x: -x[1])[:4]:
+            self._notices.append(f"{n} probe(s) not attached: {reason}")
 
     def _plan(self, name, status, reason, kinds) -> None:
         self.plan_meta[name] = {"status": status, "reason": reason, "kinds": kinds}
