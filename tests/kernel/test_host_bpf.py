@@ -319,3 +319,28 @@ def test_doctor_tells_the_truth_here():
     for c in checks.values():
         assert c["ok"] or c["fix"], f"{c['name']} is missing without a fix"
     assert r.returncode == (0 if all(c["ok"] for c in checks.values()) else 1)
+
+
+def test_live_source_snapshot_for_the_tui(monkeypatch):
+    """open_live_source(args) -> a live Source whose snapshot() sees events while it runs."""
+    _root_bpf()
+    import argparse
+    from workloads import pipe_contention
+    from tracer.sources.bcc_source import open_live_source
+    monkeypatch.setenv("BCC_KERNEL_SOURCE", headers("6.12"))
+    src = open_live_source(argparse.Namespace(output=None, no_taskstats=True))
+    assert src.capabilities.is_live
+    src.start()
+    try:
+        pipe_contention(1.5, writers=4)
+        time.sleep(1.5)   # one reader-thread tick
+        snap = src.snapshot()
+        assert not src.done
+    finally:
+        src.stop()
+    assert src.done
+    lc = snap["lock_contention"]
+    assert len(lc) > 0 and (lc["duration_ns"] >= 0).all()
+    assert snap.recorded("lock_contention") and not snap.recorded("resv_lock")
+    assert len(snap["probe_status"]) == len(snap.probe_plan)
+    assert src.notices() == [] or all("lost" not in n for n in src.notices())

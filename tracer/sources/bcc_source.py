@@ -15,6 +15,8 @@ import threading
 import time
 from typing import Any
 
+import pyarrow as pa
+
 from probes.kallsyms import Kallsyms
 from probes.plan import DEFAULT_UNCONTENDED_NS, Plan, make_plan
 
@@ -24,7 +26,7 @@ from ..live import features as feat
 from ..live.decode import Decoder
 from ..live.session import BccSession
 from ..meta import host_meta
-from ..recording import RecordingWriter, _batch
+from ..recording import RecordingWriter, _to_arrow
 from .base import Capabilities, EventBuffer
 
 STACK_ID_STRIDE = 1_000_000   # stack ids of the n-th program are offset by n * STRIDE
@@ -208,7 +210,7 @@ class BccSource:
         for kind, cols in decoded.items():
             n = len(cols["ts_ns"])
             self.counts[kind] = self.counts.get(kind, 0) + n
-            self.buffer.append(_batch(kind, [cols], _SCHEMA))
+            self.buffer.append(_kind_batch(kind, cols, n))
             self._writer_call(lambda w: w.append(kind, cols))
 
     def _append_rows(self, kind: str, rows: list[dict]) -> None:
@@ -295,7 +297,20 @@ class BccSource:
         return self._session
 
 
-_SCHEMA = schema.arrow_schema()
+def _kind_batch(kind: str, cols: dict, n: int) -> pa.RecordBatch:
+    """A batch with only this kind's columns (the live buffer would otherwise hold ~70 mostly
+    null columns per event); frames_from_batches reads whatever columns a batch has."""
+    names = schema.kind_columns(kind)
+    arrays = []
+    for c in names:
+        typ = schema.FIELDS[c].type
+        if c == "kind":
+            arrays.append(pa.array([kind] * n, typ))
+        elif c in cols:
+            arrays.append(_to_arrow(cols[c], typ))
+        else:
+            arrays.append(pa.nulls(n, typ))
+    return pa.RecordBatch.from_arrays(arrays, names=list(names))
 
 
 def _mono() -> int:
