@@ -67,7 +67,15 @@ def run(args) -> int:
         src = open_tracefs_source(args)
     else:
         from ..sources.bcc_source import open_live_source
-        src = open_live_source(args)
+        try:
+            src = open_live_source(args)
+        except GemscopeError as e:
+            if getattr(args, "backend", "auto") != "auto":
+                raise
+            print(f"gemscope: BCC cannot trace here ({e}); using the ftrace backend",
+                  file=sys.stderr)
+            from ..ftrace.live import open_tracefs_source
+            src = open_tracefs_source(args)
     flag = _StopFlag()
     old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
     t0 = time.monotonic()
