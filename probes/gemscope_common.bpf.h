@@ -140,6 +140,9 @@ BPF_RINGBUF_OUTPUT(events, GS_RINGBUF_PAGES);
 BPF_PERF_OUTPUT(events);
 #endif
 BPF_PERCPU_ARRAY(lost, u64, 1);
+/* set to 1 by user space once this program is the live one: while a replacement program is
+ * compiled and attached (a module loaded), only one of old and new emits, never both */
+BPF_ARRAY(gs_enabled, u32, 1);
 BPF_STACK_TRACE(stacks, GS_STACK_ENTRIES);
 /* LRU hashes: a thread that exits mid-probe cannot leak an entry forever */
 BPF_TABLE("lru_hash", u32, struct gs_thread, threads, 16384);
@@ -258,6 +261,10 @@ static __always_inline void count_lost(void)
 /* Submit one event; a full buffer is counted per CPU in `lost`, never silent. */
 static __always_inline void emit(void *ctx, struct gs_event *e)
 {
+    int zero = 0;
+    u32 *on = gs_enabled.lookup(&zero);
+    if (!on || !*on)
+        return;
 #ifdef GS_RINGBUF
     if (events.ringbuf_output(e, sizeof(*e), 0) < 0)
         count_lost();

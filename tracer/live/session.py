@@ -37,15 +37,28 @@ class BccSession:
         self._lost_prev: list[int] = []
         self.perf_lost = 0
 
-    # ---- lifetime ----
+    # ---- lifetime: compile (tracepoints load disabled), attach, enable ----
     def open(self) -> None:
+        self.compile()
+        self.attach()
+        self.enable()
+
+    def compile(self) -> None:
         BPF = import_bcc()
         t0 = time.monotonic()
         self.bpf = compile_bpf(BPF, program.source_text(), program.cflags(self.plan.defines))
-        t1 = time.monotonic()
+        self.timing.compile_s = time.monotonic() - t0
+
+    def attach(self) -> None:
+        t0 = time.monotonic()
         self._attach()
         self._open_output()
-        self.timing = Timing(t1 - t0, time.monotonic() - t1)
+        self.timing.attach_s = time.monotonic() - t0
+
+    def enable(self) -> None:
+        """From now on this program's probes emit events (see gs_enabled in the C)."""
+        table = self.bpf["gs_enabled"]
+        table[table.Key(0)] = table.Leaf(1)
 
     def _attach(self) -> None:
         b = self.bpf

@@ -93,9 +93,16 @@ class BccSource:
         self._thread = threading.Thread(target=self._run, name="gemscope-bcc", daemon=True)
         self._thread.start()
 
-    def _open_session(self, plan: Plan) -> BccSession:
+    def _open_session(self, plan: Plan, old: BccSession | None = None) -> BccSession:
+        """Compile, then (after draining and closing `old`, so that its kprobes free their
+        names and no event is emitted twice) attach and enable the new program."""
         session = BccSession(plan, stack_offset=self._sessions * STACK_ID_STRIDE)
-        session.open()
+        session.compile()
+        if old is not None:
+            self._drain(0)
+            old.close()
+        session.attach()
+        session.enable()
         self._sessions += 1
         self._session = session
         self._decoder = Decoder(session.stack_frames, session.symbol, session.stack_offset)
@@ -192,14 +199,15 @@ class BccSource:
                 {n: e.target for n, e in old_plan.entries.items()}:
             return
         self._drain(0)
-        old_decoder = self._decoder
         try:
-            self._open_session(plan)
+            self._open_session(plan, old)
         except feat.GemscopeError as e:
-            self._session, self._decoder = old, old_decoder
+            # compiling failed: the old program is still attached and live
             self._notices.append(f"modules changed but re-attaching failed: {e}")
             return
-        old.close()
+        self._notices.append(f"probes switched to the new program; events in the "
+                             f"{self._session.timing.attach_s:.2f} s of attaching were not "
+                             "recorded")
         self.plan = plan
         self._notices.append("modules changed (" + ", ".join(feat.modules_signature()) +
                              "): probes re-attached")
