@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT, require
-from ftrace_capture import (can_capture, canonical, capture_tracedat, event_lines, report_text,
-                            workload)
+from tests.ftrace_capture import (can_capture, canonical, capture_tracedat, event_lines, report_text,
+                                  workload)
 
 pytestmark = pytest.mark.kernel
 TRACEFS = "/sys/kernel/tracing"

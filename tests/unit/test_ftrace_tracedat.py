@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from tests.support import require
-from ftrace_capture import canonical, event_lines
+from tests.ftrace_capture import canonical, event_lines
 from tracer.errors import GemscopeError
 from tracer.ftrace.formats import PageHeader
 from tracer.ftrace.ringbuf import decode_pages
