@@ -123,9 +123,14 @@ class TracefsSource:
         ks = Kallsyms.from_text(text) if text else None
         self.plan_meta: dict[str, dict] = {}
         self.recorded_kinds: set[str] = {"generic", "lost"}
+        # with msm loaded, shrink_slab is about its shrinker only (the schema's shrink_slab);
+        # without it (a test host) every shrinker is recorded so reclaim stays visible
+        msm_scan = self.symbols.address_of("msm_gem_shrinker_scan")
         for system, event in TRACEPOINTS:
             trig = "stacktrace" if self.want_stacks and event == "contention_begin" else None
-            self._enable_tp(system, event, trigger=trig)
+            filt = f"shrink == {hex(msm_scan)}" if msm_scan and event.startswith(
+                "mm_shrink_slab_") else None
+            self._enable_tp(system, event, filt, trigger=trig)
         retire = self.symbols.address_of("retire_worker")
         for system, event in KTHREAD:
             if retire is None:
