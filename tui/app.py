@@ -70,7 +70,8 @@ class GemscopeApp(App):
         self.caps = source.capabilities
         self.tick_hz = tick_hz
         self._clock = clock
-        self.computer = SnapshotComputer(source, analyses)
+        self.computer = SnapshotComputer(source, analyses, plotters={
+            cls.NAME: cls.plot_data for cls in VIEW_CLASSES})
         self.analysis_names = tuple(self.computer.analyses)
         self.window = TimeWindow(width_ns=LIVE_DEFAULT_WIDTH_NS if self.caps.is_live else None)
         self.event_filter = EventFilter()
@@ -81,6 +82,7 @@ class GemscopeApp(App):
         self._last_tick = clock()
         self.ticks = 0
         self.jumped_to = None
+        self._status_text = ""
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -126,7 +128,7 @@ class GemscopeApp(App):
     def current_request(self) -> Request:
         view = self.active_view
         return Request(self.window.bounds(self.span), view.ANALYSES, view.WANTS_EVENTS,
-                       self.event_filter if view.WANTS_EVENTS else EventFilter())
+                       self.event_filter if view.WANTS_EVENTS else EventFilter(), view.NAME)
 
     def tick(self) -> None:
         now = self._clock()
@@ -187,7 +189,10 @@ class GemscopeApp(App):
         if self._computing and self.snapshot is not None and \
                 self.snapshot.request != self.current_request():
             parts.append("computing…")
-        self.status_bar.update("  │  ".join(parts))
+        text = "  │  ".join(parts)
+        if text != self._status_text:       # an update lays the screen out again: only on change
+            self._status_text = text
+            self.status_bar.update(text)
 
     # --- actions --------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -39,6 +39,15 @@ class Request:
     analyses: tuple[str, ...] = ()          # names; "*" = every analysis
     want_events: bool = False
     event_filter: EventFilter = EventFilter()
+    view: str = ""                          # whose plot data to compute (see `plotters`)
+
+
+def effective_bounds(span, window) -> tuple[int, int] | None:
+    """The window's [start, end) in ns, open ends closed with the data's span."""
+    if span is None:
+        return None
+    start, end = window
+    return (span[0] if start is None else start, span[1] + 1 if end is None else end)
 
 
 @dataclass(frozen=True)
@@ -71,14 +80,23 @@ class Snapshot:
     errors: tuple[str, ...] = ()
     compute_s: float = 0.0
     full_frames: Frames | None = field(default=None, repr=False)
+    plots: Any = None                       # the view's plot data, computed off the UI thread
+
+    @property
+    def content_key(self) -> tuple:
+        """Equal keys = the same data on screen (the same frames, window and filter)."""
+        return (id(self.full_frames), self.window, self.request.event_filter,
+                self.health.loading)
 
 
 class SnapshotComputer:
     """Turns (source snapshot, Request) into a Snapshot; call from one worker thread at a time."""
 
     def __init__(self, source: Any, analyses: list | None = None,
-                 clock: Callable[[], float] = time.perf_counter):
+                 clock: Callable[[], float] = time.perf_counter,
+                 plotters: Mapping[str, Callable[[Frames, tuple[int, int]], Any]] | None = None):
         self.source = source
+        self.plotters = dict(plotters or {})
         self.analyses = {a.name: a for a in (available_analyses() if analyses is None
                                              else analyses)}
         self._clock = clock
@@ -110,10 +128,15 @@ class SnapshotComputer:
             events = self._cached(("events", req.window), lambda: EventIndex(win))
             positions = self._cached(("filter", req.window, req.event_filter),
                                      lambda: events.filter(req.event_filter))
+        plots = None
+        bounds = effective_bounds(span, req.window)
+        if req.view in self.plotters and bounds is not None:
+            plots = self._cached(("plots", req.window, req.view),
+                                 lambda: self.plotters[req.view](win, bounds))
         self._seq += 1
         snap = Snapshot(self._seq, req, span, req.window, win, MappingProxyType(results),
                         health(win, frames, results, loading), events, positions,
-                        tuple(errors), self._clock() - t0, frames)
+                        tuple(errors), self._clock() - t0, frames, plots)
         self.last = snap
         return snap
 

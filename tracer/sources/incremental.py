@@ -7,7 +7,8 @@ at every consumer tick. This buffer converts the new batches only and appends th
 previous snapshot's frames (categoricals merged, nullable dtypes kept, re-sorted by time only if
 the new rows start earlier), so a snapshot costs a copy of the frames plus the new rows.
 
-The result is the same Frames that `frames_from_batches` would build from all batches
+Converted Arrow batches are released (the frames hold the events), so `_batches` keeps only the
+ones not converted yet. The result is the same Frames that `frames_from_batches` would build from all batches
 (tests/tui/test_incremental.py checks it frame by frame).
 """
 from __future__ import annotations
@@ -27,6 +28,15 @@ class IncrementalEventBuffer(EventBuffer):
         self._converted = 0                       # batches already in self._frames
         self._frames: dict[str, pd.DataFrame] = {}
 
+    @classmethod
+    def holding(cls, frames: Frames) -> "IncrementalEventBuffer":
+        """A buffer that already holds these frames' events (e.g. to continue a session)."""
+        buf = cls(frames.meta)
+        buf._frames = dict(frames.by_kind)
+        buf.events = sum(len(df) for df in frames.by_kind.values())
+        buf.truncated = frames.truncated
+        return buf
+
     def snapshot(self) -> Frames:
         with self._lock:
             gen, batches = self._generation, self._batches[self._converted:]
@@ -43,6 +53,9 @@ class IncrementalEventBuffer(EventBuffer):
             if self._converted == start:          # one snapshotter at a time in practice
                 self._frames, self._converted = merged, start + len(batches)
                 self._cached = (gen, frames)
+                # converted batches live on in the frames: drop the Arrow copies (they hold
+                # every schema column, about 4x the memory of the frames)
+                self._batches[start:self._converted] = [None] * len(batches)
         return frames
 
 

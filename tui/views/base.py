@@ -31,6 +31,7 @@ class View(VerticalScroll):
     def __init__(self):
         super().__init__(id=f"view-{self.NAME}")
         self.shown_seq = -1
+        self.shown_key: tuple | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(self.EXPLAIN, classes="explain")
@@ -44,8 +45,18 @@ class View(VerticalScroll):
         """Render a snapshot (skipped when this one was already shown)."""
         if snap is None or snap.seq == self.shown_seq:
             return
+        if snap.request.view != self.NAME:
+            return                      # computed for another view: no plot data for this one
         self.shown_seq = snap.seq
+        if snap.content_key == self.shown_key:
+            return                      # the same data is already on screen
+        self.shown_key = snap.content_key
         self.show_snapshot(snap)
+
+    @staticmethod
+    def plot_data(frames, bounds: tuple[int, int]):
+        """The numbers behind this view's plots, computed in the snapshot worker (pure)."""
+        return None
 
     def show_snapshot(self, snap: Snapshot) -> None:
         for name in self.ANALYSES:
@@ -61,10 +72,3 @@ class View(VerticalScroll):
                       "unavailable")
 
 
-def bounds_of(snap: Snapshot) -> tuple[int, int] | None:
-    """The window's effective [start, end) in ns (open ends closed with the data's span)."""
-    if snap.span is None:
-        return None
-    start, end = snap.window
-    lo, hi = snap.span
-    return (lo if start is None else start, hi + 1 if end is None else end)

@@ -9,7 +9,7 @@ from ..plotdata import log2_histogram, time_series
 from ..snapshot import Snapshot
 from ..widgets.plots import HistogramPlot, SeriesSpark
 from ..widgets.result_panel import ResultPanel
-from .base import SPARK_BINS, View, bounds_of
+from .base import SPARK_BINS, View
 
 
 class ContentionView(View):
@@ -28,11 +28,16 @@ class ContentionView(View):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         super().show_snapshot(snap)
-        locks = snap.frames["resv_lock"]
-        self.query_one("#contention-hist", HistogramPlot).draw(
-            {"resv_lock": log2_histogram(locks["duration_ns"])}, "time in the call (≥)")
-        b = bounds_of(snap)
-        if b:
-            series = time_series(locks["ts_ns"].to_numpy(), b, SPARK_BINS, locks["duration_ns"])
-            self.query_one("#contention-series", SeriesSpark).draw(
-                series, f"total time in resv_lock per bin (max {fmt_ns(series.max())})")
+        if snap.plots is None:
+            return
+        hist, series = snap.plots
+        self.query_one("#contention-hist", HistogramPlot).draw({"resv_lock": hist},
+                                                              "time in the call (≥)")
+        self.query_one("#contention-series", SeriesSpark).draw(
+            series, f"total time in resv_lock per bin (max {fmt_ns(series.max())})")
+
+    @staticmethod
+    def plot_data(frames, bounds):
+        locks = frames["resv_lock"]
+        return (log2_histogram(locks["duration_ns"]),
+                time_series(locks["ts_ns"].to_numpy(), bounds, SPARK_BINS, locks["duration_ns"]))

@@ -25,8 +25,11 @@ class FinalizersView(View):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         super().show_snapshot(snap)
-        frees = snap.frames["free"]
+        if snap.plots is not None:
+            self.query_one("#finalizers-hist", HistogramPlot).draw(snap.plots, "free latency (≥)")
+
+    @staticmethod
+    def plot_data(frames, bounds):
+        frees = frames["free"]
         ctx = frees["context"].astype(str).where(frees["context"].notna(), "unknown")
-        hists = {c: log2_histogram(frees.loc[ctx == c, "duration_ns"])
-                 for c in sorted(ctx.unique())}
-        self.query_one("#finalizers-hist", HistogramPlot).draw(hists, "free latency (≥)")
+        return {c: log2_histogram(frees.loc[ctx == c, "duration_ns"]) for c in sorted(ctx.unique())}

@@ -10,7 +10,7 @@ from ..plotdata import time_series
 from ..snapshot import NOT_COUNTED, Snapshot
 from ..widgets.plots import SeriesSpark
 from ..widgets.result_panel import set_rows
-from .base import SPARK_BINS, View, bounds_of
+from .base import SPARK_BINS, View
 
 
 class OverviewView(View):
@@ -52,14 +52,17 @@ class OverviewView(View):
             "\n".join(f"• {a}" for a in found) if found else "none")
         self._fill_health(snap)
         self._fill_headlines(snap)
-        b = bounds_of(snap)
-        if b:
-            counts = sum((time_series(df["ts_ns"].to_numpy(), b, SPARK_BINS)
-                          for k, df in snap.frames.by_kind.items()
-                          if k not in NOT_COUNTED and len(df)), start=time_series([], b, SPARK_BINS))
-            width_ms = (b[1] - b[0]) / SPARK_BINS / 1e6
+        if snap.plots is not None:
+            counts, width_ms = snap.plots
             self.query_one("#overview-rate", SeriesSpark).draw(
                 counts, f"events per {width_ms:.3g} ms bin (max {int(counts.max())})")
+
+    @staticmethod
+    def plot_data(frames, bounds):
+        counts = sum((time_series(df["ts_ns"].to_numpy(), bounds, SPARK_BINS)
+                      for k, df in frames.by_kind.items() if k not in NOT_COUNTED and len(df)),
+                     start=time_series([], bounds, SPARK_BINS))
+        return counts, (bounds[1] - bounds[0]) / SPARK_BINS / 1e6
 
     def _fill_health(self, snap: Snapshot) -> None:
         h = snap.health

@@ -28,11 +28,17 @@ class RetireView(View):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         super().show_snapshot(snap)
-        runs = snap.frames["retire_run"].tail(RUNS_SHOWN)
-        run_ns = runs["duration_ns"].astype("Float64").fillna(0).to_numpy(dtype=float)
-        queue_ns = runs["queue_delay_ns"].astype("Float64").fillna(0).to_numpy(dtype=float)
-        last = f"last {len(runs)} runs" if len(runs) == RUNS_SHOWN else f"{len(runs)} runs"
+        if snap.plots is None:
+            return
+        run_ns, queue_ns = snap.plots
+        last = f"last {len(run_ns)} runs" if len(run_ns) == RUNS_SHOWN else f"{len(run_ns)} runs"
         self.query_one("#retire-runtime", SeriesSpark).draw(
-            run_ns, f"run time, {last} in time order (max {fmt_ns(run_ns.max() if len(run_ns) else 0)})")
+            run_ns, f"run time, {last} in time order (max {fmt_ns(max(run_ns, default=0))})")
         self.query_one("#retire-queue", SeriesSpark).draw(
-            queue_ns, f"queue delay, {last} (max {fmt_ns(queue_ns.max() if len(queue_ns) else 0)})")
+            queue_ns, f"queue delay, {last} (max {fmt_ns(max(queue_ns, default=0))})")
+
+    @staticmethod
+    def plot_data(frames, bounds):
+        runs = frames["retire_run"].tail(RUNS_SHOWN)
+        return (runs["duration_ns"].astype("Float64").fillna(0).to_numpy(dtype=float).tolist(),
+                runs["queue_delay_ns"].astype("Float64").fillna(0).to_numpy(dtype=float).tolist())

@@ -8,7 +8,7 @@ from ..plotdata import reclaim_delay_by_task, time_series
 from ..snapshot import Snapshot
 from ..widgets.plots import SeriesSpark
 from ..widgets.result_panel import ResultPanel, fill_table, set_rows
-from .base import SPARK_BINS, View, bounds_of
+from .base import SPARK_BINS, View
 
 
 class ShrinkerView(View):
@@ -32,21 +32,29 @@ class ShrinkerView(View):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         super().show_snapshot(snap)
-        b = bounds_of(snap)
-        if b:
-            count = snap.frames["shrink_count"]
-            scan = snap.frames["shrink_scan"]
-            for wid, df, col, what in (
-                    ("#shrinker-count", count, "count_pages", "pages offered"),
-                    ("#shrinker-requested", scan, "nr_to_scan_pages", "pages requested"),
-                    ("#shrinker-freed", scan, "freed_pages", "pages freed")):
-                s = time_series(df["ts_ns"].to_numpy(), b, SPARK_BINS, df[col])
-                self.query_one(wid, SeriesSpark).draw(
-                    s, f"{what} per bin (total {int(s.sum()):,}, {len(df):,} calls)")
-        ts = snap.frames["taskstats"]
+        if snap.plots is None:
+            return
+        series, delay = snap.plots
+        for wid, (values, calls, what) in series.items():
+            self.query_one(wid, SeriesSpark).draw(
+                values, f"{what} per bin (total {int(values.sum()):,}, {calls:,} calls)")
         table = self.query_one("#shrinker-reclaim-delay", DataTable)
-        if snap.frames.recorded("taskstats"):
-            fill_table(table, reclaim_delay_by_task(ts))
+        if delay is not None:
+            fill_table(table, delay)
         else:
             set_rows(table, ("not recorded",),
                      [("none", ("taskstats were not recorded: reclaim delay per task is unknown",))])
+
+    @staticmethod
+    def plot_data(frames, bounds):
+        count, scan = frames["shrink_count"], frames["shrink_scan"]
+        series = {}
+        for wid, df, col, what in (
+                ("#shrinker-count", count, "count_pages", "pages offered"),
+                ("#shrinker-requested", scan, "nr_to_scan_pages", "pages requested"),
+                ("#shrinker-freed", scan, "freed_pages", "pages freed")):
+            series[wid] = (time_series(df["ts_ns"].to_numpy(), bounds, SPARK_BINS, df[col]),
+                           len(df), what)
+        delay = reclaim_delay_by_task(frames["taskstats"]) if frames.recorded("taskstats") \
+            else None
+        return series, delay

@@ -8,7 +8,7 @@ from ..plotdata import time_series
 from ..snapshot import Snapshot
 from ..widgets.plots import SeriesSpark
 from ..widgets.result_panel import ResultPanel
-from .base import SPARK_BINS, View, bounds_of
+from .base import SPARK_BINS, View
 
 
 class TrylockView(View):
@@ -27,16 +27,20 @@ class TrylockView(View):
 
     def show_snapshot(self, snap: Snapshot) -> None:
         super().show_snapshot(snap)
-        b = bounds_of(snap)
-        if not b:
+        if snap.plots is None:
             return
-        df = snap.frames["resv_trylock"]
-        ts = df["ts_ns"].to_numpy()
-        failed = (df["success"].fillna(True) == False).to_numpy(dtype=bool)  # noqa: E712
-        fails = time_series(ts[failed], b, SPARK_BINS)
-        tries = time_series(ts, b, SPARK_BINS)
-        rate = np.divide(fails, tries, out=np.zeros_like(fails), where=tries > 0)
+        fails, rate, total = snap.plots
         self.query_one("#trylock-failures", SeriesSpark).draw(
-            fails, f"failed trylocks per bin (max {int(fails.max())}, total {int(failed.sum())})")
+            fails, f"failed trylocks per bin (max {int(fails.max())}, total {total})")
         self.query_one("#trylock-rate", SeriesSpark).draw(
             rate, f"failure rate per bin (max {100 * rate.max():.1f} %)")
+
+    @staticmethod
+    def plot_data(frames, bounds):
+        df = frames["resv_trylock"]
+        ts = df["ts_ns"].to_numpy()
+        failed = (df["success"].fillna(True) == False).to_numpy(dtype=bool)  # noqa: E712
+        fails = time_series(ts[failed], bounds, SPARK_BINS)
+        tries = time_series(ts, bounds, SPARK_BINS)
+        rate = np.divide(fails, tries, out=np.zeros_like(fails), where=tries > 0)
+        return fails, rate, int(failed.sum())

@@ -1,0 +1,219 @@
+"""Benchmark of the TUI on a big recording: first frame, view switches, keys under live load.
+
+Runs the real GemscopeApp headless (Textual's run_test) and prints:
+- replay of a recording of ~10 million events: time to the first frame with events (the file is
+  still loading), time until the whole file is loaded and the Overview's analyses are shown;
+- per view switch (keys 1-7): key-to-frame (the key handled and the screen updated, from the
+  last snapshot) and key-to-data (the view shows a snapshot computed for it); then the same
+  switches again, now served from the snapshot cache;
+- window keys (w [ ] 0): key-to-frame and key-to-data;
+- a live-like source (capabilities.is_live) that starts with the recording's events and
+  appends 100k events/s from a thread (re-stamped copies of the recording's batches): key-to-
+  frame and key-to-data for view and window keys while it appends, and how old the shown data
+  is. This source is a load generator for the benchmark, not a tracer source.
+Goal: first frame < 2 s, every interaction < 100 ms (key-to-frame). The machine is shared, so
+the load average is printed too.
+
+    .venv/bin/python benchmarks/tui.py                     # 10 million events (generated once)
+    .venv/bin/python benchmarks/tui.py --events 1e6        # a quick run
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pyarrow as pa
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tracer.sources.base import Capabilities  # noqa: E402
+from tracer.sources.incremental import IncrementalEventBuffer  # noqa: E402
+from tracer.sources.recording_source import RecordingSource  # noqa: E402
+from tui.app import GemscopeApp  # noqa: E402
+
+SIZE = (160, 50)
+VIEW_KEYS = "2345671"
+WINDOW_KEYS = ("w", "left_square_bracket", "right_square_bracket", "0")
+
+
+def recording(events: float, path: str) -> str:
+    """The benchmark recording (the workload model at the scale giving ~`events`)."""
+    if os.path.exists(path):
+        return path
+    from tracer.simulate import generate
+    t = time.perf_counter()
+    generate("sync-free-in-retire", path, seed=1, duration_s=60, scale=24 * events / 1e7)
+    print(f"generated {path} in {time.perf_counter() - t:.1f} s")
+    return path
+
+
+def data_ready(app) -> bool:
+    snap = app.snapshot
+    return snap is not None and snap.request == app.current_request() and \
+        app.active_view.shown_seq == snap.seq
+
+
+async def until(pilot, cond, timeout_s: float = 600.0, step: float = 0.005) -> float:
+    t = time.perf_counter()
+    while not cond():
+        if time.perf_counter() - t > timeout_s:
+            raise TimeoutError("condition not met")
+        await pilot.pause(step)
+    return time.perf_counter() - t
+
+
+async def key(app, pilot, k: str) -> tuple[float, float]:
+    """(key-to-frame, key-to-data) in seconds for one key press."""
+    t = time.perf_counter()
+    await pilot.press(k)
+    await pilot.pause()
+    frame = time.perf_counter() - t
+    await until(pilot, lambda: data_ready(app))
+    return frame, time.perf_counter() - t
+
+
+def ms(xs) -> str:
+    xs = [1000 * x for x in xs]
+    return f"median {statistics.median(xs):8.1f} ms  max {max(xs):8.1f} ms"
+
+
+async def replay(path: str) -> list:
+    t0 = time.perf_counter()
+    src = RecordingSource(path)
+    app = GemscopeApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: app.snapshot is not None and app.snapshot.health.events > 0
+                    and app.active_view.shown_seq == app.snapshot.seq)
+        first = time.perf_counter() - t0
+        print(f"first frame             {first:8.2f} s  ({app.snapshot.health.events:,} events "
+              f"loaded of the file so far)")
+        await until(pilot, lambda: src.done and not app.snapshot.health.loading
+                    and data_ready(app))
+        print(f"loaded + analysed       {time.perf_counter() - t0:8.2f} s  "
+              f"({src.events_loaded:,} events; last snapshot {app.snapshot.compute_s:.2f} s)")
+        for label in ("first", "cached"):
+            res = [await key(app, pilot, k) for k in VIEW_KEYS]
+            print(f"view switch ({label:6}) key-to-frame {ms([r[0] for r in res])}")
+            print(f"                       key-to-data  {ms([r[1] for r in res])}")
+        res = [await key(app, pilot, k) for k in WINDOW_KEYS]
+        print(f"window keys w [ ] 0     key-to-frame {ms([r[0] for r in res])}")
+        print(f"                       key-to-data  {ms([r[1] for r in res])}")
+        return src.snapshot()
+
+
+def first_batches(path: str, n: int = 64) -> list:
+    """The recording's first n batches: the pool the live-like source re-stamps and appends."""
+    from tracer.recording import open_recording
+    out = []
+    with open_recording(path) as rec:
+        for b in rec.iter_batches():
+            if b.num_rows:
+                out.append(b)
+            if len(out) >= n:
+                break
+    return out
+
+
+class LiveLoadSource:
+    """A live-like Source for the benchmark: starts with the events of `preload` (Frames of a
+    long session), then a thread appends `rate` events/s, 10 times a second, as copies of
+    `pool`'s batches re-stamped to continue after the last event."""
+
+    capabilities = Capabilities(is_live=True)
+
+    def __init__(self, preload, pool: list, rate: int):
+        self.meta = dict(preload.meta)
+        self.buffer = IncrementalEventBuffer.holding(preload)
+        self.pool = pool
+        self.t_end = preload.time_range_ns[1]
+        self.rate = rate
+        self.appended = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._feed, daemon=True, name="bench-live-feed")
+
+    name = "live-load"
+    done = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def snapshot(self):
+        return self.buffer.snapshot()
+
+    def notices(self) -> list[str]:
+        return []
+
+    def _feed(self) -> None:
+        per_tick, i = self.rate // 10, 0
+        t0 = time.perf_counter()
+        while not self._stop.is_set():
+            need = per_tick
+            while need > 0:
+                b = self.pool[i % len(self.pool)]
+                i += 1
+                part = b.slice(0, min(need, b.num_rows))
+                ts = part.column(0).to_numpy()
+                now = self.t_end + int((time.perf_counter() - t0) * 1e9)
+                shifted = pa.array(now + (ts - ts.min()), pa.int64())
+                self.buffer.append(part.set_column(0, part.schema.field(0), shifted))
+                need -= part.num_rows
+                self.appended += part.num_rows
+            time.sleep(max(0.0, 0.1 - (time.perf_counter() - t0) % 0.1))
+
+
+async def live(preload, pool: list, rate: int, seconds: float) -> None:
+    src = LiveLoadSource(preload, pool, rate)
+    app = GemscopeApp(src)
+    async with app.run_test(size=SIZE) as pilot:
+        t = time.perf_counter()
+        await until(pilot, lambda: data_ready(app))
+        print(f"live: first frame       {time.perf_counter() - t:8.2f} s  "
+              f"({app.snapshot.health.events_loaded:,} events in the buffer)")
+        frames, datas, ages = [], [], []
+        end = time.perf_counter() + seconds
+        keys = list(VIEW_KEYS) + ["w", "w", "left_square_bracket", "0"]
+        i = 0
+        while time.perf_counter() < end:
+            f, d = await key(app, pilot, keys[i % len(keys)])
+            frames.append(f)
+            datas.append(d)
+            ages.append(src.buffer.events - app.snapshot.health.events_loaded)
+            i += 1
+        rate_seen = src.appended / max(seconds, 1e-9)
+        print(f"live: {len(frames)} keys over {seconds:g} s while appending "
+              f"{rate_seen:,.0f} events/s")
+        print(f"live: key-to-frame      {ms(frames)}")
+        print(f"live: key-to-data       {ms(datas)}")
+        print(f"live: events not yet shown when the data arrived: median "
+              f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
+              f"appends)")
+        src.stop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--events", type=float, default=1e7)
+    ap.add_argument("--file", help="recording to use (default: generated in /tmp once)")
+    ap.add_argument("--live-rate", type=int, default=100_000)
+    ap.add_argument("--live-seconds", type=float, default=20.0)
+    a = ap.parse_args()
+    path = recording(a.events, a.file or f"/tmp/gs-tui-bench-{a.events:.0e}.gsrec")
+    print(f"recording {path} ({os.path.getsize(path) / 1e6:.0f} MB); load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
+    frames = asyncio.run(replay(path))
+    asyncio.run(live(frames, first_batches(path), a.live_rate, a.live_seconds))
+    print(f"load average at the end {os.getloadavg()[0]:.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
