@@ -108,7 +108,7 @@ def guest(a) -> None:
         time.sleep(2)
         _stop(p, f)
         log = (out / f"record-{n}.log").read_text()
-        lost = re.search(r"^\s*lost\s+(\d+)", log, re.M)
+        lost = re.search(r"^  lost\s+(\d+)", log, re.M)  # the summary line, not the `lost` kind
         g.append({"seconds": secs, "events_in_window": _events_in(rec, t0, t1),
                   "lost": int(lost.group(1)) if lost else None, "log_tail": log[-1200:]})
         rec.unlink()
@@ -131,6 +131,10 @@ def host(a) -> int:
     from tests.kernel import rig_paths
     from tests.kernel.guest import build_module, run_guest_script
 
+    secs = "?"
+    if a.from_results:  # reprint an earlier run
+        results = Path(a.from_results)
+        return _print(results, secs)
     abi = rig_paths.kernels()[a.kernel]
     kmod = build_module(abi)
     results = Path(tempfile.mkdtemp(prefix="gemscope-bench-"))
@@ -142,6 +146,10 @@ def host(a) -> int:
     except Exception as e:  # noqa: BLE001 - print what was measured before the failure
         print(f"guest run failed: {str(e)[-2000:]}")
         secs = "?"
+    return _print(results, secs)
+
+
+def _print(results: Path, secs: str) -> int:
     if not (results / "bench.json").exists():
         return 1
     r = json.loads((results / "bench.json").read_text())
@@ -153,10 +161,14 @@ def host(a) -> int:
     for i, n in enumerate(r["sizes"]):
         base = n / r["modes"]["none"][i]
         g = r["modes"]["gemscope"][i]
+        m = re.search(r"^  lost\s+(\d+)", (results / f"record-{n}.log").read_text(), re.M)
+        g["lost"] = int(m.group(1)) if m else None
         gs = n / g["seconds"]
         fl = n / r["modes"]["funclatency"][i] if "funclatency" in r["modes"] else float("nan")
         print(f"{n:>8} {base:>9.0f} {gs:>11.0f} {base / gs:>8.2f}x {fl:>10.0f} {base / fl:>8.2f}x "
               f"{g['events_in_window'] / g['seconds']:>12.0f} {g['lost']!s:>8}")
+    print("gs events/s: events gemscope decoded with timestamps inside the workload window, per "
+          "second of workload; gs lost: events the kernel dropped (ring buffer full)")
     print(f"(results and logs: {results})")
     return 0
 
@@ -165,6 +177,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--kernel", default="6.12", choices=("6.1", "6.12"))
     ap.add_argument("--submits", type=int, nargs="+", default=[2000, 8000])
+    ap.add_argument("--from-results", metavar="DIR", help="reprint the table of an earlier run")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--results", help=argparse.SUPPRESS)
     ap.add_argument("--kmod", help=argparse.SUPPRESS)
