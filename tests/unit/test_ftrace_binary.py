@@ -114,3 +114,26 @@ def test_kernel_stack_attaches_to_the_event_before_it():
         "__mutex_lock_slowpath+0x10\nww_mutex_lock+0x20"]
     assert m.kinds["lock_contention"]["duration_ns"].tolist() == [50]
     assert m.accounting["balanced"] and m.accounting["mapped_inputs"] == 3
+
+
+def test_mapping_leaves_raw_fields_alone_for_a_second_map():
+    """A live source maps the same raw events again after more arrive: symbols must not stick."""
+    fmt = parse_event_format(f"""name: sched_kthread_work_execute_start
+ID: 377
+format:
+{COMMON}
+\tfield:void * work;\toffset:8;\tsize:8;\tsigned:0;
+\tfield:void * function;\toffset:16;\tsize:8;\tsigned:0;
+
+print fmt: "work struct %p: function %ps", REC->work, REC->function
+""", "sched")
+    rec = struct.pack("<HBBi", 377, 0, 0, 300) + struct.pack("<QQ", 0x1000, 0xffffffff81000010)
+    trace = _decode(_page(_entry(rec, 1), 0), {fmt.id: fmt})
+    trace.kallsyms = Symbols("ffffffff81000000 T retire_worker\n")
+    map_trace(trace)
+    assert trace.groups["sched_kthread_work_execute_start"].fields["function"].to_pylist() == \
+        [0xffffffff81000010]
+    trace.add(_decode(_page(_entry(rec, 1), 10), {fmt.id: fmt}).groups[
+        "sched_kthread_work_execute_start"])
+    m = map_trace(trace)
+    assert m.accounting["unpaired_begins"] == {"retire_run": 2}

@@ -15,6 +15,7 @@ Everything else, and known events whose payload could not be read, become `gener
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -144,7 +145,9 @@ def map_trace(trace: RawTrace) -> Mapped:
     acc = {"events_in": trace.events_in, "bad": trace.bad_count, "mapped_inputs": 0,
            "generic": 0, "unpaired_begins": {}, "unmatched_ends": {}, "merged_begins": {},
            "unreadable_payloads": {}}
-    groups = dict(trace.groups)
+    # shallow copies: symbolizing and payload parsing replace fields of the copy only, so a live
+    # source can map the same raw events again after appending more of them
+    groups = {n: dataclasses.replace(g, fields=dict(g.fields)) for n, g in trace.groups.items()}
     used: dict[str, np.ndarray] = {}            # rows of a group consumed by a kind
     for name, g in groups.items():
         if g.payload is not None and (name in WANTED or name in AUX or
