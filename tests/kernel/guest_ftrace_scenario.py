@@ -29,6 +29,10 @@ def _wait_kprobes(proc, log: Path, timeout: float) -> float:
         events = (TRACING / "kprobe_events").read_text()
         if "recording to" in log.read_text() and f"gemscope_{proc.pid}/free " in events:
             return time.monotonic() - t0
+        if time.monotonic() - t0 > 30 and not hasattr(proc, "_gs_dumped"):
+            proc._gs_dumped = True   # where is a slow start spending its time?
+            subprocess.run(["sh", "-c", f"cat /proc/{proc.pid}/stack /proc/{proc.pid}/wchan "
+                                        f"> {log}.stack 2>&1"], check=False)
         time.sleep(0.2)
     raise RuntimeError(f"gemscope record --backend ftrace did not attach within {timeout:.0f} s")
 
@@ -93,7 +97,7 @@ def main() -> int:
     ap.add_argument("--params", default="{}")
     ap.add_argument("--hold", type=int, default=4)
     ap.add_argument("--gemscope", default=str(Path(sys.executable).parent / "gemscope"))
-    ap.add_argument("--attach-timeout", type=float, default=120)
+    ap.add_argument("--attach-timeout", type=float, default=400)  # TCG on a busy host is slow
     a = ap.parse_args()
     res = Path(a.results)
     res.mkdir(parents=True, exist_ok=True)

@@ -81,6 +81,10 @@ class TracefsSource:
         self.inst = Instance(self.root)
         self._stopped = False
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._fds: dict[int, int] = {}
+        self.writer = None
         atexit.register(self.stop)
         self.inst.create(buffer_kb)
         try:
@@ -107,9 +111,6 @@ class TracefsSource:
         self.plan = None
         self._watermark = np.iinfo(np.int64).min
         self._seq = 0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._fds: dict[int, int] = {}
         self._drained_at: dict[int, int] = {}
         self.late_events = 0
 
