@@ -93,6 +93,8 @@ def run_guest_script(abi: str, script: Path, args: list[str], results: Path, *,
     return run
 
 
-if __name__ == "__main__":  # manual use: python -m tests.kernel.guest <abi> <script> [args]
+if __name__ == "__main__":
+    # manual use: python -m tests.kernel.guest <abi> <script> [args]; the guest may write only
+    # under /tmp/gs-guest (the rwdir; vng's /tmp overlay in the guest is discarded at exit)
     r = run_guest_script(sys.argv[1], Path(sys.argv[2]), sys.argv[3:], Path("/tmp/gs-guest"))
     print(r.tail(80))
