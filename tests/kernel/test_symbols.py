@@ -122,14 +122,22 @@ def test_evict_resolves_to_msm_not_vfs(series):
     assert plan.entries["kprobe:msm:evict"].target == "msm:evict"
 
 
-@pytest.mark.parametrize("series", rig_paths.SERIES)
-def test_lru_scan_layout_matches_debian_prototype(series):
-    """drm_gem_lru_scan's argument positions by version must match Debian's real prototype.
+def _has_btf(ko) -> bool:
+    out = subprocess.run(["aarch64-linux-gnu-objdump", "-h", str(ko)], capture_output=True,
+                         text=True, check=True).stdout
+    return any(line.split()[1:2] == [".BTF"] for line in out.splitlines() if line.strip())
 
-    Debian's 6.1.192 backported `unsigned long *remaining` (the 6.6 signature), so a plan that
-    decides by release number alone reads the wrong arguments there unless BTF names win."""
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_lru_scan_layout_covered_on_debian(series):
+    """drm_gem_lru_scan's argument positions must be right for Debian's real prototype.
+
+    Debian's 6.1.192 backported `unsigned long *remaining` (the 6.6 signature), which the
+    release-number rule gets wrong; the plan then relies on BTF parameter names, so the arm64
+    drm.ko must carry BTF (CONFIG_DEBUG_INFO_BTF_MODULES) for that fallback to cover a device."""
     ks = rig_paths.kernels()
     require(ks is not None, f"kernels missing: {rig_paths.SETUP_HINT}")
+    _have_rig(series)
     from probes.plan import kernel_version, lru_scan_layout
 
     abi = ks[series]
@@ -140,6 +148,9 @@ def test_lru_scan_layout_matches_debian_prototype(series):
     assert m, "drm_gem_lru_scan prototype not found"
     params = tuple(re.findall(r"(\w+)\s*(?:\)\s*\([^)]*\))?\s*(?:,|$)", m.group(1).replace("\n", " ")))
     params = tuple(p for p in params if p not in ("int", "long"))
-    want = lru_scan_layout(kernel_version(abi), params)
-    got = lru_scan_layout(kernel_version(abi))
-    assert got == want, f"{abi}: prototype ({', '.join(params)}) gives {want}, version rule gives {got}"
+    assert params == ("lru", "nr_to_scan", "remaining", "shrink"), params
+    with_btf = lru_scan_layout(kernel_version(abi), params)
+    assert with_btf == {"LRU": 1, "NR": 2, "SHRINK": 4, "REMAINING": 3, "TICKET": 0}
+    if lru_scan_layout(kernel_version(abi)) != with_btf:
+        assert _has_btf(rig_paths.arm64_dir(series) / "drm.ko"), (
+            f"{abi}: the release rule misreads drm_gem_lru_scan and arm64 drm.ko has no BTF")
