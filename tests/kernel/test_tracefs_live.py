@@ -167,6 +167,7 @@ def test_tracedat_recorded_here_imports_completely(tmp_path):
 def test_tracedat_with_stacktrace_trigger_imports_stacks(tmp_path):
     ok, why = can_capture()
     require(ok, why)
+    import pandas as pd
     from tracer.importers import import_file, to_frames
     dat = capture_tracedat(str(tmp_path / "stacks.dat"), seconds=0.5, stacks=True)
     im = import_file(dat)
@@ -176,6 +177,16 @@ def test_tracedat_with_stacktrace_trigger_imports_stacks(tmp_path):
     assert len(f["stack"]) > 0
     assert f["lock_contention"]["stack_id"].notna().mean() > 0.5
     assert all(s.strip() for s in f.stacks().values())
+    # its trace-cmd report text: the same stacks, attached to the same waits
+    t = to_frames(import_file(report_text(dat, str(tmp_path / "stacks.txt"))))
+    key = ["ts_ns", "tid", "lock_addr"]
+    a = f["lock_contention"].sort_values(key).reset_index(drop=True)
+    b = t["lock_contention"].sort_values(key).reset_index(drop=True)
+    sa, sb = f.stacks(), t.stacks()
+    fa = [None if pd.isna(x) else sa.get(int(x)) for x in a["stack_id"]]
+    fb = [None if pd.isna(x) else sb.get(int(x)) for x in b["stack_id"]]
+    assert [x is None for x in fa] == [x is None for x in fb]
+    assert len(sa) == len(sb)
 
 
 def test_plain_source_user_killed_by_sigterm_cleans_up(tmp_path):

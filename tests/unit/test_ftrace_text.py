@@ -166,15 +166,30 @@ def test_to_frames_has_declared_columns(hand):
     assert f["free"]["size_bytes"].tolist() == [65536]
 
 
-def test_stack_trace_lines_are_not_bad_lines():
+def test_stack_trace_lines_attach_to_the_event_before_them():
+    from tracer.ftrace.mapping import map_trace
     text = (b"   bash-5 [001] d..1.  1.000001: contention_begin: 0x10 (flags=SPIN)\n"
+            b"   init-1 [000] d..1.  1.000001: contention_begin: 0x20 (flags=SPIN)\n"
             b"   bash-5 [001] d..1.  1.000002: <stack trace>\n"
             b" => __pv_queued_spin_lock_slowpath\n"
             b" => _raw_spin_lock+0x3b\n"
-            b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n")
+            b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n"
+            b"   init-1 [000] d..1.  1.000010: contention_end: 0x20 (ret=0)\n"
+            b"   init-1 [000] 1.000011: kernel_stack:         <stack trace >\n"
+            b"=> foo (ffffffff81000010)\n")
     t = parse_text(text)
     assert t.bad_count == 0 and t.meta["import_stack_text_lines"] == 3
-    assert t.events_in == 2
+    assert t.events_in == 6
+    m = map_trace(t)
+    assert m.accounting["balanced"] and m.accounting["mapped_inputs"] == 6
+    lc = m.kinds["lock_contention"]
+    by_lock = dict(zip(lc["lock_addr"].to_pylist(), lc["stack_id"].to_pylist()))
+    frames = dict(zip(m.kinds["stack"]["stack_id"].to_pylist(),
+                      m.kinds["stack"]["frames"].to_pylist()))
+    # the kernel's text: the stack follows its event on CPU 1 (another CPU's line in between)
+    assert frames[by_lock[0x10]] == "__pv_queued_spin_lock_slowpath\n_raw_spin_lock+0x3b"
+    # a trace-cmd kernel_stack line after the end: attached to the end, not to the wait
+    assert by_lock[0x20] is None and "foo" in frames.values()
 
 
 def test_msm_shrink_slab_becomes_shrink_scan_without_kprobes():

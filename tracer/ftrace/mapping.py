@@ -284,18 +284,20 @@ def _stacks(trace: RawTrace, groups: dict, consumed: dict, out: Mapped):
     gives the stack id of the event recorded just before a stack on the same CPU."""
     g = groups.get("kernel_stack")
     none = lambda cpu, seq: pa.nulls(len(seq), pa.int32())  # noqa: E731
-    if g is None or "frames_addr" not in g.fields or not len(g):
+    if g is None or not len(g) or not ({"frames_addr", "frames_text"} & set(g.fields)):
         return none
-    lists = g.fields["frames_addr"]
-    flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)
-    syms = trace.kallsyms
-    names = syms.lookup(flat, with_offset=True) if syms is not None and len(syms) else \
-        pa.nulls(len(flat), pa.string())
-    hexes = pa.array([hex(a) for a in flat.tolist()], pa.string()) if names.null_count else None
-    if hexes is not None:
-        names = pc.if_else(names.is_valid(), names, hexes)
-    offsets = lists.offsets
-    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, names), "\n")
+    if "frames_text" in g.fields:          # text imports: frames are already symbols
+        joined = g.fields["frames_text"].cast(pa.string())
+    else:
+        lists = g.fields["frames_addr"]
+        flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)
+        syms = trace.kallsyms
+        names = syms.lookup(flat, with_offset=True) if syms is not None and len(syms) else \
+            pa.nulls(len(flat), pa.string())
+        if names.null_count:
+            hexes = pa.array([hex(a) for a in flat.tolist()], pa.string())
+            names = pc.if_else(names.is_valid(), names, hexes)
+        joined = pc.binary_join(pa.ListArray.from_arrays(lists.offsets, names), "\n")
     enc = joined.dictionary_encode()
     cleaned = ["\n".join(f for f in (v or "").split("\n")
                          if not f.startswith(_TRACING_FRAMES)) for v in enc.dictionary.to_pylist()]

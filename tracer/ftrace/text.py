@@ -17,9 +17,10 @@ import pyarrow as pa
 from .rawevents import EventGroup, RawTrace, spans_to_strings
 
 PAD = 160
-SPACE, LBR, RBR, COLON, DOT, DASH, LPAR, RPAR, HASH = (ord(c) for c in " []:.-()#")
+SPACE, LBR, RBR, COLON, DOT, DASH, LPAR, RPAR, HASH, LT = (ord(c) for c in " []:.-()#<")
 MAX_BAD_LINES_KEPT = 1000
 _LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
+_FRAME_ADDR = re.compile(r" \([0-9a-fA-F]{8,16}\)$")   # trace-cmd prints "sym (address)"
 _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
                         r"Kernel buffer statistics|\w[\w ]*: \d+$)")
 
@@ -167,8 +168,8 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     np.equal(a, COLON, out=mask)
     colons = np.flatnonzero(mask)
     ee = _first_at_or_after(colons, es)
-    ok &= (ee < ends) & (ee > es)
-    ee = np.where(ok, ee, es)
+    ev_ok = (ee < ends) & (ee > es)
+    ee = np.where(ok & ev_ok, ee, es)
     ps = _skip(a, np.minimum(ee + 1, ends), 16)
     ps = np.minimum(ps, ends)
 
@@ -190,12 +191,15 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     cs = np.where(inst, _skip(a, np.where(inst, c1 + 1, cs), 16), cs)
     ce = h - npd
     ok &= ce >= cs
+    stk = ok & ~ev_ok & (a[es] == LT)           # "<stack trace>" lines of the kernel's text
+    ok &= ev_ok
 
-    bad = ~ok
+    bad = ~ok & ~stk
+    frames: list[tuple[int, str]] = []
     if bad.any():
-        _classify_bad_lines(a, starts[bad], ends[bad], line_no[bad], trace)
+        frames = _classify_bad_lines(a, starts[bad], ends[bad], line_no[bad], trace)
     sel = np.flatnonzero(ok)
-    trace.events_in = len(sel) + trace.bad_count
+    trace.events_in = len(sel) + trace.bad_count + int(stk.sum())
     if len(sel) == 0:
         return trace
     comm = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False)
@@ -217,9 +221,52 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
             fields=fast or {},
             payload=None if fast else spans_to_strings(a, payload_start[grp], payload_len[grp],
                                                        validate=False)))
+    _stack_group(trace, frames, np.flatnonzero(stk), ts, cpu, pid, line_no, sel,
+                 None if not stk.any() else spans_to_strings(
+                     a, cs[stk], ce[stk] - cs[stk], validate=False))
     if progress:
         progress(len(starts), len(starts))
     return trace
+
+
+def _stack_group(trace: RawTrace, frames, stk_rows, ts, cpu, pid, line_no, sel, stk_comm):
+    """Stack-trace entries (the kernel's "<stack trace>" lines, trace-cmd's kernel_stack events)
+    with the "=>" frame lines that follow them, as one kernel_stack group whose seq makes the
+    mapping attach each stack to the previous event line of the same CPU."""
+    tc = trace.groups.pop("kernel_stack", None)
+    parts = []
+    if len(stk_rows):
+        parts.append((ts[stk_rows], cpu[stk_rows], pid[stk_rows], line_no[stk_rows], stk_comm))
+    if tc is not None:
+        parts.append((tc.ts, tc.cpu, tc.tid, tc.seq, tc.comm))
+    if not parts:
+        return
+    s_ts = np.concatenate([p[0] for p in parts]).astype(np.int64)
+    s_cpu = np.concatenate([p[1] for p in parts]).astype(np.int16)
+    s_tid = np.concatenate([p[2] for p in parts]).astype(np.int32)
+    s_line = np.concatenate([p[3] for p in parts]).astype(np.int64)
+    s_comm = pa.concat_arrays([p[4].cast(pa.large_string()) for p in parts])
+    order = np.argsort(s_line)
+    s_ts, s_cpu, s_tid, s_line = s_ts[order], s_cpu[order], s_tid[order], s_line[order]
+    s_comm = s_comm.take(pa.array(order))
+    texts: list[list[str]] = [[] for _ in range(len(s_line))]
+    if frames:
+        fl = np.array([f[0] for f in frames])
+        owner = np.searchsorted(s_line, fl) - 1
+        for (_, frame), o in zip(frames, owner.tolist()):
+            if o >= 0:
+                texts[o].append(frame)
+    # seq = (previous event line on the same CPU) + 1: the mapping looks up seq - 1
+    ev_lines, ev_cpu = line_no[sel], cpu[sel]
+    seq = np.full(len(s_line), -2, np.int64)
+    for c in np.unique(s_cpu):
+        lines_c = np.sort(ev_lines[ev_cpu == c])
+        mine = np.flatnonzero(s_cpu == c)
+        j = np.searchsorted(lines_c, s_line[mine]) - 1
+        seq[mine] = np.where(j >= 0, lines_c[np.maximum(j, 0)] + 1, -2)
+    g = EventGroup("kernel_stack", "ftrace", s_ts, s_cpu, s_tid, seq, comm=s_comm)
+    g.fields["frames_text"] = pa.array(["\n".join(t) for t in texts], pa.string())
+    trace.groups["kernel_stack"] = g
 
 
 _HEX = np.full(256, 255, np.uint8)
@@ -271,7 +318,10 @@ def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray)
     return {"lock_addr": pa.array(addr, pa.uint64()), "flags": flags}
 
 
-def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -> None:
+def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -> list:
+    """Lost-event lines, headers, stack frames ("=> sym", returned with their line numbers)
+    and truly bad lines (counted, numbers kept)."""
+    frames = []
     for s, e, ln in zip(starts.tolist(), ends.tolist(), line_no.tolist()):
         line = a[s:min(e, s + 512)].tobytes().decode("utf-8", "replace")
         m = _LOST_RE.search(line)
@@ -281,10 +331,11 @@ def _classify_bad_lines(a: np.ndarray, starts, ends, line_no, trace: RawTrace) -
             continue
         if _HEADER_RE.match(line):
             continue
-        if line.lstrip().startswith("=>") or line.rstrip().endswith(": <stack trace>"):
-            # stacktrace-trigger output; frames in text are not attached to events (yet)
+        if line.lstrip().startswith("=>"):
             trace.meta["import_stack_text_lines"] = trace.meta.get("import_stack_text_lines", 0) + 1
+            frames.append((ln, _FRAME_ADDR.sub("", line.lstrip()[2:].strip())))
             continue
         trace.bad_count += 1
         if len(trace.bad_lines) < MAX_BAD_LINES_KEPT:
             trace.bad_lines.append(ln)
+    return frames
