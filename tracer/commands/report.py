@@ -51,7 +51,7 @@ def register(sub) -> None:
                     "on a recording and print the answers, starting with where the recording "
                     "came from and whether it is complete.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("file", help="a gemscope recording (.gsrec)")
+    p.add_argument("file", help="a gemscope recording (.gsrec), bug-report bundle, trace.dat or ftrace text")
     p.add_argument("--format", choices=("text", "markdown", "json"), default="text",
                    help="output format (default: text)")
     p.add_argument("--window", metavar="START_S:END_S",
@@ -88,9 +88,16 @@ def build_report(path: str, window: str | None = None, only: str | None = None) 
     from ..render import health_dict, report_dict
     bounds = parse_window(window) if window else None
     analyses = pick_analyses(only)
-    with open_recording(path) as rec:
-        frames = load_frames(rec)
-        closed = rec.closed_cleanly
+    from ..importers import open_any
+    # a recording path, or Frames imported from trace.dat / ftrace text; a .gsrec is always
+    # opened as a recording so that a damaged one says so instead of failing as "text"
+    src = path if path.endswith(".gsrec") else open_any(path)
+    if isinstance(src, str):
+        with open_recording(src) as rec:
+            frames = load_frames(rec)
+            closed = rec.closed_cleanly
+    else:
+        frames, closed = src, True
     health = health_dict(frames, closed_cleanly=closed)
     win = None
     if bounds is not None:
