@@ -44,8 +44,12 @@ def test_real_sample_matches_module_counters(sample, capsys):
     t = h["trylock"]
     assert (t["trylocks"], t["trylock_failures"]) == (c["trylocks"], c["trylock_failures"])
     assert t["failures_by_holder"] == {c["holder_comm"]: c["trylock_failures"]}
+    nz = lambda d: {k: v for k, v in d.items() if v}  # noqa: E731
+    assert nz(t["failures_by_stage"]) == nz(c["failures_by_stage"])
     s = h["shrinker"]
     assert (s["scans"], s["counts"], s["requested_pages"], s["freed_pages"]) == \
         (c["scans"], c["counts"], c["requested_pages"], c["freed_pages"])
+    assert nz(s["freed_pages_by_stage"]) == nz(c["freed_pages_by_stage"])
+    assert s["trylock_skipped_pages"] == c["remaining_pages_kernel"]
     assert h["retire"]["retire_runs"] == c["retire_runs"]
     assert h["retire"]["fences_signaled_in_retire"] == c["fences_signalled"]
