@@ -38,7 +38,7 @@ class BccSource:
 
     def __init__(self, output: str | None = None, *, uncontended_ns: int = DEFAULT_UNCONTENDED_NS,
                  taskstats: bool = True, extra_pids: tuple[int, ...] = (),
-                 poll_ms: int = 100):
+                 poll_ms: int = 50):
         self.output = output
         self.uncontended_ns = uncontended_ns
         self.want_taskstats = taskstats
