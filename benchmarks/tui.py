@@ -69,10 +69,26 @@ async def until(pilot, cond, timeout_s: float = 600.0, step: float = 0.005) -> f
 
 
 async def key(app, pilot, k: str) -> tuple[float, float]:
-    """(key-to-frame, key-to-data) in seconds for one key press."""
+    """(key-to-frame, key-to-data) in seconds for one key press.
+
+    key-to-frame: the key goes in as the terminal driver would send it, every widget of the
+    screen handles the messages it causes, and the compositor draws the frame. (Pilot.press is
+    not used: it also waits until the whole process is idle, i.e. for the snapshot worker.)
+    key-to-data: until the visible view shows a snapshot computed for the new request."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import _get_unicode_name_from_key
+    try:
+        char = unicodedata.lookup(_get_unicode_name_from_key(k))
+    except KeyError:
+        char = k if len(k) == 1 else None
     t = time.perf_counter()
-    await pilot.press(k)
-    await pilot.pause()
+    event = events.Key(k, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+    await pilot._wait_for_screen()
+    app.screen._on_timer_update()           # compose and write the frame
     frame = time.perf_counter() - t
     await until(pilot, lambda: data_ready(app))
     return frame, time.perf_counter() - t

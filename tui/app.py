@@ -14,7 +14,7 @@ from typing import Any, Callable
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from tracer.event_index import EventFilter
 
@@ -31,6 +31,7 @@ from .views.retire import RetireView
 from .views.shrinker import ShrinkerView
 from .views.trylock import TrylockView
 from .widgets.event_list import EventList
+from .widgets.status_bar import StatusBar
 from .worst import worst_event
 
 VIEW_CLASSES: tuple[type[View], ...] = (OverviewView, ContentionView, TrylockView, FinalizersView,
@@ -86,7 +87,7 @@ class GemscopeApp(App):
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static(self._title_text(), id="status")
+        yield StatusBar(id="status")
         with TabbedContent(id="views", initial=self.first_view):
             for i, cls in enumerate(VIEW_CLASSES):
                 with TabPane(f"{i + 1} {cls.TITLE}", id=cls.NAME):
@@ -102,7 +103,7 @@ class GemscopeApp(App):
     def on_mount(self) -> None:
         # Kept as references: app.query_one looks at the active screen, which may be the help
         # or object screen when a tick arrives.
-        self.status_bar = self.query_one("#status", Static)
+        self.status_bar = self.query_one("#status", StatusBar)
         self.tabs = self.query_one("#views", TabbedContent)
         self.views = {cls.NAME: self.query_one(f"#view-{cls.NAME}", View) for cls in VIEW_CLASSES}
         if not self.source_started:
@@ -127,7 +128,8 @@ class GemscopeApp(App):
 
     def current_request(self) -> Request:
         view = self.active_view
-        return Request(self.window.bounds(self.span), view.ANALYSES, view.WANTS_EVENTS,
+        return Request((self.window.width_ns, self.window.end_ns), view.ANALYSES,
+                       view.WANTS_EVENTS,
                        self.event_filter if view.WANTS_EVENTS else EventFilter(), view.NAME)
 
     def tick(self) -> None:
@@ -192,7 +194,7 @@ class GemscopeApp(App):
         text = "  │  ".join(parts)
         if text != self._status_text:       # an update lays the screen out again: only on change
             self._status_text = text
-            self.status_bar.update(text)
+            self.status_bar.text = text
 
     # --- actions --------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:

@@ -21,6 +21,8 @@ from tracer.analyses.base import Result
 from tracer.event_index import EventFilter, EventIndex
 from tracer.frames import Frames
 
+from .timewindow import TimeWindow
+
 NOT_COUNTED = ("stack", "probe_status")
 
 
@@ -35,6 +37,8 @@ def available_analyses() -> list:
 
 @dataclass(frozen=True)
 class Request:
+    # (width_ns, end_ns) of the TimeWindow; resolved against the data when computing, so that a
+    # window following the end of a growing source stays the same request
     window: tuple[int | None, int | None] = (None, None)
     analyses: tuple[str, ...] = ()          # names; "*" = every analysis
     want_events: bool = False
@@ -120,21 +124,22 @@ class SnapshotComputer:
         if last is not None and last.request == req and last.full_frames is frames \
                 and last.health.loading == loading:
             return None
-        win = self._window(frames, req.window)
+        window = TimeWindow(*req.window).bounds(span)
+        win = self._window(frames, window)
         errors: list[str] = []
-        results = self._results(frames, req, win, errors)
+        results = self._results(frames, req, window, win, errors)
         events = positions = None
         if req.want_events:
-            events = self._cached(("events", req.window), lambda: EventIndex(win))
-            positions = self._cached(("filter", req.window, req.event_filter),
+            events = self._cached(("events", window), lambda: EventIndex(win))
+            positions = self._cached(("filter", window, req.event_filter),
                                      lambda: events.filter(req.event_filter))
         plots = None
-        bounds = effective_bounds(span, req.window)
+        bounds = effective_bounds(span, window)
         if req.view in self.plotters and bounds is not None:
-            plots = self._cached(("plots", req.window, req.view),
+            plots = self._cached(("plots", window, req.view),
                                  lambda: self.plotters[req.view](win, bounds))
         self._seq += 1
-        snap = Snapshot(self._seq, req, span, req.window, win, MappingProxyType(results),
+        snap = Snapshot(self._seq, req, span, window, win, MappingProxyType(results),
                         health(win, frames, results, loading), events, positions,
                         tuple(errors), self._clock() - t0, frames, plots)
         self.last = snap
@@ -145,12 +150,12 @@ class SnapshotComputer:
             return frames
         return self._cached(("window", window), lambda: frames.window(*window))
 
-    def _results(self, frames, req, win, errors) -> dict[str, Result]:
+    def _results(self, frames, req, window, win, errors) -> dict[str, Result]:
         names = list(self.analyses) if "*" in req.analyses else \
             [n for n in req.analyses if n in self.analyses]
         out = {}
         for name in names:
-            key = ("result", req.window, name)
+            key = ("result", window, name)
             if key not in self._cache:
                 try:
                     self._cache[key] = self.analyses[name](win)
