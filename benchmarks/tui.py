@@ -169,9 +169,10 @@ class LiveLoadSource:
         return []
 
     def _feed(self) -> None:
-        per_tick, i = self.rate // 10, 0
+        per_tick, i, tick = self.rate // 10, 0, 0
         t0 = time.perf_counter()
         while not self._stop.is_set():
+            tick += 1
             need = per_tick
             while need > 0:
                 b = self.pool[i % len(self.pool)]
@@ -183,7 +184,7 @@ class LiveLoadSource:
                 self.buffer.append(part.set_column(0, part.schema.field(0), shifted))
                 need -= part.num_rows
                 self.appended += part.num_rows
-            time.sleep(max(0.0, 0.1 - (time.perf_counter() - t0) % 0.1))
+            time.sleep(max(0.0, t0 + tick * 0.1 - time.perf_counter()))
 
 
 async def live(preload, pool: list, rate: int, seconds: float) -> None:
