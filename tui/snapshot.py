@@ -24,6 +24,8 @@ from tracer.frames import Frames
 from .timewindow import TimeWindow
 
 NOT_COUNTED = ("stack", "probe_status")
+# "modelled": the simulator's stand-in for a probe (its events are there, marked synthetic)
+ATTACHED_STATUSES = ("attached", "modelled")
 
 
 def available_analyses() -> list:
@@ -181,9 +183,11 @@ def health(win: Frames, full: Frames, results: Mapping[str, Result], loading: bo
     rate = n / ((span[1] - span[0]) / 1e9) if span and span[1] > span[0] else None
     lost = int(win["lost"]["lost_count"].sum()) if win.recorded("lost") else None
     plan = full.probe_plan
-    attached = tuple(sorted(p for p, v in plan.items() if (v or {}).get("status") == "attached"))
+    attached = tuple(sorted(p for p, v in plan.items()
+                            if (v or {}).get("status") in ATTACHED_STATUSES))
     missing = {p: str((v or {}).get("reason") or (v or {}).get("status") or "?")
-               for p, v in sorted(plan.items()) if (v or {}).get("status") != "attached"}
+               for p, v in sorted(plan.items())
+               if (v or {}).get("status") not in ATTACHED_STATUSES}
     cannot = {name: tuple(r.missing) for name, r in results.items() if r.missing}
     return Health(n, sum(len(df) for k, df in full.by_kind.items() if k not in NOT_COUNTED),
                   rate, lost, MappingProxyType(kinds), attached, MappingProxyType(missing),
