@@ -157,7 +157,8 @@ def test_record_tracepoints_live_on_this_host(tmp_path, buffer):
     writes = {}
 
     def workload():
-        writes["n"] = pipe_contention(1.5, writers=4)
+        # 4 KiB writes hold the pipe mutex longer: contention even on a busy shared machine
+        writes["n"] = pipe_contention(2.0, writers=6, chunk=4096)
         drop_caches()
         time.sleep(0.5)
 
@@ -333,7 +334,7 @@ def test_live_source_snapshot_for_the_tui(monkeypatch):
     assert src.capabilities.is_live
     src.start()
     try:
-        pipe_contention(1.5, writers=4)
+        pipe_contention(2.0, writers=6, chunk=4096)
         time.sleep(1.5)   # one reader-thread tick
         snap = src.snapshot()
         assert not src.done
