@@ -150,6 +150,7 @@ class LiveLoadSource:
         self.t_end = preload.time_range_ns[1]
         self.rate = rate
         self.appended = 0
+        self.started = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._feed, daemon=True, name="bench-live-feed")
 
@@ -170,7 +171,7 @@ class LiveLoadSource:
 
     def _feed(self) -> None:
         per_tick, i, tick = self.rate // 10, 0, 0
-        t0 = time.perf_counter()
+        t0 = self.started = time.perf_counter()
         while not self._stop.is_set():
             tick += 1
             need = per_tick
@@ -205,9 +206,9 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
             datas.append(d)
             ages.append(src.buffer.events - app.snapshot.health.events_loaded)
             i += 1
-        rate_seen = src.appended / max(seconds, 1e-9)
-        print(f"live: {len(frames)} keys over {seconds:g} s while appending "
-              f"{rate_seen:,.0f} events/s")
+        elapsed = time.perf_counter() - src.started
+        print(f"live: {len(frames)} keys over {elapsed:.0f} s while appending "
+              f"{src.appended / elapsed:,.0f} events/s")
         print(f"live: key-to-frame      {ms(frames)}")
         print(f"live: key-to-data       {ms(datas)}")
         print(f"live: events not yet shown when the data arrived: median "

@@ -20,6 +20,9 @@ from .base import Capabilities
 from .incremental import IncrementalEventBuffer
 
 
+READER_NICE = 10
+
+
 class RecordingSource:
     """A Source over a `*.gsrec` file (not live; seekable; pausable)."""
 
@@ -75,6 +78,12 @@ class RecordingSource:
 
     def _read(self) -> None:
         rec = self._recording
+        try:
+            # Linux nices threads one by one: reading a big file must not starve the consumer
+            # (the TUI's snapshot worker and UI thread) of the CPU
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICE)
+        except (OSError, AttributeError):
+            pass
         try:
             for batch in rec.iter_batches():
                 if self._stop.is_set():
