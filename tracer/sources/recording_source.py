@@ -20,7 +20,7 @@ from .base import Capabilities
 from .incremental import IncrementalEventBuffer
 
 
-READER_NICE = 10
+READER_NICE_STEP = 5     # the reader thread's niceness above the process's
 
 
 class RecordingSource:
@@ -81,7 +81,9 @@ class RecordingSource:
         try:
             # Linux nices threads one by one: reading a big file must not starve the consumer
             # (the TUI's snapshot worker and UI thread) of the CPU
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), READER_NICE)
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid,
+                           min(19, os.getpriority(os.PRIO_PROCESS, tid) + READER_NICE_STEP))
         except (OSError, AttributeError):
             pass
         try:
