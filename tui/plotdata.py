@@ -48,11 +48,6 @@ def time_series(ts_ns, bounds: tuple[int, int], bins: int, weights=None) -> np.n
     return out
 
 
-def sparkline_bins(width: int) -> int:
-    """How many time bins a sparkline of this width should show (one per cell, bounded)."""
-    return max(8, min(200, width))
-
-
 def reclaim_delay_by_task(taskstats: pd.DataFrame) -> pd.DataFrame:
     """Direct-reclaim delay each task accumulated over the samples (last - first cumulative)."""
     cols = ["target_comm", "target_tid", "freepages_delay_ns", "samples"]
