@@ -142,11 +142,18 @@ class GemscopeApp(App):
         self._update_status()
 
     def request_snapshot(self) -> None:
-        """Start the worker unless one is running (then the next tick asks again)."""
+        """Start the worker unless one is running (then the next tick asks again) or the source
+        has nothing yet (the first snapshot then starts with the first batch, not before it)."""
         if self._computing:
+            return
+        if not self.caps.is_live and not self.source.done and self._events_so_far() == 0:
             return
         self._computing = True
         self._compute(self.current_request(), not self.source.done)
+
+    def _events_so_far(self) -> int | None:
+        """Events the source's buffer holds, when it says (None: unknown)."""
+        return getattr(getattr(self.source, "buffer", None), "events", None)
 
     @work(thread=True, exit_on_error=False, group="snapshot")
     def _compute(self, req: Request, loading: bool) -> None:
