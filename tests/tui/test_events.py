@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.tui import trace_fixture as tf
-from tests.tui.conftest import asynctest, settle
+from tests.tui.helpers import asynctest, settle
 from tracer.event_index import EventFilter, EventIndex, lifecycle_filter, parse_filter
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui.conftest import settle
+from tests.tui.helpers import settle
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from tests.tui.conftest import asynctest, settle
+from tests.tui.helpers import asynctest, settle
 from tracer.analyses import ALL
 from tracer.analyses.base import Analysis
 from tracer.errors import RecordingError

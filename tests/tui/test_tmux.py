@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
+from tests.support import require
 
 ROOT = Path(__file__).resolve().parents[2]
 GEMSCOPE = ROOT / ".venv" / "bin" / "gemscope"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Static
 
-from tests.tui.conftest import asynctest, settle
+from tests.tui.helpers import asynctest, settle
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.fmt import fmt_cell, fmt_value

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable
 
-from tests.tui.conftest import asynctest, settle
+from tests.tui.helpers import asynctest, settle
 from tracer.analyses import run_all
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
