@@ -194,7 +194,7 @@ def kernel_offsets(root: str = "/sys/kernel/btf") -> tuple[dict[str, int], tuple
             out[f"task_struct.{m}"] = task[m]
     drm = load("drm", root) or vmlinux
     obj = drm.member_offsets("drm_gem_object")
-    for m in ("size", "resv", "lru"):
+    for m in ("size", "resv", "_resv", "lru"):
         if m in obj:
             out[f"drm_gem_object.{m}"] = obj[m]
     return out, drm.func_params("drm_gem_lru_scan")

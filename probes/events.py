@@ -50,7 +50,8 @@ STAGES = {1: "purge", 2: "evict", 3: "active_purge", 4: "active_evict", 5: "vmap
 SLOTS: dict[str, dict[str, str]] = {
     "resv_lock": {"lock_addr": "a0", "ctx_addr": "a1", "duration_ns": "duration_ns",
                   "ret": "ret", "stack_id": "stack_id"},
-    "resv_trylock": {"lock_addr": "a0", "ctx_addr": "a1", "stack_id": "stack_id"},
+    "resv_trylock": {"lock_addr": "a0", "ctx_addr": "a1", "obj_addr": "a2", "size_bytes": "a3",
+                     "stack_id": "stack_id"},
     "resv_hold": {"lock_addr": "a0", "duration_ns": "duration_ns", "stack_id": "stack_id"},
     "lock_contention": {"lock_addr": "a0", "flags": "aux", "duration_ns": "duration_ns",
                         "ret": "ret", "stack_id": "stack_id"},

@@ -133,6 +133,19 @@ int gs_kr_trylock(struct pt_regs *ctx)
     e.ret = ret;
     e.stack_id = p->stack_id;
     e.bits = context_bits() | B_IS_RESV | p->aux;
+#if defined(GS_OFF_OBJ__RESV) && defined(GS_OFF_OBJ_RESV) && defined(GS_OFF_OBJ_SIZE)
+    {
+        /* a private GEM object's resv is its own _resv (catalog 2.2): obj = resv - offset,
+         * trusted only if obj->resv points back at this lock */
+        u64 obj = p->a0 - GS_OFF_OBJ__RESV, back = 0, size = 0;
+        bpf_probe_read_kernel(&back, sizeof(back), (void *)(obj + GS_OFF_OBJ_RESV));
+        if (back == p->a0) {
+            bpf_probe_read_kernel(&size, sizeof(size), (void *)(obj + GS_OFF_OBJ_SIZE));
+            e.a2 = obj;
+            e.a3 = size;
+        }
+    }
+#endif
     if (ret) {
         e.bits |= B_SUCCESS;
         struct gs_pending h = {};

@@ -212,6 +212,8 @@ def _defines(plan: Plan, features: Features, uncontended_ns: int) -> dict[str, A
         d["GS_OFF_OBJ_RESV"] = off["drm_gem_object.resv"]
         if "drm_gem_object.lru" in off:
             d["GS_OFF_OBJ_LRU"] = off["drm_gem_object.lru"]
+        if "drm_gem_object._resv" in off:   # resv -> object for trylock failures (catalog 2.2)
+            d["GS_OFF_OBJ__RESV"] = off["drm_gem_object._resv"]
     elif "GS_MSM" in d and features.headers_match:
         d["GS_MSM_HEADERS"] = True
         if plan.version >= (6, 1):

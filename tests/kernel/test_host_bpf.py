@@ -77,6 +77,7 @@ def _variants() -> dict[str, object]:
     # offsets from BTF instead of headers (what a guest/device with BTF uses)
     f = Features("6.12.95", kprobes=True, ringbuf=True, tracepoints=host_tp | MSM_TP,
                  offsets=(("drm_gem_object.lru", 288), ("drm_gem_object.resv", 256),
+                          ("drm_gem_object._resv", 264),
                           ("drm_gem_object.size", 40), ("task_struct.comm", 1752),
                           ("task_struct.flags", 44), ("task_struct.pid", 1264)))
     out["msm-6.12-btf"] = make_plan(f, Kallsyms.from_text(

@@ -88,9 +88,11 @@ def test_plan_uses_btf_offsets_instead_of_headers():
     f = Features("6.12.95", kprobes=True, ringbuf=True, tracepoints=frozenset(),
                  headers_match=True,
                  offsets=(("drm_gem_object.lru", 288), ("drm_gem_object.resv", 256),
+                          ("drm_gem_object._resv", 264),
                           ("drm_gem_object.size", 40), ("task_struct.comm", 1752),
                           ("task_struct.flags", 44), ("task_struct.pid", 1264)))
     d = make_plan(f, ks).defines
     assert (d["GS_OFF_TASK_FLAGS"], d["GS_OFF_TASK_PID"], d["GS_OFF_TASK_COMM"]) == (44, 1264, 1752)
     assert (d["GS_OFF_OBJ_SIZE"], d["GS_OFF_OBJ_RESV"], d["GS_OFF_OBJ_LRU"]) == (40, 256, 288)
+    assert d["GS_OFF_OBJ__RESV"] == 264     # trylocked resv -> its GEM object
     assert "GS_TASK_OFFSETS" not in d and "GS_MSM_HEADERS" not in d

@@ -149,6 +149,9 @@ class Decoder:
         if kind == "free":
             cols["lru_addr"] = _nullable(a["a2"], a["a2"] != 0, pa.uint64())
             cols["lock_addr"] = _nullable(a["a3"], a["a3"] != 0, pa.uint64())
+        if kind == "resv_trylock":   # a2/a3 set only when the resv is a GEM object's own _resv
+            cols["obj_addr"] = _nullable(a["a2"], a["a2"] != 0, pa.uint64())
+            cols["size_bytes"] = _nullable(a["a3"], a["a2"] != 0, pa.uint64())
         if kind == "shrink_object":
             cols["lock_addr"] = _nullable(a["a3"], a["a3"] != 0, pa.uint64())
         if kind == "shrink_scan":
