@@ -24,7 +24,8 @@ import pyarrow as pa
 from .. import schema
 from ..meta import host_meta
 from ..recording import RecordingWriter, _batch
-from ..sources.base import Capabilities, EventBuffer
+from ..sources.base import Capabilities
+from ..sources.incremental import IncrementalEventBuffer
 from .binary_events import decode_records
 from .formats import FormatError, PageHeader, parse_event_format
 from .kallsyms import Symbols
@@ -99,7 +100,7 @@ class TracefsSource:
         if self.clock != "mono":
             self.meta["clock"] = f"ftrace:{self.clock}"
             self._notices.append(f"trace clock {self.clock}: timestamps are not CLOCK_MONOTONIC")
-        self.buffer = EventBuffer(self.meta)
+        self.buffer = IncrementalEventBuffer(self.meta)
         self.writer = RecordingWriter(output, self.meta, flush_interval_s=flush_interval_s) \
             if output else None
         self.flush_interval_s = flush_interval_s

@@ -27,7 +27,8 @@ from ..live.decode import Decoder
 from ..live.session import BccSession
 from ..meta import host_meta
 from ..recording import RecordingWriter, _to_arrow
-from .base import Capabilities, EventBuffer
+from .base import Capabilities
+from .incremental import IncrementalEventBuffer
 
 STACK_ID_STRIDE = 1_000_000   # stack ids of the n-th program are offset by n * STRIDE
 MAX_TASKSTATS_TIDS = 256
@@ -45,7 +46,7 @@ class BccSource:
         self.extra_pids = tuple(extra_pids)
         self.poll_ms = poll_ms
         self.meta: dict[str, Any] = {}
-        self.buffer = EventBuffer()
+        self.buffer = IncrementalEventBuffer()
         self.counts: dict[str, int] = {}
         self.lost_by_cpu: dict[int, int] = {}
         self._notices: list[str] = []
