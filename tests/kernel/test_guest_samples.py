@@ -41,8 +41,10 @@ def test_real_sample_matches_module_counters(sample, capsys):
         {k: v for k, v in c["frees_by_context"].items() if v}
     assert h["contention"]["resv_lock_calls"] == c["resv_lock_calls"]
     assert h["contention"]["contended_resv_acquisitions"] == c["resv_waits"]
+    assert h["contention"]["resv_waits"] == c["resv_waits"]
     t = h["trylock"]
     assert (t["trylocks"], t["trylock_failures"]) == (c["trylocks"], c["trylock_failures"])
+    assert t["failed_bytes"] == c["failed_bytes"]
     assert t["failures_by_holder"] == {c["holder_comm"]: c["trylock_failures"]}
     nz = lambda d: {k: v for k, v in d.items() if v}  # noqa: E731
     assert nz(t["failures_by_stage"]) == nz(c["failures_by_stage"])
