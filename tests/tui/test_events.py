@@ -18,7 +18,7 @@ COUNTED = ("stack",)
 def test_index_merges_kinds_in_time_order(fixture_frames):
     idx = EventIndex(fixture_frames)
     n = sum(len(df) for k, df in fixture_frames.by_kind.items() if k not in COUNTED)
-    assert len(idx) == n == 266
+    assert len(idx) == n == 299
     assert np.all(np.diff(idx.ts) >= 0)
     kind, row = idx.locate(0)
     assert (kind, row) == ("retire_run", 0)
@@ -62,7 +62,7 @@ async def test_filter_and_enter_opens_the_object_view(fixture_path, fixture_fram
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
         lst = app.query_one("#events-list", EventList)
-        assert len(lst) == 266
+        assert len(lst) == 299
         await pilot.press("slash")
         await pilot.press(*"kind:free", "enter")
         await settle(app, pilot)
@@ -101,4 +101,4 @@ async def test_bad_filter_is_a_notice(fixture_path):
         await pilot.press("slash", *"kind:bogus", "enter")
         await pilot.pause(0.1)
         assert any("unknown kind 'bogus'" in n.message for n in app._notifications)
-        assert len(app.query_one("#events-list", EventList)) == 266
+        assert len(app.query_one("#events-list", EventList)) == 299

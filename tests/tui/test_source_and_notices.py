@@ -33,7 +33,7 @@ def test_source_reads_everything_and_declares_replay_capabilities(fixture_path):
     assert not src.done
     src.start()
     assert src.wait(10)
-    assert src.events_loaded == 266 + 2          # + the two stack records
+    assert src.events_loaded == 299 + 2          # + the two stack records
     assert src.notices() == []
     assert len(src.snapshot()["free"]) == 12
     assert src.snapshot() is src.snapshot()      # unchanged buffer: the same frozen frames
@@ -46,7 +46,7 @@ def test_truncated_file_is_a_notice_and_keeps_complete_batches(fixture_path, tmp
     [notice] = src.notices()
     assert "cut.gsrec is truncated" in notice
     assert src.snapshot().truncated
-    assert 0 < src.events_loaded < 268
+    assert 0 < src.events_loaded < 301
 
 
 def test_bad_files_fail_at_once_with_one_line(tmp_path):
@@ -85,7 +85,7 @@ async def test_app_notices_truncation_and_shows_what_it_has(fixture_path, tmp_pa
     cut = truncated_copy(fixture_path, tmp_path / "cut.gsrec")
     expect = load_frames(cut)
     n = sum(len(df) for k, df in expect.by_kind.items() if k not in ("stack", "probe_status"))
-    assert expect.truncated and 0 < n < 266
+    assert expect.truncated and 0 < n < 299
     app = GemscopeApp(RecordingSource(cut))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)

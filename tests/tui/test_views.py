@@ -56,9 +56,9 @@ async def test_overview_health_headlines_alerts(fixture_path, fixture_results):
                 for k, v in r.headline.items()}
         assert headline_rows(app, "overview-headline") == want
         health = headline_rows(app, "overview-health")
-        assert health["events"] == "266 in the window, 266 loaded"
+        assert health["events"] == "299 in the window, 299 loaded"
         assert health["lost_events"] == "3"
-        assert health["rate"] == f"{266 / 1.903050:,.0f} events/s"
+        assert health["rate"] == f"{299 / 1.903050:,.0f} events/s"
         assert health["probes_missing"] == "gpu_submit (tracepoint not in this kernel)"
         assert health["probes_attached"].startswith("3: drm_gem_lru_scan")
         alerts = str(app.query_one("#alerts", Static).render())
@@ -66,7 +66,7 @@ async def test_overview_health_headlines_alerts(fixture_path, fixture_results):
         assert "RETIRE: 6 fence signal(s) delayed behind finalizers" in alerts
         assert app.query_one("#synthetic", Static).display is True
         rate = app.query_one("#overview-rate", SeriesSpark)
-        assert sum(rate.values) == 266
+        assert sum(rate.values) == 299
 
 
 @asynctest

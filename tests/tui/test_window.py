@@ -87,7 +87,7 @@ async def test_window_keys_change_every_view(fixture_path, fixture_frames, fixtu
         health = app.query_one("#overview-health", DataTable)
         n = sum(len(df) for k, df in fixture_frames.window(start2, end2).by_kind.items()
                 if k not in ("stack", "probe_status"))
-        assert health.get_row("events")[1] == f"{n:,} in the window, 266 loaded"
+        assert health.get_row("events")[1] == f"{n:,} in the window, 299 loaded"
         await pilot.press("0")
         await settle(app, pilot)
         assert app.snapshot.window == (None, None)

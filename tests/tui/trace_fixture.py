@@ -52,6 +52,12 @@ def rows() -> dict[str, list[dict]]:
                                      holder_comm=TASKS[(i + 1) % 3][2], context="ioctl",
                                      in_reclaim=False, caller="msm_gem_lock+0x1c", stack_id=1,
                                      api="ww_mutex_lock", is_resv=True))
+        if dur > 1_000:   # a real wait: the kernel's lock:contention tracepoints saw it
+            out["lock_contention"].append(dict(
+                ts_ns=ts + 100, **_who(t), lock_addr=RESV[obj], flags=32, duration_ns=dur - 300,
+                ret=0 if i % 17 else -35, holder_tid=TASKS[(i + 1) % 3][1],
+                holder_comm=TASKS[(i + 1) % 3][2], is_resv=True, context="ioctl",
+                in_reclaim=False, stack_id=1))
         out["resv_hold"].append(dict(ts_ns=ts + dur, **_who(t), lock_addr=RESV[obj], obj_addr=obj,
                                      duration_ns=200_000, context="ioctl",
                                      caller="msm_gem_lock+0x1c", stack_id=1))
