@@ -89,9 +89,7 @@ def build_report(path: str, window: str | None = None, only: str | None = None) 
     bounds = parse_window(window) if window else None
     analyses = pick_analyses(only)
     from ..importers import open_any
-    # a recording path, or Frames imported from trace.dat / ftrace text; a .gsrec is always
-    # opened as a recording so that a damaged one says so instead of failing as "text"
-    src = path if path.endswith(".gsrec") else open_any(path)
+    src = open_any(path)   # a recording path, or Frames imported from trace.dat / ftrace text
     if isinstance(src, str):
         with open_recording(src) as rec:
             frames = load_frames(rec)

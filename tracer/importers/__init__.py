@@ -164,8 +164,11 @@ def write_recording(imported: Imported, out: str) -> int:
 
 
 def open_any(path: str | os.PathLike, progress=None):
-    """A recording path (str, unchanged) or, for trace.dat / ftrace text, imported Frames."""
+    """A recording path (str, unchanged) or, for trace.dat / ftrace text, imported Frames.
+
+    A `.gsrec` is always returned as a recording, so that a damaged one fails as a damaged
+    recording (RecordingError) instead of being parsed as text."""
     path = os.fspath(path)
-    if detect_format(path) == "recording":
+    if path.endswith(".gsrec") or detect_format(path) == "recording":
         return path
     return to_frames(import_file(path, progress))
