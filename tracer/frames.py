@@ -7,7 +7,7 @@ Text columns (comm, context, stage, caller, api ...) become categoricals.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
@@ -40,22 +40,33 @@ class Frames:
 
     `present` says which kinds actually occurred; `meta` is the recording metadata, and
     `probe_plan` the attach plan the analyses consult to tell "not recorded" from "did not happen".
+    `by_kind` is a dict, or a `chunked_frames.LazyKinds` (a buffer's snapshot) that builds a
+    kind's DataFrame on first access. `time_sorted`: every frame is sorted by ts_ns (then
+    `window` slices by binary search without checking).
     """
-    by_kind: dict[str, pd.DataFrame]
+    by_kind: Mapping[str, pd.DataFrame]
     meta: dict[str, Any] = field(default_factory=dict)
     truncated: bool = False
+    time_sorted: bool = False
 
     def __getitem__(self, kind: str) -> pd.DataFrame:
         df = self.by_kind.get(kind)
         return df if df is not None else empty_frame(kind)
 
-    def has(self, kind: str) -> bool:
+    def count(self, kind: str) -> int:
+        """Rows of a kind (without building a lazy frame)."""
+        rows = getattr(self.by_kind, "rows", None)
+        if rows is not None:
+            return rows(kind)
         df = self.by_kind.get(kind)
-        return df is not None and len(df) > 0
+        return 0 if df is None else len(df)
+
+    def has(self, kind: str) -> bool:
+        return self.count(kind) > 0
 
     @property
     def present(self) -> set[str]:
-        return {k for k, v in self.by_kind.items() if len(v)}
+        return {k for k in self.by_kind if self.count(k)}
 
     @property
     def probe_plan(self) -> dict[str, Any]:
@@ -74,6 +85,9 @@ class Frames:
 
     @property
     def time_range_ns(self) -> tuple[int, int] | None:
+        lazy = getattr(self.by_kind, "time_range_ns", None)
+        if lazy is not None:
+            return lazy()
         lo, hi = None, None
         for k, df in self.by_kind.items():
             if k in ("stack", "probe_status") or not len(df):
@@ -86,20 +100,20 @@ class Frames:
         return None if lo is None else (lo, hi)
 
     def window(self, start_ns: int | None, end_ns: int | None) -> "Frames":
-        """Events that start in [start_ns, end_ns); stacks and probe status are kept whole."""
+        """Events that start in [start_ns, end_ns); stacks and probe status are kept whole.
+
+        Rows are found by binary search on the sorted ts_ns (O(log n) per kind) and returned as
+        row slices (views, original index labels kept), the same rows a boolean mask selects."""
+        lazy = getattr(self.by_kind, "window", None)
+        if lazy is not None:
+            return Frames(lazy(start_ns, end_ns), self.meta, self.truncated, True)
         out = {}
         for k, df in self.by_kind.items():
             if k in ("stack", "probe_status") or not len(df):
                 out[k] = df
                 continue
-            ts = df["ts_ns"]
-            m = np.ones(len(df), dtype=bool)
-            if start_ns is not None:
-                m &= (ts >= start_ns).to_numpy()
-            if end_ns is not None:
-                m &= (ts < end_ns).to_numpy()
-            out[k] = df[m]
-        return Frames(out, self.meta, self.truncated)
+            out[k] = _time_slice(df, start_ns, end_ns, self.time_sorted)
+        return Frames(out, self.meta, self.truncated, self.time_sorted)
 
     def stacks(self) -> dict[int, str]:
         df = self["stack"]
@@ -110,24 +124,36 @@ class Frames:
         return int(sum(df.memory_usage(deep=True, index=True).sum() for df in self.by_kind.values()))
 
 
+def _time_slice(df: pd.DataFrame, start_ns: int | None, end_ns: int | None,
+                known_sorted: bool) -> pd.DataFrame:
+    col = df["ts_ns"]
+    if col.dtype != np.int64 or not (known_sorted or col.is_monotonic_increasing):
+        m = np.ones(len(df), dtype=bool)       # unsorted or nullable ts: the plain mask
+        if start_ns is not None:
+            m &= (col >= start_ns).to_numpy(dtype=bool, na_value=False)
+        if end_ns is not None:
+            m &= (col < end_ns).to_numpy(dtype=bool, na_value=False)
+        return df[m]
+    ts = col.to_numpy()
+    a = 0 if start_ns is None else int(np.searchsorted(ts, start_ns, side="left"))
+    b = len(ts) if end_ns is None else max(a, int(np.searchsorted(ts, end_ns, side="left")))
+    return df.iloc[a:b]
+
+
 def frames_from_table(table: pa.Table, meta: Mapping[str, Any] | None = None,
                       truncated: bool = False) -> Frames:
     return frames_from_batches(table.to_batches(), meta, truncated)
 
 
-def frames_from_batches(batches: Iterable[pa.RecordBatch], meta: Mapping[str, Any] | None = None,
-                        truncated: bool = False) -> Frames:
-    groups: dict[str, list[pa.RecordBatch]] = {}
-
-    def keep(kind: str, batch: pa.RecordBatch) -> None:
+def split_by_kind(batches: Iterable[pa.RecordBatch]) -> Iterator[tuple[str, pa.RecordBatch]]:
+    """(kind, batch of that kind's own columns) for every non-empty batch, in order; a mixed
+    batch (foreign writer) is split; kinds this version does not know are skipped."""
+    def own(kind: str, batch: pa.RecordBatch) -> pa.RecordBatch:
         # Keep only the kind's own columns right away: the other ~70 columns of the on-disk
         # union schema are all null here, and dropping them now frees their decompressed
         # buffers batch by batch instead of holding the whole file's worth until the end.
-        if kind not in schema.KINDS:
-            return  # a newer writer's kind: not ours to interpret
         names = set(batch.schema.names)
-        groups.setdefault(kind, []).append(
-            batch.select([c for c in schema.kind_columns(kind) if c != "kind" and c in names]))
+        return batch.select([c for c in schema.kind_columns(kind) if c != "kind" and c in names])
 
     for b in batches:
         if b.num_rows == 0:
@@ -135,17 +161,24 @@ def frames_from_batches(batches: Iterable[pa.RecordBatch], meta: Mapping[str, An
         kinds = b.column(b.schema.get_field_index("kind"))
         first = kinds[0].as_py()
         if first is not None and pa.compute.all(pa.compute.equal(kinds, first)).as_py():
-            keep(first, b)
+            if first in schema.KINDS:        # else a newer writer's kind: not ours to interpret
+                yield first, own(first, b)
             continue
-        for k in pa.compute.unique(kinds).to_pylist():  # a mixed batch (foreign writer)
-            if k is None:
-                continue
-            keep(k, b.filter(pa.compute.equal(kinds, k)))
+        for k in pa.compute.unique(kinds).to_pylist():
+            if k is not None and k in schema.KINDS:
+                yield k, own(k, b.filter(pa.compute.equal(kinds, k)))
+
+
+def frames_from_batches(batches: Iterable[pa.RecordBatch], meta: Mapping[str, Any] | None = None,
+                        truncated: bool = False) -> Frames:
+    groups: dict[str, list[pa.RecordBatch]] = {}
+    for kind, b in split_by_kind(batches):
+        groups.setdefault(kind, []).append(b)
     out = {}
     for kind, bs in groups.items():
         cols = [c for c in schema.kind_columns(kind) if c != "kind"]
         out[kind] = _to_pandas(pa.Table.from_batches(bs), cols)
-    return Frames(out, dict(meta or {}), truncated)
+    return Frames(out, dict(meta or {}), truncated, time_sorted=True)
 
 
 def _to_pandas(table: pa.Table, cols: list[str]) -> pd.DataFrame:

@@ -177,7 +177,7 @@ class SnapshotComputer:
 
 
 def health(win: Frames, full: Frames, results: Mapping[str, Result], loading: bool) -> Health:
-    kinds = {k: len(df) for k, df in win.by_kind.items() if len(df) and k not in NOT_COUNTED}
+    kinds = {k: win.count(k) for k in win.by_kind if win.count(k) and k not in NOT_COUNTED}
     n = sum(kinds.values())
     span = win.time_range_ns
     rate = n / ((span[1] - span[0]) / 1e9) if span and span[1] > span[0] else None
@@ -189,7 +189,7 @@ def health(win: Frames, full: Frames, results: Mapping[str, Result], loading: bo
                for p, v in sorted(plan.items())
                if (v or {}).get("status") not in ATTACHED_STATUSES}
     cannot = {name: tuple(r.missing) for name, r in results.items() if r.missing}
-    return Health(n, sum(len(df) for k, df in full.by_kind.items() if k not in NOT_COUNTED),
+    return Health(n, sum(full.count(k) for k in full.by_kind if k not in NOT_COUNTED),
                   rate, lost, MappingProxyType(kinds), attached, MappingProxyType(missing),
                   MappingProxyType(cannot), bool(full.truncated), bool(full.meta.get("synthetic")),
                   full.meta.get("scenario"), loading)

@@ -12,7 +12,8 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from ..frames import Frames, frames_from_batches
+from ..chunked_frames import ChunkStore
+from ..frames import Frames
 
 
 @dataclass(frozen=True)
@@ -47,20 +48,39 @@ class Source(Protocol):
 
 
 class EventBuffer:
-    """Append-only store of single-kind Arrow batches with cached Frames snapshots."""
+    """Append-only store of single-kind Arrow batches with cached, frozen Frames snapshots.
+
+    `append` (the reader thread) only queues the batch. `snapshot` (the consumer) converts the
+    batches queued since the last snapshot into column chunks (chunked_frames.ChunkStore) and
+    returns Frames over a frozen view of them: no event is copied again, and a kind's DataFrame
+    is built only when read; `frames.window(t0, t1)` of a snapshot costs O(rows in the window).
+    The snapshot equals `frames_from_batches` of every batch appended so far.
+    """
 
     def __init__(self, meta: dict[str, Any] | None = None):
-        self._lock = threading.Lock()
-        self._batches: list[pa.RecordBatch] = []
+        self._lock = threading.Lock()           # pending batches and counters
+        self._convert = threading.Lock()        # one conversion at a time
+        self._pending: list[pa.RecordBatch] = []
+        self._store = ChunkStore()
         self._generation = 0
-        self._cached: tuple[int, Frames] | None = None
+        self._cached: tuple[tuple, Frames] | None = None
         self.meta: dict[str, Any] = dict(meta or {})
         self.truncated = False
         self.events = 0
 
+    @classmethod
+    def holding(cls, frames: Frames) -> "EventBuffer":
+        """A buffer that already holds these frames' events (e.g. to continue a session)."""
+        buf = cls(frames.meta)
+        for kind in frames.present:
+            buf._store.add_frame(kind, frames[kind])
+        buf.events = buf._store.rows
+        buf.truncated = frames.truncated
+        return buf
+
     def append(self, batch: pa.RecordBatch) -> None:
         with self._lock:
-            self._batches.append(batch)
+            self._pending.append(batch)
             self._generation += 1
             self.events += batch.num_rows
 
@@ -69,11 +89,13 @@ class EventBuffer:
         return self._generation
 
     def snapshot(self) -> Frames:
-        with self._lock:
-            gen, batches = self._generation, list(self._batches)
-            if self._cached and self._cached[0] == gen:
+        with self._convert:
+            with self._lock:
+                key, batches, self._pending = (self._generation, self.truncated), \
+                    self._pending, []
+            if self._cached and self._cached[0] == key:
                 return self._cached[1]
-        frames = frames_from_batches(batches, self.meta, self.truncated)
-        with self._lock:
-            self._cached = (gen, frames)
-        return frames
+            self._store.add_batches(batches)
+            frames = Frames(self._store.view(), dict(self.meta), self.truncated, time_sorted=True)
+            self._cached = (key, frames)
+            return frames
