@@ -10,6 +10,7 @@ as bad with their line numbers; lost-event lines become lost counts.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
@@ -104,29 +105,101 @@ def read_padded(path: str) -> tuple[np.ndarray, int]:
     return a, got
 
 
-def parse_text(data: bytes, progress=None) -> RawTrace:
+CHUNK_BYTES = 4 << 20   # lines are parsed in chunks of about this size: the scratch arrays stay
+                        # in cache and are reused instead of faulting in fresh memory per column
+
+
+def parse_text(data: bytes, progress=None, chunk_bytes: int = CHUNK_BYTES) -> RawTrace:
     """All events of an ftrace text held in memory (see parse_buffer)."""
+    return parse_buffer(_padded(data), len(data), progress, chunk_bytes)
+
+
+def _padded(data: bytes) -> np.ndarray:
     a = np.empty(PAD + len(data) + 1 + PAD, np.uint8)
     a[:PAD] = SPACE
     a[PAD:PAD + len(data)] = np.frombuffer(data, np.uint8)
     a[PAD + len(data)] = 10
     a[PAD + len(data) + 1:] = SPACE
-    return parse_buffer(a, len(data), progress)
+    return a
 
 
-def parse_buffer(a: np.ndarray, n_data: int, progress=None) -> RawTrace:
+@dataclass
+class _Part:
+    """One chunk's events of one name."""
+    ts: np.ndarray
+    cpu: np.ndarray
+    tid: np.ndarray
+    seq: np.ndarray
+    comm: pa.Array
+    tgid: np.ndarray | None
+    fields: dict | None            # read straight from the bytes (contention_*), else None
+    payload: pa.Array | None
+    span: tuple | None             # (buffer, starts, lengths) of the payloads when fields is set
+
+
+@dataclass
+class _Parts:
+    """What the chunks found, merged once at the end."""
+    by_name: dict = field(default_factory=dict)      # name -> [_Part]
+    stk: list = field(default_factory=list)          # (ts, cpu, pid, line, comm) of stack lines
+    frames: list = field(default_factory=list)       # (line, frame text)
+    ev_lines: list = field(default_factory=list)     # line numbers and CPUs of the event lines
+    ev_cpu: list = field(default_factory=list)
+
+
+def _chunk_end(a: np.ndarray, lo: int, end: int, chunk_bytes: int) -> int:
+    """Index just past the first newline at or after lo + chunk_bytes (end when none is left)."""
+    p = lo + max(chunk_bytes, 1) - 1
+    while p < end:
+        win = a[p:min(p + 65536, end)]
+        k = int(np.argmax(win == 10))
+        if win[k] == 10:
+            return p + k + 1
+        p += len(win)
+    return end + 1
+
+
+def parse_buffer(a: np.ndarray, n_data: int, progress=None,
+                 chunk_bytes: int = CHUNK_BYTES) -> RawTrace:
     """All events of an ftrace text in a padded buffer (read_padded); bad lines are counted
-    with their line numbers, never raised."""
-    mask = np.empty(len(a), bool)
+    with their line numbers, never raised. Chunks end at newlines, so every line is parsed with
+    the same bytes around it as in one pass over the whole buffer."""
+    trace = RawTrace()
+    parts = _Parts()
+    end = PAD + n_data                        # a[end] is the newline read_padded put there
+    scratch = np.empty(min(n_data, chunk_bytes) + 65536 + 2 * PAD + 2, bool)
+    lo, line0 = PAD, 0
+    if progress:
+        progress(0, max(n_data, 1))
+    while lo < end or lo == PAD:
+        hi = _chunk_end(a, lo, end, chunk_bytes)      # a[hi - 1] is a newline
+        n = hi - 1 - lo
+        view = a[lo - PAD:hi + PAD]
+        if len(scratch) < len(view):
+            scratch = np.empty(len(view), bool)
+        line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts)
+        lo = hi
+        if progress:
+            progress(min(lo - PAD, n_data), max(n_data, 1))
+    _merge(trace, parts)
+    return trace
+
+
+def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
+    """Parse the lines of a[PAD:PAD + n_data] (a[PAD + n_data] is a newline) into parts;
+    returns the number of lines read so far."""
     np.greater(a, 127, out=mask)
     if mask.any():  # not plain ASCII: make it valid UTF-8 once, then every slice is valid
-        text = bytes(a[PAD:PAD + n_data]).decode("utf-8", "replace").encode()
-        return parse_text(text, progress) if len(text) != n_data or \
-            text != bytes(a[PAD:PAD + n_data]) else _parse(a, n_data, mask, progress)
-    return _parse(a, n_data, mask, progress)
+        raw = bytes(a[PAD:PAD + n_data])
+        text = raw.decode("utf-8", "replace").encode()
+        if text != raw:
+            b = _padded(text)
+            return _parse(b, len(text), np.empty(len(b), bool), line0, trace, parts)
+    return _parse(a, n_data, mask, line0, trace, parts)
 
 
-def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
+def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawTrace,
+           parts: _Parts) -> int:
     np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
     mask[PAD + n_data + 1:] = False
     mask[:PAD] = False
@@ -136,12 +209,9 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     keep = starts < ends                              # blank lines are fine
     cr = (ends > starts) & (a[np.maximum(ends - 1, 0)] == 13)
     ends = ends - cr
-    line_no = np.arange(1, len(starts) + 1, dtype=np.int64)
+    line_no = np.arange(line0 + 1, line0 + len(starts) + 1, dtype=np.int64)
+    lines_seen = line0 + len(starts)
     starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
-    trace = RawTrace()
-    if progress:
-        progress(0, len(starts))
-
     # the [CPU] bracket: the first " [<digit>" of the line
     np.equal(a, LBR, out=mask)
     br = np.flatnonzero(mask)
@@ -195,13 +265,19 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     ok &= ev_ok
 
     bad = ~ok & ~stk
-    frames: list[tuple[int, str]] = []
     if bad.any():
-        frames = _classify_bad_lines(a, starts[bad], ends[bad], line_no[bad], trace)
+        parts.frames += _classify_bad_lines(a, starts[bad], ends[bad], line_no[bad], trace)
     sel = np.flatnonzero(ok)
-    trace.events_in = len(sel) + trace.bad_count + int(stk.sum())
+    stk_rows = np.flatnonzero(stk)
+    trace.events_in += len(sel) + len(stk_rows)
+    if len(stk_rows):
+        parts.stk.append((ts[stk_rows], cpu[stk_rows], pid[stk_rows], line_no[stk_rows],
+                          spans_to_strings(a, cs[stk_rows], ce[stk_rows] - cs[stk_rows],
+                                           validate=False)))
     if len(sel) == 0:
-        return trace
+        return lines_seen
+    parts.ev_lines.append(line_no[sel])
+    parts.ev_cpu.append(cpu[sel])
     comm = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False)
     names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
     payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
@@ -211,32 +287,47 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, progress) -> RawTrace:
     for grp in np.split(order, bounds):
         name = names.dictionary[int(codes[grp[0]])].as_py()
         rows = sel[grp]
-        fast = _contention_fields(a, name, payload_start[grp], payload_start[grp] +
-                                  payload_len[grp])
-        trace.add(EventGroup(
-            name, None, ts[rows].astype(np.int64), cpu[rows].astype(np.int16),
-            pid[rows].astype(np.int32), line_no[rows],
-            comm=comm.take(pa.array(grp)),
-            tgid=tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
-            fields=fast or {},
-            payload=None if fast else spans_to_strings(a, payload_start[grp], payload_len[grp],
-                                                       validate=False)))
-    _stack_group(trace, frames, np.flatnonzero(stk), ts, cpu, pid, line_no, sel,
-                 None if not stk.any() else spans_to_strings(
-                     a, cs[stk], ce[stk] - cs[stk], validate=False))
-    if progress:
-        progress(len(starts), len(starts))
-    return trace
+        p_s, p_l = payload_start[grp], payload_len[grp]
+        fast = _contention_fields(a, name, p_s, p_s + p_l)
+        parts.by_name.setdefault(name, []).append(_Part(
+            ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
+            line_no[rows], comm.take(pa.array(grp)),
+            tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
+            fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
+            (a, p_s, p_l) if fast else None))
+    return lines_seen
 
 
-def _stack_group(trace: RawTrace, frames, stk_rows, ts, cpu, pid, line_no, sel, stk_comm):
+def _merge(trace: RawTrace, parts: _Parts) -> None:
+    """One EventGroup per name from the chunks' parts (concatenated once), then the stacks."""
+    for name, ps in parts.by_name.items():
+        tgid = None
+        if any(p.tgid is not None for p in ps):
+            tgid = np.concatenate([p.tgid if p.tgid is not None else
+                                   np.full(len(p.ts), -1, np.int32) for p in ps])
+        fields, payload = {}, None
+        if all(p.fields for p in ps):
+            fields = {k: pa.concat_arrays([p.fields[k] for p in ps]) for k in ps[0].fields}
+        else:   # a chunk's payloads did not all have the fast shape: all take the general path
+            payload = pa.concat_arrays([p.payload if p.payload is not None else
+                                        spans_to_strings(*p.span, validate=False) for p in ps])
+        comm = ps[0].comm if len(ps) == 1 else pa.concat_arrays([p.comm for p in ps])
+        cat = (lambda k: getattr(ps[0], k)) if len(ps) == 1 else \
+            (lambda k: np.concatenate([getattr(p, k) for p in ps]))
+        trace.groups[name] = EventGroup(name, None, cat("ts"), cat("cpu"), cat("tid"), cat("seq"),
+                                        comm=comm, tgid=tgid, fields=fields, payload=payload)
+    ev_lines = np.concatenate(parts.ev_lines) if parts.ev_lines else np.zeros(0, np.int64)
+    ev_cpu = np.concatenate(parts.ev_cpu) if parts.ev_cpu else np.zeros(0, np.int16)
+    _stack_group(trace, parts.frames, parts.stk, ev_lines, ev_cpu)
+    trace.events_in += trace.bad_count
+
+
+def _stack_group(trace: RawTrace, frames, stk, ev_lines, ev_cpu):
     """Stack-trace entries (the kernel's "<stack trace>" lines, trace-cmd's kernel_stack events)
     with the "=>" frame lines that follow them, as one kernel_stack group whose seq makes the
     mapping attach each stack to the previous event line of the same CPU."""
     tc = trace.groups.pop("kernel_stack", None)
-    parts = []
-    if len(stk_rows):
-        parts.append((ts[stk_rows], cpu[stk_rows], pid[stk_rows], line_no[stk_rows], stk_comm))
+    parts = list(stk)
     if tc is not None:
         parts.append((tc.ts, tc.cpu, tc.tid, tc.seq, tc.comm))
     if not parts:
@@ -257,7 +348,6 @@ def _stack_group(trace: RawTrace, frames, stk_rows, ts, cpu, pid, line_no, sel, 
             if o >= 0:
                 texts[o].append(frame)
     # seq = (previous event line on the same CPU) + 1: the mapping looks up seq - 1
-    ev_lines, ev_cpu = line_no[sel], cpu[sel]
     seq = np.full(len(s_line), -2, np.int64)
     for c in np.unique(s_cpu):
         lines_c = np.sort(ev_lines[ev_cpu == c])
@@ -286,7 +376,7 @@ def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray)
     d = _HEX[_window(a, h0, 17)]
     isx = d < 16
     nd = np.argmax(~isx, axis=1)                      # 17th byte is never a hex digit here
-    ok = (nd > 0) & (nd <= 16) & ~isx[:, 16]
+    ok = (nd > 0) & (nd <= 16)             # all 17 hex: argmax gives 0
     addr = np.zeros(len(ps), np.uint64)
     for j in range(16):
         m = j < nd

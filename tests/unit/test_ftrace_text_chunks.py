@@ -1,0 +1,80 @@
+"""ftrace text is parsed in chunks that end at newlines: any chunk size gives exactly the events,
+line numbers, bad lines, lost counts and stacks of one pass over the whole text."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tracer.ftrace.mapping import map_trace
+from tracer.ftrace.text import parse_text
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+HAND = (DATA / "handwritten-ftrace.txt").read_bytes()
+STACKS = (b"   bash-5 [001] d..1.  1.000001: contention_begin: 0x10 (flags=SPIN)\n"
+          b"   init-1 [000] d..1.  1.000001: contention_begin: 0x20 (flags=SPIN)\n"
+          b"   bash-5 [001] d..1.  1.000002: <stack trace>\n"
+          b" => __pv_queued_spin_lock_slowpath\n"
+          b" => _raw_spin_lock+0x3b\n"
+          b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n"
+          b"   init-1 [000] d..1.  1.000010: contention_end: 0x20 (ret=0)\n"
+          b"   init-1 [000] 1.000011: kernel_stack:         <stack trace >\n"
+          b"=> foo (ffffffff81000010)\n")
+# a non-ASCII line (replaced once per chunk), a CR line ending and a line that fails the
+# contention fast path in one chunk only (garbled flags): every chunk then takes the general path
+ODD = (b"\xff\xfe bad-1 [000] 3.0: contention_end: 0x10 (ret=0)\r\n"
+       b"   bash-5 [001] d..1.  4.000001: contention_begin: 0x30 (flags=SPIN|BOGUS)\n")
+TEXT = HAND + STACKS + HAND + ODD + STACKS
+
+
+def _dump(trace):
+    out = {"events_in": trace.events_in, "bad": trace.bad_count, "bad_lines": trace.bad_lines,
+           "lost": trace.lost_by_cpu, "meta": trace.meta, "order": list(trace.groups)}
+    for name, g in trace.groups.items():
+        out[name] = (g.system, g.ts.tolist(), g.cpu.tolist(), g.tid.tolist(), g.seq.tolist(),
+                     g.comm.to_pylist(), None if g.tgid is None else g.tgid.tolist(),
+                     {k: v.to_pylist() for k, v in g.fields.items()},
+                     None if g.payload is None else g.payload.to_pylist())
+    return out
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64, 1000, 5000])
+def test_any_chunk_size_gives_the_whole_pass(chunk):
+    whole = parse_text(TEXT, chunk_bytes=1 << 30)
+    assert _dump(parse_text(TEXT, chunk_bytes=chunk)) == _dump(whole)
+
+
+def test_whole_pass_values_of_the_mixed_text():
+    t = parse_text(TEXT, chunk_bytes=50)
+    assert t.events_in == 30 + 6 + 30 + 2 + 6          # a stack is an event, its frames are not
+    n_hand = HAND.count(b"\n")
+    n_stk = STACKS.count(b"\n")
+    assert t.bad_lines == [16, 28, n_hand + n_stk + 16, n_hand + n_stk + 28]
+    assert t.lost_by_cpu == {1: 34}
+    assert t.meta["import_stack_text_lines"] == 6
+    end = t.groups["contention_end"]
+    assert end.payload is None and set(end.fields) == {"lock_addr", "ret"}
+    odd_line = 2 * n_hand + n_stk + 1
+    begin = t.groups["contention_begin"]
+    j = begin.seq.tolist().index(odd_line + 1)
+    assert begin.fields == {} and begin.payload[j].as_py() == "0x30 (flags=SPIN|BOGUS)"
+    i = end.seq.tolist().index(odd_line)
+    assert end.comm[i].as_py() == "\ufffd\ufffd bad" and end.ts[i] == 3_000_000_000
+    assert end.fields["lock_addr"][i].as_py() == 0x10 and end.fields["ret"][i].as_py() == 0
+    stk = t.groups["kernel_stack"]
+    assert stk.fields["frames_text"].to_pylist() == [
+        "__pv_queued_spin_lock_slowpath\n_raw_spin_lock+0x3b", "foo"] * 2
+    m = map_trace(t)
+    assert m.accounting["balanced"]
+
+
+def test_contention_fast_path_ignores_the_bytes_after_the_payload():
+    # a short address followed, 17 bytes on, by hex letters of the next line
+    text = (b"  a-1 [000] 1.0: contention_end: 0x10 (ret=0)\n"
+            b"  abcdef-2 [000] 2.0: contention_end: 0x20 (ret=-4)\n")
+    g = parse_text(text).groups["contention_end"]
+    assert g.payload is None
+    assert g.fields["lock_addr"].to_pylist() == [0x10, 0x20]
+    assert g.fields["ret"].to_pylist() == [0, -4]
+    assert np.array_equal(g.seq, [1, 2])
