@@ -67,8 +67,18 @@ def inside(tid: np.ndarray, ts: np.ndarray, iv_tid: np.ndarray, iv_start: np.nda
     # sort intervals by (tid, start); look up the last start <= ts within the same tid
     o = np.lexsort((iv_start, iv_tid))
     it, ist, ien = iv_tid[o].astype(np.int64), iv_start[o].astype(np.int64), iv_end[o].astype(np.int64)
+    # tids as ranks among the intervals' tids (an event of another tid is inside none of them)
+    tids = np.unique(it)
+    rank = np.searchsorted(tids, tid)
+    known = (rank < len(tids)) & (tids[np.minimum(rank, len(tids) - 1)] == tid)
     span = int(max(ts.max(), ist.max(), ien.max()) - min(ts.min(), ist.min())) + 2
     base = int(min(ts.min(), ist.min()))
+    if 0 < span and (len(tids) + 1) * span < (1 << 62):
+        keys_iv = np.searchsorted(tids, it) * span + (ist - base)
+        keys_ev = rank.astype(np.int64) * span + (ts.astype(np.int64) - base)
+        j = np.searchsorted(keys_iv, keys_ev, side="right") - 1
+        jj = np.maximum(j, 0)
+        return known & (j >= 0) & (it[jj] == tid) & (ien[jj] >= ts) & (ist[jj] <= ts)
     if span <= 0 or span > (1 << 40):
         # compress the time axis to ranks so tid * span fits in int64
         allt = np.unique(np.concatenate([ts, ist]))
