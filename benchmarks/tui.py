@@ -7,12 +7,16 @@ Runs the real GemscopeApp headless (Textual's run_test) and prints:
   last snapshot) and key-to-data (the view shows a snapshot computed for it); then the same
   switches again, now served from the snapshot cache;
 - window keys (w [ ] 0): key-to-frame and key-to-data;
+- J (jump to the worst event of the view) and Enter on an event (the object view: the whole
+  lifecycle of one GEM object): key-to-frame and key-to-data (the jumped window's data shown /
+  the lifecycle listed);
 - a live-like source (capabilities.is_live) that starts with the recording's events and
   appends 100k events/s from a thread (re-stamped copies of the recording's batches): key-to-
   frame and key-to-data for view and window keys while it appends, and how old the shown data
   is. This source is a load generator for the benchmark, not a tracer source.
 Goal: first frame < 2 s, every interaction < 100 ms (key-to-frame). The machine is shared, so
-the load average is printed too.
+the load average is printed too, and the process's CPU time (user+sys, all threads) beside the
+wall time of each phase: under load, wall time can be several times the CPU time.
 
     .venv/bin/python benchmarks/tui.py                     # 10 million events (generated once)
     .venv/bin/python benchmarks/tui.py --events 1e6        # a quick run
@@ -22,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import statistics
 import sys
 import threading
@@ -53,6 +58,22 @@ def recording(events: float, path: str) -> str:
     return path
 
 
+def cpu_s() -> float:
+    """CPU time of this process so far (every thread), seconds."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+class Phase:
+    """Wall and CPU time of a phase, printed as `(wall W s, cpu C s)`."""
+
+    def __init__(self):
+        self.wall, self.cpu = time.perf_counter(), cpu_s()
+
+    def __str__(self) -> str:
+        return f"(wall {time.perf_counter() - self.wall:.1f} s, cpu {cpu_s() - self.cpu:.1f} s)"
+
+
 def data_ready(app) -> bool:
     snap = app.snapshot
     return snap is not None and snap.request == app.current_request() and \
@@ -68,13 +89,14 @@ async def until(pilot, cond, timeout_s: float = 600.0, step: float = 0.005) -> f
     return time.perf_counter() - t
 
 
-async def key(app, pilot, k: str) -> tuple[float, float]:
+async def key(app, pilot, k: str, ready=None) -> tuple[float, float]:
     """(key-to-frame, key-to-data) in seconds for one key press.
 
     key-to-frame: the key goes in as the terminal driver would send it, every widget of the
     screen handles the messages it causes, and the compositor draws the frame. (Pilot.press is
     not used: it also waits until the whole process is idle, i.e. for the snapshot worker.)
-    key-to-data: until the visible view shows a snapshot computed for the new request."""
+    key-to-data: until the visible view shows a snapshot computed for the new request (or until
+    `ready()` when given)."""
     import unicodedata
 
     from textual import events
@@ -90,7 +112,7 @@ async def key(app, pilot, k: str) -> tuple[float, float]:
     await pilot._wait_for_screen()
     app.screen._on_timer_update()           # compose and write the frame
     frame = time.perf_counter() - t
-    await until(pilot, lambda: data_ready(app))
+    await until(pilot, ready or (lambda: data_ready(app)))
     return frame, time.perf_counter() - t
 
 
@@ -101,6 +123,7 @@ def ms(xs) -> str:
 
 async def replay(path: str) -> list:
     t0 = time.perf_counter()
+    load = Phase()
     src = RecordingSource(path)
     app = GemscopeApp(src)
     async with app.run_test(size=SIZE) as pilot:
@@ -108,19 +131,53 @@ async def replay(path: str) -> list:
                     and app.active_view.shown_seq == app.snapshot.seq)
         first = time.perf_counter() - t0
         print(f"first frame             {first:8.2f} s  ({app.snapshot.health.events:,} events "
-              f"loaded of the file so far)")
+              f"loaded of the file so far) {load}")
         await until(pilot, lambda: src.done and not app.snapshot.health.loading
                     and data_ready(app))
         print(f"loaded + analysed       {time.perf_counter() - t0:8.2f} s  "
-              f"({src.events_loaded:,} events; last snapshot {app.snapshot.compute_s:.2f} s)")
+              f"({src.events_loaded:,} events; last snapshot {app.snapshot.compute_s:.2f} s) "
+              f"{load}")
         for label in ("first", "cached"):
+            phase = Phase()
             res = [await key(app, pilot, k) for k in VIEW_KEYS]
             print(f"view switch ({label:6}) key-to-frame {ms([r[0] for r in res])}")
-            print(f"                       key-to-data  {ms([r[1] for r in res])}")
+            print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        phase = Phase()
         res = [await key(app, pilot, k) for k in WINDOW_KEYS]
         print(f"window keys w [ ] 0     key-to-frame {ms([r[0] for r in res])}")
-        print(f"                       key-to-data  {ms([r[1] for r in res])}")
+        print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        phase = Phase()
+        res = []
+        for view in "2415":                     # contention, overview, finalizers, retire
+            await key(app, pilot, view)
+            app.jumped_to = None
+            res.append(await key(app, pilot, "J", lambda: app.jumped_to is not None
+                                 and data_ready(app)))
+            await key(app, pilot, "0")
+        print(f"J (worst event)         key-to-frame {ms([r[0] for r in res])}")
+        print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        res = await object_views(app, pilot)
+        print(f"Enter (object view)     key-to-frame {ms([r[0] for r in res[0]])}")
+        print(f"                       key-to-data  {ms([r[1] for r in res[0]])}  {res[1]}")
         return src.snapshot()
+
+
+async def object_views(app, pilot, n: int = 3) -> tuple[list, Phase]:
+    """Enter on n events of the Events view (whole trace), each opening the object view."""
+    from tui.screens.object import ObjectScreen
+    from tui.widgets.event_list import EventList
+    await key(app, pilot, "7")
+    lst = app.views["events"].query_one(EventList)
+    lst.focus()
+    await pilot.pause(0.05)
+    phase, res = Phase(), []
+    for i in range(n):
+        lst.cursor = (i + 1) * len(lst) // (n + 1)
+        await pilot.pause(0.05)
+        res.append(await key(app, pilot, "enter", lambda: isinstance(app.screen, ObjectScreen)
+                             and app.screen.index is not None))
+        await key(app, pilot, "escape", lambda: not isinstance(app.screen, ObjectScreen))
+    return res, phase
 
 
 def first_batches(path: str, n: int = 64) -> list:
@@ -197,18 +254,21 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
         print(f"live: first frame       {time.perf_counter() - t:8.2f} s  "
               f"({app.snapshot.health.events_loaded:,} events in the buffer)")
         frames, datas, ages = [], [], []
+        phase = Phase()
         end = time.perf_counter() + seconds
-        keys = list(VIEW_KEYS) + ["w", "w", "left_square_bracket", "0"]
+        keys = list(VIEW_KEYS) + ["w", "w", "left_square_bracket", "J", "0"]
         i = 0
         while time.perf_counter() < end:
-            f, d = await key(app, pilot, keys[i % len(keys)])
+            k = keys[i % len(keys)]
+            f, d = await key(app, pilot, k, (lambda: not app.finding_worst and data_ready(app))
+                             if k == "J" else None)
             frames.append(f)
             datas.append(d)
             ages.append(src.buffer.events - app.snapshot.health.events_loaded)
             i += 1
         elapsed = time.perf_counter() - src.started
         print(f"live: {len(frames)} keys over {elapsed:.0f} s while appending "
-              f"{src.appended / elapsed:,.0f} events/s")
+              f"{src.appended / elapsed:,.0f} events/s {phase}")
         print(f"live: key-to-frame      {ms(frames)}")
         print(f"live: key-to-data       {ms(datas)}")
         print(f"live: events not yet shown when the data arrived: median "

@@ -20,7 +20,7 @@ from tracer.event_index import EventFilter
 
 from .screens.help import HelpScreen
 from .screens.object import ObjectScreen
-from .snapshot import Request, Snapshot, SnapshotComputer
+from .snapshot import Request, Snapshot, SnapshotComputer, Superseded
 from .timewindow import TimeWindow
 from .views.base import View
 from .views.contention import ContentionView
@@ -78,11 +78,13 @@ class GemscopeApp(App):
         self.event_filter = EventFilter()
         self.snapshot: Snapshot | None = None
         self._computing = False
+        self._wanted: Request | None = None     # the latest request (read by the worker)
         self._notices_shown = 0
         self._errors_shown: set[str] = set()
         self._last_tick = clock()
         self.ticks = 0
         self.jumped_to = None
+        self.finding_worst = False      # a J search is running in its worker
         self._status_text = ""
 
     # --- layout ---------------------------------------------------------------------------
@@ -144,12 +146,17 @@ class GemscopeApp(App):
     def request_snapshot(self) -> None:
         """Start the worker unless one is running (then the next tick asks again) or the source
         has nothing yet (the first snapshot then starts with the first batch, not before it)."""
+        self._wanted = self.current_request()
         if self._computing:
             return
         if not self.caps.is_live and not self.source.done and self._events_so_far() == 0:
             return
         self._computing = True
-        self._compute(self.current_request(), not self.source.done)
+        self._compute(self._wanted, not self.source.done)
+
+    def _still_wanted(self, req: Request) -> bool:
+        """Asked by the worker between analyses: is this still what the screen needs?"""
+        return self._wanted == req
 
     def _events_so_far(self) -> int | None:
         """Events the source's buffer holds, when it says (None: unknown)."""
@@ -158,7 +165,9 @@ class GemscopeApp(App):
     @work(thread=True, exit_on_error=False, group="snapshot")
     def _compute(self, req: Request, loading: bool) -> None:
         try:
-            snap, err = self.computer.compute(req, loading), None
+            snap, err = self.computer.compute(req, loading, self._still_wanted), None
+        except Superseded:
+            snap, err = None, None
         except Exception as e:  # noqa: BLE001 - shown as a notice; the last snapshot stays
             snap, err = None, f"could not compute: {type(e).__name__}: {str(e)[:160]}"
         try:
@@ -171,6 +180,8 @@ class GemscopeApp(App):
         if err:
             self._notify_once(err, severity="error")
         if snap is None:
+            if self.snapshot is None or self.snapshot.request != self.current_request():
+                self.request_snapshot()     # superseded: compute what is wanted now
             return
         self.snapshot = snap
         for e in snap.errors:
@@ -198,6 +209,8 @@ class GemscopeApp(App):
         if self._computing and self.snapshot is not None and \
                 self.snapshot.request != self.current_request():
             parts.append("computing…")
+        if self.finding_worst:
+            parts.append("finding the worst event…")
         text = "  │  ".join(parts)
         if text != self._status_text:       # an update lays the screen out again: only on change
             self._status_text = text
@@ -245,16 +258,36 @@ class GemscopeApp(App):
         self._update_status()
 
     def action_worst(self) -> None:
+        """Find the view's worst event in a worker (a scan of the whole loaded trace), then
+        centre the window on it; the key itself only starts the search."""
         snap = self.snapshot
         if snap is None or snap.full_frames is None:
             return
-        worst = worst_event(snap.full_frames, self.active_view.NAME)
-        if worst is None:
+        self.finding_worst = True
+        self._update_status()
+        self._find_worst(snap, self.active_view.NAME)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="worst")
+    def _find_worst(self, snap: Snapshot, view: str) -> None:
+        try:
+            worst, err = worst_event(snap.full_frames, view), None
+        except Exception as e:  # noqa: BLE001 - a notice; the window stays where it is
+            worst, err = None, f"could not find the worst event: {type(e).__name__}: {e}"[:200]
+        try:
+            self.call_from_thread(self._jump_to_worst, snap, worst, err)
+        except RuntimeError:
+            pass  # the app is shutting down
+
+    def _jump_to_worst(self, snap: Snapshot, worst, err: str | None) -> None:
+        self.finding_worst = False
+        if err:
+            self._notify_once(err, severity="error")
+        elif worst is None:
             self.notify("no event to jump to in this view")
-            return
-        self.window.jump_to(worst.ts_ns, worst.duration_ns, self.span)
-        self.notify(worst.describe(snap.span[0] if snap.span else 0), title="J")
-        self.jumped_to = worst
+        else:
+            self.window.jump_to(worst.ts_ns, worst.duration_ns, self.span)
+            self.notify(worst.describe(snap.span[0] if snap.span else 0), title="J")
+            self.jumped_to = worst
         self._window_changed()
 
     def action_filter(self) -> None:

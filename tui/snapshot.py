@@ -95,6 +95,11 @@ class Snapshot:
                 self.health.loading)
 
 
+class Superseded(Exception):
+    """The request was replaced by a newer one while it was being computed; what was computed
+    so far stays cached for when it is asked again."""
+
+
 class SnapshotComputer:
     """Turns (source snapshot, Request) into a Snapshot; call from one worker thread at a time."""
 
@@ -110,6 +115,7 @@ class SnapshotComputer:
         self._frames: Frames | None = None
         self._span: tuple[int, int] | None = None
         self._cache: dict[tuple, Any] = {}
+        self._wanted: Callable[[], bool] | None = None
         self.last: Snapshot | None = None
 
     def frames_and_span(self) -> tuple[Frames, tuple[int, int] | None]:
@@ -118,9 +124,15 @@ class SnapshotComputer:
             self._frames, self._span, self._cache = frames, frames.time_range_ns, {}
         return frames, self._span
 
-    def compute(self, req: Request, loading: bool = False) -> Snapshot | None:
-        """A new Snapshot, or None when nothing changed since the last one."""
+    def compute(self, req: Request, loading: bool = False,
+                wanted: Callable[[Request], bool] | None = None) -> Snapshot | None:
+        """A new Snapshot, or None when nothing changed since the last one.
+
+        `wanted(req)` is asked before each piece of work not cached yet (an analysis, the event
+        index, the plots): when it says no (the person moved on), this raises Superseded, so
+        the worker turns to the new request instead of finishing an old one."""
         t0 = self._clock()
+        self._wanted = (lambda: wanted(req)) if wanted is not None else None
         frames, span = self.frames_and_span()
         last = self.last
         if last is not None and last.request == req and last.full_frames is frames \
@@ -132,14 +144,14 @@ class SnapshotComputer:
         results = self._results(frames, req, window, win, errors)
         events = positions = None
         if req.want_events:
-            events = self._cached(("events", window), lambda: EventIndex(win))
+            events = self._cached(("events", window), lambda: EventIndex(win), check=True)
             positions = self._cached(("filter", window, req.event_filter),
                                      lambda: events.filter(req.event_filter))
         plots = None
         bounds = effective_bounds(span, window)
         if req.view in self.plotters and bounds is not None:
             plots = self._cached(("plots", window, req.view),
-                                 lambda: self.plotters[req.view](win, bounds))
+                                 lambda: self.plotters[req.view](win, bounds), check=True)
         self._seq += 1
         snap = Snapshot(self._seq, req, span, window, win, MappingProxyType(results),
                         health(win, frames, results, loading), events, positions,
@@ -159,6 +171,7 @@ class SnapshotComputer:
         for name in names:
             key = ("result", window, name)
             if key not in self._cache:
+                self._check()
                 try:
                     self._cache[key] = self.analyses[name](win)
                 except Exception as e:  # noqa: BLE001 - a failing analysis is a notice
@@ -170,10 +183,16 @@ class SnapshotComputer:
             out[name] = self._cache[key]
         return out
 
-    def _cached(self, key, make):
+    def _cached(self, key, make, check: bool = False):
         if key not in self._cache:
+            if check:
+                self._check()
             self._cache[key] = make()
         return self._cache[key]
+
+    def _check(self) -> None:
+        if self._wanted is not None and not self._wanted():
+            raise Superseded()
 
 
 def health(win: Frames, full: Frames, results: Mapping[str, Result], loading: bool) -> Health:

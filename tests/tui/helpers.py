@@ -9,6 +9,7 @@ def _settled(app) -> int | None:
     snap = app.snapshot
     if snap is not None and app.source.done and not snap.health.loading \
             and snap.request == app.current_request() and not app._computing \
+            and not app.finding_worst \
             and app.active_view.shown_seq == snap.seq:
         return snap.seq
     return None
