@@ -17,79 +17,16 @@ import pyarrow as pa
 
 from .rawevents import EventGroup, RawTrace, spans_to_strings
 
-PAD = 160
-SPACE, LBR, RBR, COLON, DOT, DASH, LPAR, RPAR, HASH, LT = (ord(c) for c in " []:.-()#<")
+from .text_payload import SPECS, template_fields
+from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE,
+                        digits as _digits, digits_back as _digits_back,
+                        first_at_or_after as _first_at_or_after, hex_digits, rskip as _rskip,
+                        skip as _skip, window as _window)
 MAX_BAD_LINES_KEPT = 1000
 _LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
 _FRAME_ADDR = re.compile(r" \([0-9a-fA-F]{8,16}\)$")   # trace-cmd prints "sym (address)"
 _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
                         r"Kernel buffer statistics|\w[\w ]*: \d+$)")
-
-
-def _window(a: np.ndarray, pos: np.ndarray, w: int) -> np.ndarray:
-    """Rows of w bytes starting at each pos (a is padded so that no row leaves it)."""
-    return np.lib.stride_tricks.sliding_window_view(a, w)[np.clip(pos, 0, len(a) - w)]
-
-
-def _digit_run(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """d: rows of (byte - 48) as uint8; returns (is-digit mask, length of the leading run)."""
-    isd = d <= 9
-    w = d.shape[1]
-    return isd, np.where(isd.all(axis=1), w, np.argmax(~isd, axis=1))
-
-
-def _horner(d: np.ndarray, nd: np.ndarray, order) -> np.ndarray:
-    val = np.zeros(len(nd), np.int64)
-    for j in order:
-        m = j < nd
-        np.multiply(val, 10, out=val, where=m)
-        np.add(val, d[:, j], out=val, where=m, casting="unsafe")
-    return val
-
-
-def _digits(a, pos, w, w_max=19):
-    """Value and digit count of the decimal number starting at pos (0 digits -> value 0).
-    Reads w bytes; the rare rows whose number is longer are read again w_max wide."""
-    d = _window(a, pos, w) - np.uint8(48)
-    isd, nd = _digit_run(d)
-    val = _horner(d, nd, range(w))
-    full = np.flatnonzero(nd == w)
-    if len(full) and w < w_max:
-        val[full], nd[full] = _digits(a, pos[full], w_max, w_max)
-    return val, nd
-
-
-def _digits_back(a, pos, w):
-    """Value and count of the decimal digits ending at pos (inclusive)."""
-    d = _window(a, pos - w + 1, w)[:, ::-1] - np.uint8(48)
-    isd, nd = _digit_run(d)
-    return _horner(d, nd, range(w - 1, -1, -1)), nd
-
-
-def _skip(a, pos, w, ch=SPACE):
-    """First byte != ch at or after pos (looks w bytes at a time; rows that saw only ch go on)."""
-    win = _window(a, pos, w) != ch
-    out = pos + np.argmax(win, axis=1)
-    more = np.flatnonzero(~win.any(axis=1))
-    for _ in range(PAD // w):
-        if len(more) == 0:
-            break
-        p = np.minimum(out[more] + w, len(a) - w)
-        win = _window(a, p, w) != ch
-        out[more] = p + np.argmax(win, axis=1)
-        more = more[~win.any(axis=1)]
-    return out
-
-
-def _rskip(a, pos, w, ch=SPACE):
-    return pos - np.argmax(_window(a, pos - w + 1, w)[:, ::-1] != ch, axis=1)
-
-
-def _first_at_or_after(cands: np.ndarray, pos: np.ndarray) -> np.ndarray:
-    if len(cands) == 0:
-        return np.full(len(pos), np.iinfo(np.int64).max, np.int64)
-    k = np.searchsorted(cands, pos)
-    return np.where(k < len(cands), cands[np.minimum(k, len(cands) - 1)], np.iinfo(np.int64).max)
 
 
 def read_padded(path: str) -> tuple[np.ndarray, int]:
@@ -284,11 +221,19 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     codes = names.indices.to_numpy(zero_copy_only=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    spaces = ctrl = None
     for grp in np.split(order, bounds):
         name = names.dictionary[int(codes[grp[0]])].as_py()
         rows = sel[grp]
         p_s, p_l = payload_start[grp], payload_len[grp]
         fast = _contention_fields(a, name, p_s, p_s + p_l)
+        if fast is None and name in SPECS:
+            if spaces is None:
+                np.equal(a, SPACE, out=mask)
+                spaces = np.flatnonzero(mask)
+                np.less(a, SPACE, out=mask)
+                ctrl = np.flatnonzero(mask)
+            fast = template_fields(a, name, p_s, p_s + p_l, spaces, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
             line_no[rows], comm.take(pa.array(grp)),
@@ -359,10 +304,6 @@ def _stack_group(trace: RawTrace, frames, stk, ev_lines, ev_cpu):
     trace.groups["kernel_stack"] = g
 
 
-_HEX = np.full(256, 255, np.uint8)
-_HEX[48:58] = np.arange(10)
-_HEX[97:103] = np.arange(10, 16)
-_HEX[65:71] = np.arange(10, 16)
 _LCB = {"SPIN": 1, "READ": 2, "WRITE": 4, "RT": 8, "PERCPU": 16, "MUTEX": 32}
 
 
@@ -371,16 +312,8 @@ def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray)
     from the bytes; None when any row does not have that shape (the general path takes over)."""
     if name not in ("contention_begin", "contention_end") or len(ps) == 0:
         return None
-    hexp = (a[ps] == 48) & (a[ps + 1] == 120)          # optional 0x
-    h0 = ps + 2 * hexp
-    d = _HEX[_window(a, h0, 17)]
-    isx = d < 16
-    nd = np.argmax(~isx, axis=1)                      # 17th byte is never a hex digit here
-    ok = (nd > 0) & (nd <= 16)             # all 17 hex: argmax gives 0
-    addr = np.zeros(len(ps), np.uint64)
-    for j in range(16):
-        m = j < nd
-        addr = np.where(m, addr * np.uint64(16) + d[:, j].astype(np.uint64), addr)
+    addr, nd, h0 = hex_digits(a, ps)
+    ok = nd > 0
     q = h0 + nd
     key = b" (flags=" if name == "contention_begin" else b" (ret="
     ok &= (_window(a, q, len(key)) == np.frombuffer(key, np.uint8)).all(axis=1)
@@ -391,7 +324,7 @@ def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray)
     if name == "contention_end":
         neg = a[v0] == DASH
         val, nv = _digits(a, v0 + neg, 8, 19)
-        if not (v0 + neg + nv == pe - 1).all():
+        if not ((v0 + neg + nv == pe - 1) & (nv <= 18)).all():
             return None
         return {"lock_addr": pa.array(addr, pa.uint64()),
                 "ret": pa.array(np.where(neg, -val, val), pa.int64())}

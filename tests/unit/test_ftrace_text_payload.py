@@ -1,0 +1,77 @@
+"""text_payload: the numpy reading of frequent payloads gives exactly the fields of the general
+(RE2) path, and leaves every group with a row of another shape to that path."""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tracer.ftrace import text
+from tracer.ftrace.mapping import WANTED
+from tracer.ftrace.text import parse_text
+from tracer.ftrace.text_fields import extract_fields
+
+DATA = Path(__file__).resolve().parent.parent / "data"
+NAMES = ("mm_shrink_slab_start", "mm_shrink_slab_end")
+
+
+def _texts():
+    yield (DATA / "handwritten-ftrace.txt").read_bytes()
+    yield (DATA / "host-6.18-v7.txt").read_bytes()
+    try:
+        yield subprocess.run(["trace-cmd", "report", str(DATA / "guest-6.12-msm-module-v7.dat")],
+                             capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        pass   # trace-cmd is not installed: the two fixtures above still run
+
+
+@pytest.mark.parametrize("data", list(_texts()), ids=lambda d: f"{len(d)}B")
+def test_fast_fields_equal_the_general_path(data, monkeypatch):
+    fast = parse_text(data)
+    monkeypatch.setattr(text, "SPECS", {})
+    general = parse_text(data)
+    seen = 0
+    for name in NAMES:
+        f, g = fast.groups[name], general.groups[name]
+        assert f.payload is None and g.payload is not None
+        assert extract_fields(g, WANTED).sum() == 0
+        assert list(f.fields) == list(g.fields)
+        for k in g.fields:
+            assert f.fields[k].type == g.fields[k].type, k
+            assert f.fields[k].to_pylist() == g.fields[k].to_pylist(), k
+        seen += len(f)
+    assert seen > 0
+
+
+LINE = (b"  kswapd0-88 [001] ..... 100.001100: mm_shrink_slab_start: "
+        b"%s 00000000deadbeef: nid: 0 objects to shrink 10 gfp_flags GFP_KERNEL cache items 512 "
+        b"delta -128 total_scan 128 priority 12\n")
+
+
+def test_exact_values_with_and_without_a_module():
+    t = parse_text(LINE % b"super_cache_scan+0x0/0x200" +
+                   LINE % b"msm_gem_shrinker_scan+0x0/0x1a0 [msm]")
+    f = t.groups["mm_shrink_slab_start"].fields
+    assert f["shrink"].to_pylist() == ["super_cache_scan+0x0/0x200",
+                                       "msm_gem_shrinker_scan+0x0/0x1a0"]
+    assert f["shr"].to_pylist() == [0xdeadbeef] * 2
+    assert f["delta"].to_pylist() == [-128] * 2
+    assert f["gfp_flags"].to_pylist() == [0xCC0] * 2
+    assert f["priority"].to_pylist() == [12] * 2
+    assert f["nr_objects_to_shrink"].to_pylist() == [10] * 2
+
+
+@pytest.mark.parametrize("odd", [b"sym [not a module!]", b"sym  two-spaces", b"sym\textra"])
+def test_a_row_of_another_shape_sends_the_group_to_the_general_path(odd):
+    t = parse_text(LINE % b"super_cache_scan+0x0/0x200" + LINE % odd)
+    g = t.groups["mm_shrink_slab_start"]
+    assert g.fields == {} and len(g.payload) == 2
+
+
+def test_trailing_words_and_long_numbers_take_the_general_path():
+    long = LINE.replace(b"priority 12", b"priority 1234567890123456789")
+    extra = LINE.replace(b"priority 12", b"priority 12 more")
+    for line in (long, extra):
+        g = parse_text(line % b"sym").groups["mm_shrink_slab_start"]
+        assert g.fields == {} and g.payload is not None
