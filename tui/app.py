@@ -8,6 +8,7 @@ no message is ever sent per event. Errors become notices; the app keeps showing 
 """
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Callable
 
@@ -116,8 +117,10 @@ class GemscopeApp(App):
         self.set_interval(1 / self.tick_hz, self.tick)
         self.tick()
 
-    def on_unmount(self) -> None:
-        self.source.stop()
+    async def on_unmount(self) -> None:
+        # off the event loop: a source's stop joins its reader and may run an asyncio loop of its
+        # own (pyroute2's taskstats close does), which cannot run inside Textual's
+        await asyncio.to_thread(self.source.stop)
 
     # --- the tick -------------------------------------------------------------------------
     @property

@@ -126,3 +126,24 @@ def test_tracer_does_not_import_textual():
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+class _StopRunsItsOwnLoop(RecordingSource):
+    """A source whose stop() runs an asyncio loop of its own, as the live source's taskstats
+    close does (pyroute2's netlink socket); found by the guest's `gemscope live` test."""
+    stopped_with = None
+
+    def stop(self):
+        import asyncio
+        self.stopped_with = asyncio.run(asyncio.sleep(0, result="its own loop ran"))
+        super().stop()
+
+
+@asynctest
+async def test_quitting_stops_the_source_outside_textuals_event_loop(fixture_path):
+    src = _StopRunsItsOwnLoop(fixture_path)
+    app = GemscopeApp(src)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("q")
+    assert src.stopped_with == "its own loop ran"
