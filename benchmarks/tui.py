@@ -89,14 +89,16 @@ async def until(pilot, cond, timeout_s: float = 600.0, step: float = 0.005) -> f
     return time.perf_counter() - t
 
 
-async def key(app, pilot, k: str, ready=None) -> tuple[float, float]:
-    """(key-to-frame, key-to-data) in seconds for one key press.
+async def key(app, pilot, k: str, ready=None) -> tuple[float, float, float]:
+    """(key-to-frame, key-to-data, UI-thread CPU until the frame) in seconds for one key press.
 
     key-to-frame: the key goes in as the terminal driver would send it, every widget of the
     screen handles the messages it causes, and the compositor draws the frame. (Pilot.press is
     not used: it also waits until the whole process is idle, i.e. for the snapshot worker.)
     key-to-data: until the visible view shows a snapshot computed for the new request (or until
-    `ready()` when given)."""
+    `ready()` when given).
+    UI-thread CPU: what the UI thread itself spent until the frame (this coroutine runs on it);
+    on a loaded machine the wall time is this plus waiting for a CPU and for the GIL."""
     import unicodedata
 
     from textual import events
@@ -105,20 +107,25 @@ async def key(app, pilot, k: str, ready=None) -> tuple[float, float]:
         char = unicodedata.lookup(_get_unicode_name_from_key(k))
     except KeyError:
         char = k if len(k) == 1 else None
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.thread_time()
     event = events.Key(k, char)
     event.set_sender(app)
     app._driver.send_message(event)
     await pilot._wait_for_screen()
     app.screen._on_timer_update()           # compose and write the frame
-    frame = time.perf_counter() - t
+    frame, frame_cpu = time.perf_counter() - t, time.thread_time() - c
     await until(pilot, ready or (lambda: data_ready(app)))
-    return frame, time.perf_counter() - t
+    return frame, time.perf_counter() - t, frame_cpu
 
 
 def ms(xs) -> str:
     xs = [1000 * x for x in xs]
     return f"median {statistics.median(xs):8.1f} ms  max {max(xs):8.1f} ms"
+
+
+def frame_ms(res) -> str:
+    """Key-to-frame wall times, and the UI thread's own CPU time in them."""
+    return f"{ms([r[0] for r in res])}  (UI-thread cpu {ms([r[2] for r in res]).strip()})"
 
 
 async def replay(path: str) -> list:
@@ -140,11 +147,11 @@ async def replay(path: str) -> list:
         for label in ("first", "cached"):
             phase = Phase()
             res = [await key(app, pilot, k) for k in VIEW_KEYS]
-            print(f"view switch ({label:6}) key-to-frame {ms([r[0] for r in res])}")
+            print(f"view switch ({label:6}) key-to-frame {frame_ms(res)}")
             print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
         phase = Phase()
         res = [await key(app, pilot, k) for k in WINDOW_KEYS]
-        print(f"window keys w [ ] 0     key-to-frame {ms([r[0] for r in res])}")
+        print(f"window keys w [ ] 0     key-to-frame {frame_ms(res)}")
         print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
         phase = Phase()
         res = []
@@ -154,10 +161,10 @@ async def replay(path: str) -> list:
             res.append(await key(app, pilot, "J", lambda: app.jumped_to is not None
                                  and data_ready(app)))
             await key(app, pilot, "0")
-        print(f"J (worst event)         key-to-frame {ms([r[0] for r in res])}")
+        print(f"J (worst event)         key-to-frame {frame_ms(res)}")
         print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
         res = await object_views(app, pilot)
-        print(f"Enter (object view)     key-to-frame {ms([r[0] for r in res[0]])}")
+        print(f"Enter (object view)     key-to-frame {frame_ms(res[0])}")
         print(f"                       key-to-data  {ms([r[1] for r in res[0]])}  {res[1]}")
         return src.snapshot()
 
@@ -172,7 +179,10 @@ async def object_views(app, pilot, n: int = 3) -> tuple[list, Phase]:
     await pilot.pause(0.05)
     phase, res = Phase(), []
     for i in range(n):
-        lst.cursor = (i + 1) * len(lst) // (n + 1)
+        row = (i + 1) * len(lst) // (n + 1)
+        while lst.index.locate(int(lst.positions[row]))[0] not in ("free", "resv_lock"):
+            row += 1                            # an event that names a GEM object
+        lst.cursor = row
         await pilot.pause(0.05)
         res.append(await key(app, pilot, "enter", lambda: isinstance(app.screen, ObjectScreen)
                              and app.screen.index is not None))
@@ -253,27 +263,39 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
         await until(pilot, lambda: data_ready(app))
         print(f"live: first frame       {time.perf_counter() - t:8.2f} s  "
               f"({app.snapshot.health.events_loaded:,} events in the buffer)")
-        frames, datas, ages = [], [], []
+        frames, datas, ages, res, lags = [], [], [], [], []
+
+        async def sample_lag():
+            """Every 100 ms: how far behind the source the data on screen is (events the
+            source appended that the shown snapshot does not hold, in seconds of appends)."""
+            while True:
+                lags.append((src.buffer.events - app.snapshot.health.events_loaded) / rate)
+                await asyncio.sleep(0.1)
+        sampler = asyncio.create_task(sample_lag())
         phase = Phase()
         end = time.perf_counter() + seconds
         keys = list(VIEW_KEYS) + ["w", "w", "left_square_bracket", "J", "0"]
         i = 0
         while time.perf_counter() < end:
             k = keys[i % len(keys)]
-            f, d = await key(app, pilot, k, (lambda: not app.finding_worst and data_ready(app))
-                             if k == "J" else None)
+            f, d, c = r = await key(app, pilot, k, (lambda: not app.finding_worst
+                                                    and data_ready(app)) if k == "J" else None)
+            res.append(r)
             frames.append(f)
             datas.append(d)
             ages.append(src.buffer.events - app.snapshot.health.events_loaded)
             i += 1
+        sampler.cancel()
         elapsed = time.perf_counter() - src.started
         print(f"live: {len(frames)} keys over {elapsed:.0f} s while appending "
               f"{src.appended / elapsed:,.0f} events/s {phase}")
-        print(f"live: key-to-frame      {ms(frames)}")
+        print(f"live: key-to-frame      {frame_ms(res)}")
         print(f"live: key-to-data       {ms(datas)}")
         print(f"live: events not yet shown when the data arrived: median "
               f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
               f"appends)")
+        print(f"live: data on screen behind the source (sampled every 100 ms): median "
+              f"{statistics.median(lags):.2f} s  max {max(lags):.2f} s")
         src.stop()
 
 

@@ -9,6 +9,7 @@ no message is ever sent per event. Errors become notices; the app keeps showing 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from typing import Any, Callable
 
@@ -39,6 +40,12 @@ VIEW_CLASSES: tuple[type[View], ...] = (OverviewView, ContentionView, TrylockVie
                                         RetireView,
                                         ShrinkerView, EventsView)
 LIVE_DEFAULT_WIDTH_NS = 10_000_000_000
+# The snapshot worker runs pandas over millions of rows in a thread; the UI thread gives up the
+# GIL at every event-loop turn and must win it back each time. Python makes a running thread
+# hand the GIL over only every switch interval (default 5 ms), so a key that takes many loop
+# turns waited ~5 ms per turn; 0.5 ms keeps the UI responsive (benchmarks/tui.py).
+UI_SWITCH_INTERVAL_S = 0.0005
+LOADING_REFRESH_GROWTH = 1.5
 
 
 class GemscopeApp(App):
@@ -104,6 +111,8 @@ class GemscopeApp(App):
         return f"[b]gemscope[/b] {mode} {name}{syn}"
 
     def on_mount(self) -> None:
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(UI_SWITCH_INTERVAL_S)
         # Kept as references: app.query_one looks at the active screen, which may be the help
         # or object screen when a tick arrives.
         self.status_bar = self.query_one("#status", StatusBar)
@@ -118,6 +127,7 @@ class GemscopeApp(App):
         self.tick()
 
     async def on_unmount(self) -> None:
+        sys.setswitchinterval(self._switch_interval)
         # off the event loop: a source's stop joins its reader and may run an asyncio loop of its
         # own (pyroute2's taskstats close does), which cannot run inside Textual's
         await asyncio.to_thread(self.source.stop)
@@ -148,12 +158,21 @@ class GemscopeApp(App):
 
     def request_snapshot(self) -> None:
         """Start the worker unless one is running (then the next tick asks again) or the source
-        has nothing yet (the first snapshot then starts with the first batch, not before it)."""
+        has nothing yet (the first snapshot then starts with the first batch, not before it).
+        While a recording loads, the same request is computed again only once the loaded
+        events grew by LOADING_REFRESH_GROWTH (each run reads everything loaded so far: a
+        run per tick would spend more CPU on half-loaded data than on loading it)."""
         self._wanted = self.current_request()
         if self._computing:
             return
-        if not self.caps.is_live and not self.source.done and self._events_so_far() == 0:
-            return
+        if not self.caps.is_live and not self.source.done:
+            loaded = self._events_so_far()
+            if loaded == 0:
+                return
+            snap = self.snapshot
+            if loaded is not None and snap is not None and snap.request == self._wanted \
+                    and loaded < LOADING_REFRESH_GROWTH * snap.health.events_loaded:
+                return
         self._computing = True
         self._compute(self._wanted, not self.source.done)
 
@@ -208,7 +227,9 @@ class GemscopeApp(App):
     def _update_status(self) -> None:
         parts = [self._title_text(), self.window.describe(self.span)]
         if self.snapshot is not None and self.snapshot.health.loading:
-            parts.append(f"loading… {self.snapshot.health.events_loaded:,} events")
+            loaded = self._events_so_far()
+            loaded = self.snapshot.health.events_loaded if loaded is None else loaded
+            parts.append(f"loading… {loaded:,} events")
         if self._computing and self.snapshot is not None and \
                 self.snapshot.request != self.current_request():
             parts.append("computing…")
