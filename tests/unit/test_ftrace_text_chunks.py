@@ -78,3 +78,24 @@ def test_contention_fast_path_ignores_the_bytes_after_the_payload():
     assert g.fields["lock_addr"].to_pylist() == [0x10, 0x20]
     assert g.fields["ret"].to_pylist() == [0, -4]
     assert np.array_equal(g.seq, [1, 2])
+
+
+def test_columns_far_from_the_line_start_are_found_in_the_whole_chunk():
+    # the bracket, the event name's colon and an instance prefix's colon are searched NEAR bytes
+    # after their start first; these lines need the look-up among all of the chunk's bytes
+    text = (b"x" * 80 + b"-12 [001] 5.000001: contention_end: 0x10 (ret=0)\n" +
+            b"  a-1 [000] 5.5: " + b"e" * 70 + b": a=1\n" +
+            b"inst:  " + b"y" * 70 + b"-3 [000] 6.0: foo: bar\n" +
+            b"inst:  z-4 [000] 7.0: foo: baz\n" +
+            b"   " + b"q" * 70 + b" [x] no bracket near-5 [001] 8.0: foo: far\n")
+    for chunk in (1 << 20, 10):
+        t = parse_text(text, chunk_bytes=chunk)
+        assert t.events_in == 5 and t.bad_lines == []
+        end = t.groups["contention_end"]
+        assert end.comm.to_pylist() == ["x" * 80] and end.tid.tolist() == [12]
+        assert end.cpu.tolist() == [1] and end.ts.tolist() == [5_000_001_000]
+        assert t.groups["e" * 70].payload.to_pylist() == ["a=1"]
+        foo = t.groups["foo"]
+        assert foo.comm.to_pylist() == ["y" * 70, "z", "q" * 70 + " [x] no bracket near"]
+        assert foo.tid.tolist() == [3, 4, 5] and foo.cpu.tolist() == [0, 0, 1]
+        assert foo.payload.to_pylist() == ["bar", "baz", "far"]

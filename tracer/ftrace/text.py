@@ -20,9 +20,11 @@ from .rawevents import EventGroup, RawTrace, spans_to_strings
 from .text_payload import SPECS, template_fields
 from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE,
                         digits as _digits, digits_back as _digits_back,
-                        first_at_or_after as _first_at_or_after, hex_digits, rskip as _rskip,
+                        first_at_or_after as _first_at_or_after, first_byte,
+                        first_cpu_bracket, hex_digits, rskip as _rskip,
                         skip as _skip, window as _window)
 MAX_BAD_LINES_KEPT = 1000
+NEAR = 64          # bytes searched after a position before looking at the whole chunk
 _LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
 _FRAME_ADDR = re.compile(r" \([0-9a-fA-F]{8,16}\)$")   # trace-cmd prints "sym (address)"
 _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
@@ -150,10 +152,15 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     lines_seen = line0 + len(starts)
     starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
     # the [CPU] bracket: the first " [<digit>" of the line
-    np.equal(a, LBR, out=mask)
-    br = np.flatnonzero(mask)
-    br = br[(a[br - 1] == SPACE) & (a[br + 1] >= 48) & (a[br + 1] <= 57)]
-    b = _first_at_or_after(br, starts)
+    # searched in a window after the line start; the rare lines with no bracket there look it
+    # up among all brackets of the chunk (the same first bracket either way)
+    b = first_cpu_bracket(a, starts, NEAR)
+    far = np.flatnonzero(b < 0)
+    if len(far):
+        np.equal(a, LBR, out=mask)
+        br = np.flatnonzero(mask)
+        br = br[(a[br - 1] == SPACE) & (a[br + 1] >= 48) & (a[br + 1] <= 57)]
+        b[far] = _first_at_or_after(br, starts[far])
     ok = b < ends
     b = np.where(ok, b, starts)
     cpu, ncd = _digits(a, b + 1, 4, 6)
@@ -172,9 +179,19 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     scale = 10 ** (9 - np.clip(nfd, 0, 9))
     ts = np.where(has_frac, sec * 1_000_000_000 + np.where(has_frac, frac, 0) * scale, sec)
     es = _skip(a, tsc + 1, 8)
-    np.equal(a, COLON, out=mask)
-    colons = np.flatnonzero(mask)
-    ee = _first_at_or_after(colons, es)
+    colons = None
+
+    def first_colon(pos):
+        nonlocal colons
+        if colons is None:
+            np.equal(a, COLON, out=mask)
+            colons = np.flatnonzero(mask)
+        return _first_at_or_after(colons, pos)
+
+    ee = first_byte(a, es, NEAR, COLON)
+    far = np.flatnonzero(ee < 0)
+    if len(far):
+        ee[far] = first_colon(es[far])
     ev_ok = (ee < ends) & (ee > es)
     ee = np.where(ok & ev_ok, ee, es)
     ps = _skip(a, np.minimum(ee + 1, ends), 16)
@@ -193,7 +210,12 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     cs = _skip(a, starts, 16)
     # trace-cmd report prefixes "INSTANCE:  " (colon, two or more spaces) when a file holds
     # several buffers: the first colon of the line before the pid, followed by two spaces
-    c1 = np.minimum(_first_at_or_after(colons, cs), len(a) - 3)
+    c1 = first_byte(a, cs, NEAR, COLON)
+    far = np.flatnonzero((c1 < 0) & (h > cs + NEAR))   # else no colon before h: not an instance
+    c1[c1 < 0] = len(a) - 3
+    if len(far):
+        c1[far] = first_colon(cs[far])
+    c1 = np.minimum(c1, len(a) - 3)
     inst = (c1 < h) & (a[c1 + 1] == SPACE) & (a[c1 + 2] == SPACE)
     cs = np.where(inst, _skip(a, np.where(inst, c1 + 1, cs), 16), cs)
     ce = h - npd
@@ -215,7 +237,6 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
         return lines_seen
     parts.ev_lines.append(line_no[sel])
     parts.ev_cpu.append(cpu[sel])
-    comm = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False)
     names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
     payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
     codes = names.indices.to_numpy(zero_copy_only=False)
@@ -236,7 +257,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             fast = template_fields(a, name, p_s, p_s + p_l, spaces, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
-            line_no[rows], comm.take(pa.array(grp)),
+            line_no[rows], spans_to_strings(a, cs[rows], ce[rows] - cs[rows], validate=False),
             tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
             (a, p_s, p_l) if fast else None))

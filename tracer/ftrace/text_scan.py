@@ -31,7 +31,7 @@ def horner(d: np.ndarray, nd: np.ndarray, order) -> np.ndarray:
     return val
 
 
-def digits(a, pos, w, w_max=19):
+def digits_wide(a, pos, w, w_max=19):
     """Value and digit count of the decimal number starting at pos (0 digits -> value 0).
     Reads w bytes; the rare rows whose number is longer are read again w_max wide."""
     d = window(a, pos, w) - np.uint8(48)
@@ -39,7 +39,63 @@ def digits(a, pos, w, w_max=19):
     val = horner(d, nd, range(w))
     full = np.flatnonzero(nd == w)
     if len(full) and w < w_max:
-        val[full], nd[full] = digits(a, pos[full], w_max, w_max)
+        val[full], nd[full] = digits_wide(a, pos[full], w_max, w_max)
+    return val, nd
+
+
+_M8 = np.uint64(0xF0F0F0F0F0F0F0F0)
+_C30, _C06 = np.uint64(0x3030303030303030), np.uint64(0x0606060606060606)
+_LO4 = np.uint64(0x0F0F0F0F0F0F0F0F)
+_U = [np.uint64(v) for v in (8, 16, 32, 2561, 6553601, 42949672960001, 0x00FF00FF00FF00FF,
+                             0x0000FFFF0000FFFF, 1, 0)]
+_POW10 = np.array([10 ** k for k in range(9)], np.int64)
+
+
+def _ctz(low: np.ndarray) -> np.ndarray:
+    """Trailing zero bits of powers of two (64 for 0)."""
+    if hasattr(np, "bitwise_count"):                      # numpy >= 2
+        return np.bitwise_count(low - _U[8]).astype(np.int64)
+    exp = np.frexp(low.astype(np.float64))[1].astype(np.int64) - 1   # exact for 2**k
+    return np.where(low == 0, 64, exp)
+
+
+def words(a: np.ndarray) -> np.ndarray:
+    """Every byte offset of a seen as a little-endian uint64 (unaligned loads, no copy)."""
+    return np.ndarray((len(a) - 7,), np.uint64, a, 0, (1,))
+
+
+def _swar8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, count) of the leading decimal digits of 8 bytes loaded little-endian (bytes are
+    below 0xF8: valid UTF-8 never holds 0xF8..0xFF, so adding 6 to a byte never carries)."""
+    nondig = ((x & _M8) ^ _C30) | (((x + _C06) & _M8) ^ _C30)
+    low = nondig & (~nondig + _U[8])                     # lowest set bit; 0 when all digits
+    nd = _ctz(low) >> 3                                   # 8 when low == 0
+    sh = (np.int64(8) - nd).astype(np.uint64) * _U[0]
+    y = np.where(nd > 0, x << np.minimum(sh, np.uint64(56)), _U[9]) & _LO4
+    y = (y * _U[3]) >> _U[0]
+    y = ((y & _U[6]) * _U[4]) >> _U[1]
+    y = ((y & _U[7]) * _U[5]) >> _U[2]
+    return y.astype(np.int64), nd
+
+
+def digits(a, pos, w, w_max=19):
+    """Value and digit count of the decimal number starting at pos (0 digits -> value 0); a
+    number longer than w_max digits counts w_max (its first w_max digits). Up to 15 digits are
+    read as two 8-byte words (SWAR); longer numbers go to digits_wide."""
+    pos = np.asarray(pos, np.int64)
+    if len(a) < 16:
+        return digits_wide(a, pos, w, w_max)
+    wd = words(a)
+    p = np.clip(pos, 0, len(a) - 16)
+    v0, n0 = _swar8(wd[p])
+    v1, n1 = _swar8(wd[p + 8])
+    two = n0 == 8
+    nd = np.where(two, 8 + n1, n0)
+    val = np.where(two, v0 * _POW10[np.where(two, n1, 0)] + v1, v0)
+    # long numbers, and positions at the buffer's edges (read as digits_wide reads them)
+    long = np.flatnonzero((nd >= min(w_max, 16)) | (p != pos))
+    if len(long):
+        val[long], nd[long] = digits_wide(a, pos[long], w_max, w_max)
     return val, nd
 
 
@@ -95,3 +151,19 @@ def hex_digits(a, pos):
         np.multiply(val, np.uint64(16), out=val, where=m)
         np.add(val, d[:, j], out=val, where=m, casting="unsafe")
     return val, nd, h0
+
+
+def first_byte(a, pos, w, ch):
+    """First position >= pos holding ch within the next w bytes (w < PAD); -1 where none."""
+    win = window(a, pos, w) == ch
+    k = np.argmax(win, axis=1)
+    return np.where(win[np.arange(len(pos)), k], pos + k, -1)
+
+
+def first_cpu_bracket(a, pos, w):
+    """First " [<digit>" whose bracket is at or after pos within w bytes; -1 where none."""
+    win = window(a, pos - 1, w + 2)
+    d = win[:, 2:] - np.uint8(48)
+    hit = (win[:, 1:-1] == LBR) & (win[:, :-2] == SPACE) & (d <= 9)
+    k = np.argmax(hit, axis=1)
+    return np.where(hit[np.arange(len(pos)), k], pos + k, -1)

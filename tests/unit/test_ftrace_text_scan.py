@@ -1,0 +1,48 @@
+"""text_scan: the word-at-a-time (SWAR) decimal reader equals the byte-by-byte one."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tracer.ftrace import text_scan
+from tracer.ftrace.text_scan import digits, digits_wide
+
+
+def _buf(body: bytes) -> np.ndarray:
+    return np.frombuffer(b" " * 160 + body + b" " * 160, np.uint8).copy()
+
+
+def test_exact_values():
+    a = _buf(b"1281.888798519: 7 -3 0x1f 12345678 123456789012345 12345678901234567890")
+    pos = np.array([160, 165, 176, 178, 181, 186, 195, 211], np.int64)   # 178: "-"
+    val, nd = digits(a, pos, 8, 19)
+    assert nd.tolist() == [4, 9, 1, 0, 1, 8, 15, 19]
+    assert val.tolist() == [1281, 888798519, 7, 0, 0, 12345678, 123456789012345,
+                            1234567890123456789]
+
+
+@pytest.mark.parametrize("w,w_max", [(4, 6), (7, 14), (10, 12), (8, 19), (8, 8)])
+def test_random_bytes_match_the_byte_reader(w, w_max):
+    rng = np.random.default_rng(w * 100 + w_max)
+    alpha = np.frombuffer(("0123456789" * 4 + " .:-x/é[]").encode(), np.uint8)
+    for _ in range(50):
+        a = _buf(alpha[rng.integers(0, len(alpha), 400)].tobytes())
+        pos = np.arange(160, 560, dtype=np.int64)
+        v1, n1 = digits(a, pos, w, w_max)
+        v2, n2 = digits_wide(a, pos, w, w_max)
+        assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()
+
+
+def test_trailing_zero_count_without_numpy_bitwise_count(monkeypatch):
+    low = np.array([0, 1, 2, 1 << 8, 1 << 63, 1 << 40], np.uint64)
+    assert text_scan._ctz(low).tolist() == [64, 0, 1, 8, 63, 40]
+    monkeypatch.delattr(np, "bitwise_count", raising=False)
+    assert text_scan._ctz(low).tolist() == [64, 0, 1, 8, 63, 40]
+
+
+def test_positions_at_the_buffer_edges_read_like_the_byte_reader():
+    a = np.frombuffer(b"12 345 6789 12345678901", np.uint8).copy()
+    pos = np.array([-3, 0, 3, 7, 9, 12, 18, 21, 22, 23, 25], np.int64)
+    v1, n1 = digits(a, pos, 4, 6)
+    v2, n2 = digits_wide(a, pos, 4, 6)
+    assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()
