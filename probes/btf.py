@@ -169,11 +169,16 @@ def parse(data: bytes, base: Btf | None = None) -> Btf:
     return btf
 
 
+_VMLINUX: dict[str, Btf] = {}   # root -> parsed vmlinux BTF (it does not change while running)
+
+
 def load(module: str | None = None, root: str = "/sys/kernel/btf") -> Btf | None:
     """vmlinux BTF, or a module's split BTF on top of it; None when absent or unreadable."""
     try:
-        with open(f"{root}/vmlinux", "rb") as f:
-            base = parse(f.read())
+        base = _VMLINUX.get(root)
+        if base is None:
+            with open(f"{root}/vmlinux", "rb") as f:
+                base = _VMLINUX[root] = parse(f.read())
         if module is None:
             return base
         with open(f"{root}/{module}", "rb") as f:

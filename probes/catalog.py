@@ -28,11 +28,13 @@ class ProbeSpec:
     min_version: tuple[int, int] = (0, 0)
     max_version: tuple[int, int] = (99, 99)   # inclusive upper bound (major, minor)
     catalog_id: str = ""
+    fentry: bool = False         # the program has an fentry/fexit front-end for this function
 
 
 def _k(target, fn, kinds, modules=CORE, layer="generic", ret_fn=None, define="GS_KPROBES",
        catalog_id="", **kw) -> list[ProbeSpec]:
-    """kprobe (+ kretprobe when ret_fn is given) on a symbol."""
+    """kprobe (+ kretprobe when ret_fn is given) on a symbol; fentry=True when locks.bpf.c also
+    has its KFUNC_PROBE (+ KRETFUNC_PROBE) front-end, compiled with -DGS_FENTRY_<target>."""
     mod = modules[0]
     label = f"{mod}:{target}" if mod else target
     out = [ProbeSpec(f"kprobe:{label}", "kprobe", target, fn, kinds, define, modules, layer,
@@ -72,18 +74,18 @@ SPECS: tuple[ProbeSpec, ...] = tuple([
         layer="msm", catalog_id="D3"),
     # ---- generic layer: dma_resv / ww_mutex (kprobes) ----
     *_k("dma_resv_init", "gs_k_dma_resv_init", ("resv_lock", "resv_trylock", "resv_hold"),
-        modules=CORE, catalog_id="C10"),
+        modules=CORE, catalog_id="C10", fentry=True),
     *_k("dma_resv_fini", "gs_k_dma_resv_fini", ("resv_lock", "resv_trylock", "resv_hold"),
-        modules=CORE, catalog_id="A5"),
+        modules=CORE, catalog_id="A5", fentry=True),
     *_k("ww_mutex_lock", "gs_k_ww_mutex_lock", ("resv_lock", "resv_hold"),
-        ret_fn="gs_kr_ww_mutex_lock", catalog_id="C3"),
+        ret_fn="gs_kr_ww_mutex_lock", catalog_id="C3", fentry=True),
     *_k("ww_mutex_lock_interruptible", "gs_k_ww_mutex_lock_interruptible",
-        ("resv_lock", "resv_hold"), ret_fn="gs_kr_ww_mutex_lock", catalog_id="C4"),
+        ("resv_lock", "resv_hold"), ret_fn="gs_kr_ww_mutex_lock", catalog_id="C4", fentry=True),
     *_k("ww_mutex_trylock", "gs_k_ww_mutex_trylock", ("resv_trylock",),
-        ret_fn="gs_kr_trylock", min_version=(5, 16), catalog_id="C5"),
+        ret_fn="gs_kr_trylock", min_version=(5, 16), catalog_id="C5", fentry=True),
     *_k("mutex_trylock", "gs_k_mutex_trylock", ("resv_trylock",), ret_fn="gs_kr_trylock",
         max_version=(5, 15), catalog_id="C6"),
-    *_k("ww_mutex_unlock", "gs_k_ww_mutex_unlock", ("resv_hold",), catalog_id="C7"),
+    *_k("ww_mutex_unlock", "gs_k_ww_mutex_unlock", ("resv_hold",), catalog_id="C7", fentry=True),
     *_k("drm_gem_object_free", "gs_k_drm_gem_object_free", ("last_put",), modules=DRM,
         define="GS_MSM", catalog_id="A1"),
     # ---- msm layer (kprobes on msm.ko, plus drm.ko's LRU scan) ----

@@ -12,6 +12,14 @@
  *   GS_TASK_OFFSETS             struct task_struct from the headers matches the running kernel:
  *                               either way read current->flags and the lock holder's pid/comm
  *   GS_KPROBES                  compile the kprobe parts (locks.bpf.c, msm.bpf.c)
+ *   GS_FENTRY, GS_FENTRY_<fn>   compile the shared lock bodies and the fentry/fexit front-end of
+ *                               <fn> (a vmlinux function the plan put on the fentry rung)
+ *   GS_ALL_LOCK_STACKS          walk the stack at EVERY resv acquisition (holder call sites);
+ *                               default: only when it waits (taken in lock:contention_begin),
+ *                               runs in reclaim, or the kernel has no lock:contention tracepoint
+ *   GS_BENCH_NO_STACKS          (benchmarks/guest_overhead.py only) never walk a stack
+ *   GS_BENCH_NO_EMIT            (benchmarks/guest_overhead.py only) build events, never output
+ *                               them: together they split the cost of a probe into parts
  *   GS_MSM_HEADERS              drm/drm_gem.h matches the target: read obj->size/resv/lru
  *   GS_FN_*                     kernel addresses of msm functions (from /proc/kallsyms)
  *   GS_CONTENTION_ALL           stream every lock:contention (no resv registry to filter with)
@@ -120,9 +128,10 @@ struct gs_thread {
     u32 direct_reclaim_depth;
     u32 lru_stage;      /* stage of the drm_gem_lru_scan this thread is inside, 0 = none */
     u32 submits;        /* msm_submit_retire calls inside the current retire run */
-    u32 pad;
+    s32 last_put_stack; /* stack id of this thread's last drm_gem_object_free ... */
     u64 retire_start_ns;
     u64 retire_queued_ns;
+    u64 last_put_obj;   /* ... and its object: msm_gem_free_object(obj) right after reuses it */
 };
 
 /* a pending entry (kprobe entry, tracepoint begin) waiting for its return/end, per thread */
@@ -268,12 +277,41 @@ static __always_inline void emit(void *ctx, struct gs_event *e)
     u32 *on = gs_enabled.lookup(&zero);
     if (!on || !*on)
         return;
+#ifdef GS_BENCH_NO_EMIT
+    return;
+#endif
 #ifdef GS_RINGBUF
-    if (events.ringbuf_output(e, sizeof(*e), 0) < 0)
+    /* 1 = BPF_RB_NO_WAKEUP: the reader drains on a timer and never waits in epoll, so a
+     * wake-up (an irq_work, i.e. a self-IPI) per record would buy nothing */
+    if (events.ringbuf_output(e, sizeof(*e), 1) < 0)
         count_lost();
 #else
     if (events.perf_submit(ctx, e, sizeof(*e)) < 0)
         count_lost();
+#endif
+}
+
+/* The current call stack's id in `stacks` (-1 when it could not be taken). */
+static __always_inline int gs_stack(void *ctx)
+{
+#ifdef GS_BENCH_NO_STACKS
+    return -1;
+#else
+    return stacks.get_stackid(ctx, 0);
+#endif
+}
+
+/* The same from an fentry/fexit program: its two innermost frames are the BPF program and the
+ * trampoline (seen in the 6.12 guest: [prog, trampoline, ww_mutex_lock_interruptible+0x9,
+ * submit_lock_objects+0x17f, ...]); skipping them gives the kprobe's shape [probed function,
+ * caller, ...], which the decoder's `caller` relies on. */
+#define GS_FENTRY_SKIP 2
+static __always_inline int gs_stack_fentry(void *ctx)
+{
+#ifdef GS_BENCH_NO_STACKS
+    return -1;
+#else
+    return stacks.get_stackid(ctx, GS_FENTRY_SKIP);
 #endif
 }
 

@@ -1,47 +1,53 @@
-/* gemscope: ww_mutex / dma_resv parts (kprobes). Functions are named gs_k_* (entry) and
- * gs_kr_* (return) and attached by the plan, never auto-attached by BCC's kprobe__ prefix.
+/* gemscope: ww_mutex / dma_resv parts. Two front-ends share one body per probe point:
+ *   kprobes  gs_k_* (entry) / gs_kr_* (return), attached by the plan (GS_KPROBES), and
+ *   fentry   KFUNC_PROBE / KRETFUNC_PROBE (BPF trampolines: no int3 trap, no return-address
+ *            hijack), compiled per function when the plan puts it on the fentry rung
+ *            (GS_FENTRY_<function>); BCC attaches those while loading.
  *
  * resv address == &resv->lock == &resv->lock.base == the ww_mutex_* `lock` argument, and the
  * mutex owner word sits at offset 0 (probe-catalog 2.1), so no struct layout is needed here. */
 
-#ifdef GS_KPROBES
+#if defined(GS_KPROBES) || defined(GS_FENTRY)
 /* ---- the dma_resv registry: tells reservations from modeset/regulator ww_mutexes ---- */
-int gs_k_dma_resv_init(struct pt_regs *ctx)
+static __always_inline int resv_init_body(u64 resv)
 {
-    u64 resv = PT_REGS_PARM1(ctx);
     u8 one = 1;
     resv_registry.update(&resv, &one);
     return 0;
 }
 
-int gs_k_dma_resv_fini(struct pt_regs *ctx)
+static __always_inline int resv_fini_body(u64 resv)
 {
-    u64 resv = PT_REGS_PARM1(ctx);
     resv_registry.delete(&resv);
     return 0;
 }
 
 /* ---- blocking acquisitions: ww_mutex_lock / ww_mutex_lock_interruptible ---- */
-static __always_inline int ww_lock_entry(struct pt_regs *ctx, u32 api)
+static __always_inline int ww_lock_entry(void *ctx, u64 lock, u64 ww_ctx, u32 api, int fentry)
 {
     u64 key = pkey(current_tid(), P_WW_LOCK);
     struct gs_pending p = {};
     p.ts_ns = bpf_ktime_get_ns();
-    p.a0 = PT_REGS_PARM1(ctx);
-    p.a1 = PT_REGS_PARM2(ctx);
-    p.holder = owner_word(p.a0);
+    p.a0 = lock;
+    p.a1 = ww_ctx;
+    p.holder = owner_word(lock);
     p.aux = api;
     p.stack_id = -1;
-    if (is_resv(p.a0))
-        p.stack_id = stacks.get_stackid(ctx, 0);
+    /* A stack walk is the most expensive thing a probe does (~2/3 of gemscope's cost in the
+     * QEMU guest). With lock:contention recorded, the stack of an acquisition that WAITS is
+     * taken in contention_begin (tracepoints.bpf.c puts it here); an uncontended one walks
+     * only in reclaim, where reclaim_risks needs its call site. */
+#if defined(GS_TP_CONTENTION) && !defined(GS_ALL_LOCK_STACKS)
+    if (is_resv(lock) && (context_bits() & B_IN_RECLAIM))
+#else
+    if (is_resv(lock))
+#endif
+        p.stack_id = fentry ? gs_stack_fentry(ctx) : gs_stack(ctx);
     pending.update(&key, &p);
     return 0;
 }
 
-int gs_k_ww_mutex_lock(struct pt_regs *ctx) { return ww_lock_entry(ctx, 0); }
-int gs_k_ww_mutex_lock_interruptible(struct pt_regs *ctx) { return ww_lock_entry(ctx, B_INTERRUPTIBLE); }
-
-int gs_kr_ww_mutex_lock(struct pt_regs *ctx)
+static __always_inline int ww_lock_return(void *ctx, s64 ret)
 {
     u64 key = pkey(current_tid(), P_WW_LOCK);
     struct gs_pending *p = pending.lookup(&key);
@@ -49,7 +55,6 @@ int gs_kr_ww_mutex_lock(struct pt_regs *ctx)
         return 0;
     u64 now = bpf_ktime_get_ns();
     u64 dur = now - p->ts_ns;
-    s64 ret = (s32)PT_REGS_RC(ctx);
     u64 lock = p->a0;
     if (!is_resv(lock)) {
         /* modeset / regulator / other ww classes: aggregated only */
@@ -89,9 +94,8 @@ int gs_kr_ww_mutex_lock(struct pt_regs *ctx)
 
 /* ---- trylocks: ww_mutex_trylock (v5.16+) or mutex_trylock (v5.15, where dma_resv_trylock
  * lands) ---- */
-static __always_inline int trylock_entry(struct pt_regs *ctx, u64 ww_ctx, u32 api)
+static __always_inline int trylock_entry(void *ctx, u64 lock, u64 ww_ctx, u32 api, int fentry)
 {
-    u64 lock = PT_REGS_PARM1(ctx);
     u32 tid = current_tid();
     struct gs_thread *t = threads.lookup(&tid);
     int in_scan = t && (t->shrinker_depth || t->lru_stage);
@@ -109,25 +113,22 @@ static __always_inline int trylock_entry(struct pt_regs *ctx, u64 ww_ctx, u32 ap
     p.a1 = ww_ctx;
     p.holder = owner_word(lock);
     p.aux = api;
-    p.stack_id = stacks.get_stackid(ctx, 0);
+    p.stack_id = fentry ? gs_stack_fentry(ctx) : gs_stack(ctx);
     pending.update(&key, &p);
     return 0;
 }
 
-int gs_k_ww_mutex_trylock(struct pt_regs *ctx) { return trylock_entry(ctx, PT_REGS_PARM2(ctx), 0); }
-int gs_k_mutex_trylock(struct pt_regs *ctx) { return trylock_entry(ctx, 0, B_TRYLOCK_MUTEX); }
-
-int gs_kr_trylock(struct pt_regs *ctx)
+static __always_inline int trylock_return(void *ctx, s64 ret)
 {
     u64 key = pkey(current_tid(), P_WW_TRYLOCK);
     struct gs_pending *p = pending.lookup(&key);
     if (!p)
         return 0;
-    s64 ret = (s32)PT_REGS_RC(ctx);
     struct gs_event e;
     fill_common(&e, T_RESV_TRYLOCK);
-    e.ts_ns = p->ts_ns;
+    /* fill_common stamped the return time: the call lasted from p->ts_ns to now */
     e.duration_ns = e.ts_ns - p->ts_ns;
+    e.ts_ns = p->ts_ns;
     e.a0 = p->a0;
     e.a1 = p->a1;
     e.ret = ret;
@@ -162,9 +163,8 @@ int gs_kr_trylock(struct pt_regs *ctx)
 }
 
 /* ---- hold time: acquisition (above) .. ww_mutex_unlock ---- */
-int gs_k_ww_mutex_unlock(struct pt_regs *ctx)
+static __always_inline int unlock_body(void *ctx, u64 lock)
 {
-    u64 lock = PT_REGS_PARM1(ctx);
     struct gs_pending *h = held.lookup(&lock);
     if (!h)
         return 0;
@@ -179,4 +179,58 @@ int gs_k_ww_mutex_unlock(struct pt_regs *ctx)
     emit(ctx, &e);
     return 0;
 }
+#endif /* GS_KPROBES || GS_FENTRY */
+
+#ifdef GS_KPROBES
+int gs_k_dma_resv_init(struct pt_regs *ctx) { return resv_init_body(PT_REGS_PARM1(ctx)); }
+int gs_k_dma_resv_fini(struct pt_regs *ctx) { return resv_fini_body(PT_REGS_PARM1(ctx)); }
+int gs_k_ww_mutex_lock(struct pt_regs *ctx)
+{
+    return ww_lock_entry(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, 0);
+}
+int gs_k_ww_mutex_lock_interruptible(struct pt_regs *ctx)
+{
+    return ww_lock_entry(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), B_INTERRUPTIBLE, 0);
+}
+int gs_kr_ww_mutex_lock(struct pt_regs *ctx) { return ww_lock_return(ctx, (s32)PT_REGS_RC(ctx)); }
+int gs_k_ww_mutex_trylock(struct pt_regs *ctx)
+{
+    return trylock_entry(ctx, PT_REGS_PARM1(ctx), PT_REGS_PARM2(ctx), 0, 0);
+}
+int gs_k_mutex_trylock(struct pt_regs *ctx)
+{
+    return trylock_entry(ctx, PT_REGS_PARM1(ctx), 0, B_TRYLOCK_MUTEX, 0);
+}
+int gs_kr_trylock(struct pt_regs *ctx) { return trylock_return(ctx, (s32)PT_REGS_RC(ctx)); }
+int gs_k_ww_mutex_unlock(struct pt_regs *ctx) { return unlock_body(ctx, PT_REGS_PARM1(ctx)); }
 #endif /* GS_KPROBES */
+
+/* fentry/fexit front-ends (vmlinux functions only: BCC 0.26 resolves KFUNC_PROBE targets in
+ * vmlinux BTF). Arguments are taken as u64: only their values are used, never dereferenced. */
+#ifdef GS_FENTRY_dma_resv_init
+KFUNC_PROBE(dma_resv_init, u64 resv) { return resv_init_body(resv); }
+#endif
+#ifdef GS_FENTRY_dma_resv_fini
+KFUNC_PROBE(dma_resv_fini, u64 resv) { return resv_fini_body(resv); }
+#endif
+#ifdef GS_FENTRY_ww_mutex_lock
+KFUNC_PROBE(ww_mutex_lock, u64 lock, u64 ww_ctx) { return ww_lock_entry(ctx, lock, ww_ctx, 0, 1); }
+KRETFUNC_PROBE(ww_mutex_lock, u64 lock, u64 ww_ctx, int ret) { return ww_lock_return(ctx, ret); }
+#endif
+#ifdef GS_FENTRY_ww_mutex_lock_interruptible
+KFUNC_PROBE(ww_mutex_lock_interruptible, u64 lock, u64 ww_ctx)
+{
+    return ww_lock_entry(ctx, lock, ww_ctx, B_INTERRUPTIBLE, 1);
+}
+KRETFUNC_PROBE(ww_mutex_lock_interruptible, u64 lock, u64 ww_ctx, int ret)
+{
+    return ww_lock_return(ctx, ret);
+}
+#endif
+#ifdef GS_FENTRY_ww_mutex_trylock
+KFUNC_PROBE(ww_mutex_trylock, u64 lock, u64 ww_ctx) { return trylock_entry(ctx, lock, ww_ctx, 0, 1); }
+KRETFUNC_PROBE(ww_mutex_trylock, u64 lock, u64 ww_ctx, int ret) { return trylock_return(ctx, ret); }
+#endif
+#ifdef GS_FENTRY_ww_mutex_unlock
+KFUNC_PROBE(ww_mutex_unlock, u64 lock) { return unlock_body(ctx, lock); }
+#endif

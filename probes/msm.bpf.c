@@ -55,8 +55,13 @@ int gs_k_drm_gem_object_free(struct pt_regs *ctx)
     fill_common(&e, T_LAST_PUT);
     e.a0 = PT_REGS_PARM1(ctx);
     obj_fields(&e, e.a0);
-    e.stack_id = stacks.get_stackid(ctx, 0);
+    e.stack_id = gs_stack(ctx);
     e.bits |= context_bits();
+    struct gs_thread *t = thread_state();
+    if (t) {
+        t->last_put_obj = e.a0;
+        t->last_put_stack = e.stack_id;
+    }
     emit(ctx, &e);
     return 0;
 }
@@ -68,7 +73,16 @@ int gs_k_msm_gem_free_object(struct pt_regs *ctx)
     struct gs_pending p = {};
     p.ts_ns = bpf_ktime_get_ns();
     p.a0 = PT_REGS_PARM1(ctx);
-    p.stack_id = stacks.get_stackid(ctx, 0);
+    /* drm_gem_object_free(obj) calls obj->funcs->free(obj) == this: its stack (the last put's
+     * call site) is this one's minus this frame; reuse it instead of walking again */
+    u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t && t->last_put_obj == p.a0) {
+        p.stack_id = t->last_put_stack;
+        t->last_put_obj = 0;
+    } else {
+        p.stack_id = gs_stack(ctx);
+    }
     struct gs_event tmp;
     __builtin_memset(&tmp, 0, sizeof(tmp));
     obj_fields(&tmp, p.a0);
@@ -309,7 +323,7 @@ int gs_k_dma_resv_wait_timeout(struct pt_regs *ctx)
     p.ts_ns = bpf_ktime_get_ns();
     p.a0 = PT_REGS_PARM1(ctx);
     p.a1 = PT_REGS_PARM4(ctx);
-    p.stack_id = stacks.get_stackid(ctx, 0);
+    p.stack_id = gs_stack(ctx);
     pending.update(&key, &p);
     return 0;
 }

@@ -4,10 +4,11 @@
 Pure: it takes the kernel's facts (`Features`, kallsyms text) and returns a `Plan`; the live source
 gathers the facts and does the attaching, then marks entries that failed at attach time.
 
-Fallback ladder per kernel function: fentry where a tracing program loads AND the program has an
-fentry variant for that point, else kprobe/kretprobe, else the point is missing and only the
-tracepoint parts run. (The combined program has no fentry variants yet, so today the ladder ends
-at kprobes; see `method_for`.)
+Fallback ladder per kernel function (`rung_for`): fentry/fexit where the program has a
+KFUNC_PROBE front-end for the function, it is a vmlinux function (BCC 0.26 resolves fentry targets
+in vmlinux BTF only) and a test fentry program loaded on it (tracer/live/fentry_probe.py), else
+kprobe/kretprobe, else the point is missing and only the tracepoint parts run. Each entry records
+its rung (`method`) and why it is not on the one above (`method_reason`).
 """
 from __future__ import annotations
 
@@ -29,7 +30,9 @@ class Features:
     kprobes: bool
     ringbuf: bool
     tracepoints: frozenset[str]           # "category:event" present in tracefs
-    fentry: bool = False
+    fentry: bool = False                  # a test fentry program loads on some function
+    fentry_funcs: frozenset[str] = frozenset()   # vmlinux functions where it loads
+    fentry_detail: str | None = None      # why fentry is unavailable, for the plan and doctor
     headers_match: bool = False           # BCC compiles against this kernel's own headers
     lru_scan_params: tuple[str, ...] | None = None   # drm_gem_lru_scan parameter names (BTF)
     kprobes_detail: str | None = None     # why kprobes are unavailable, for doctor
@@ -44,6 +47,8 @@ class Entry:
     target: str | None = None    # attach target for kprobes (MOD:SYM), or the event
     addr: int | None = None
     applicable: bool = True      # False: not used on this kernel version at all
+    method: str | None = None    # the rung used: fentry | fexit | kprobe | kretprobe | tracepoint...
+    method_reason: str | None = None   # why not the rung above (kernel functions only)
 
 
 @dataclass
@@ -58,8 +63,13 @@ class Plan:
         e.status, e.reason = "failed", reason
 
     def attachable(self, method: str | None = None) -> list[Entry]:
+        """Entries to attach, by the rung they use (`method`: kprobe, fentry, ...)."""
         return [e for e in self.entries.values() if e.status == "attached"
-                and e.spec.method != "address" and (method is None or e.spec.method == method)]
+                and e.spec.method != "address" and (method is None or e.method == method)]
+
+    def fentry_entries(self) -> list[Entry]:
+        return [e for e in self.entries.values()
+                if e.status == "attached" and e.method in ("fentry", "fexit")]
 
     def recorded_kinds(self) -> list[str]:
         """A kind is recorded when every applicable probe that produces it is attached."""
@@ -75,7 +85,8 @@ class Plan:
 
     def to_meta(self) -> dict[str, dict[str, Any]]:
         return {name: {"status": e.status, "reason": e.reason, "kinds": list(e.spec.kinds),
-                       "target": e.target}
+                       "target": e.target, "method": e.method,
+                       "method_reason": e.method_reason}
                 for name, e in self.entries.items()}
 
     def unanswerable(self) -> dict[str, str]:
@@ -118,12 +129,36 @@ def lru_scan_layout(version: tuple[int, int],
     return {"LRU": 1, "NR": 2, "SHRINK": 4, "REMAINING": 3, "TICKET": 5}
 
 
-def method_for(spec: ProbeSpec, features: Features) -> str | None:
-    """The rung of the ladder a kernel-function probe uses, or None when none is available."""
+FENTRY_RUNG = {"kprobe": "fentry", "kretprobe": "fexit"}
+
+
+def fentry_refusal(spec: ProbeSpec, features: Features, symbol) -> str | None:
+    """Why this kernel-function probe cannot use fentry/fexit (None: it can). `symbol` is the
+    kallsyms resolution (None when the symbol was not found)."""
+    if not spec.fentry:
+        return "the program has no fentry front-end for this function"
+    if not features.fentry:
+        return features.fentry_detail or "fentry unavailable"
+    if symbol is None:
+        return "symbol not found"
+    if symbol.module:
+        return (f"{symbol.module} module function: BCC 0.26 attaches fentry to vmlinux "
+                "functions only")
+    if symbol.name != spec.target:
+        return f"only the compiler clone {symbol.name} exists"
+    if spec.target not in features.fentry_funcs:
+        return features.fentry_detail or f"a test fentry program did not load on {spec.target}"
+    return None
+
+
+def rung_for(spec: ProbeSpec, features: Features, symbol=None) -> tuple[str | None, str | None]:
+    """(the rung of the ladder a probe uses or None when none is available, why not higher)."""
     if spec.method not in ("kprobe", "kretprobe"):
-        return spec.method
-    # fentry would go here (features.fentry and an fentry variant of spec.fn); none exist yet.
-    return spec.method if features.kprobes else None
+        return spec.method, None
+    why = fentry_refusal(spec, features, symbol)
+    if why is None:
+        return FENTRY_RUNG[spec.method], None
+    return (spec.method if features.kprobes else None), f"no fentry: {why}"
 
 
 def make_plan(features: Features, kallsyms: Kallsyms, *,
@@ -147,17 +182,32 @@ def _plan_one(spec: ProbeSpec, version, features: Features, ks: Kallsyms) -> Ent
                      applicable=False)
     if spec.method in ("tracepoint", "raw_tracepoint"):
         if spec.target not in features.tracepoints:
-            return Entry(spec, "missing", f"tracepoint {spec.target} absent", target=spec.target)
-        return Entry(spec, "attached", None, target=spec.target)
-    if spec.method in ("kprobe", "kretprobe") and method_for(spec, features) is None:
-        return Entry(spec, "missing", KPROBES_UNAVAILABLE)
+            return Entry(spec, "missing", f"tracepoint {spec.target} absent", target=spec.target,
+                         method=spec.method)
+        return Entry(spec, "attached", None, target=spec.target, method=spec.method)
+    if spec.method == "address":
+        res = ks.resolve(spec.target, spec.modules)
+        if res.symbol is None:
+            return Entry(spec, "missing", res.reason)
+        return Entry(spec, "attached", _clones(spec, res), target=res.symbol.attach_name,
+                     addr=res.symbol.addr, method="address")
+    if not spec.fentry and not features.kprobes:
+        return Entry(spec, "missing", KPROBES_UNAVAILABLE,
+                     method_reason=f"no fentry: {fentry_refusal(spec, features, None)}")
     res = ks.resolve(spec.target, spec.modules)
+    rung, why = rung_for(spec, features, res.symbol)
+    if rung is None:
+        return Entry(spec, "missing", KPROBES_UNAVAILABLE, method_reason=why)
     if res.symbol is None:
-        return Entry(spec, "missing", res.reason)
-    reason = None
+        return Entry(spec, "missing", res.reason, method=rung, method_reason=why)
+    return Entry(spec, "attached", _clones(spec, res), target=res.symbol.attach_name,
+                 addr=res.symbol.addr, method=rung, method_reason=why)
+
+
+def _clones(spec: ProbeSpec, res) -> str | None:
     if res.candidates > 1:
-        reason = f"{res.candidates} clones of {spec.target}; using {res.symbol.name}"
-    return Entry(spec, "attached", reason, target=res.symbol.attach_name, addr=res.symbol.addr)
+        return f"{res.candidates} clones of {spec.target}; using {res.symbol.name}"
+    return None
 
 
 def _pair_tracepoints(entries: dict[str, Entry]) -> None:
@@ -201,12 +251,15 @@ def _defines(plan: Plan, features: Features, uncontended_ns: int) -> dict[str, A
             continue
         if e.spec.method == "address":
             d[e.spec.define] = e.addr
-        elif e.spec.define:
+        elif e.spec.define and e.spec.define != "GS_KPROBES":   # GS_KPROBES: decided below
             d[e.spec.define] = True
-    if any(e.spec.method in ("kprobe", "kretprobe") for e in plan.attachable()):
+    if any(e.method in ("kprobe", "kretprobe") for e in plan.attachable()):
         d["GS_KPROBES"] = True
     else:
         d.pop("GS_MSM", None)
+    for e in plan.fentry_entries():
+        d["GS_FENTRY"] = True
+        d[f"GS_FENTRY_{e.spec.target}"] = True
     if "GS_MSM" in d and "drm_gem_object.size" in off and "drm_gem_object.resv" in off:
         d["GS_OFF_OBJ_SIZE"] = off["drm_gem_object.size"]
         d["GS_OFF_OBJ_RESV"] = off["drm_gem_object.resv"]

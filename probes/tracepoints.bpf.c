@@ -22,8 +22,16 @@ RAW_TRACEPOINT_PROBE(contention_begin)
     p.a0 = lock;
     p.aux = flags;
     p.holder = (flags & LCB_F_MUTEX) ? owner_word(lock) : 0;
-    p.stack_id = stacks.get_stackid(ctx, 0);
+    p.stack_id = gs_stack(ctx);
     pending.update(&key, &p);
+#if defined(GS_KPROBES) || defined(GS_FENTRY)
+    /* this thread waits inside ww_mutex_lock on this lock: its resv_lock event gets this stack
+     * (its call site), walked once for both events */
+    u64 wkey = pkey(current_tid(), P_WW_LOCK);
+    struct gs_pending *w = pending.lookup(&wkey);
+    if (w && w->a0 == lock && w->stack_id < 0)
+        w->stack_id = p.stack_id;
+#endif
     return 0;
 }
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.kernel.guest_scenario import CTL, counters, ctl, phase_sanity, workload  # noqa: E402
+from tests.kernel.workloads import stop_recorder  # noqa: E402
 
 TRACING = Path("/sys/kernel/tracing")
 
@@ -52,16 +52,8 @@ def phase_record(a, out: dict) -> None:
         out["counters"] = counters()
         time.sleep(2)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+        out["record_log_tail"] = stop_recorder(proc, log, logpath)
     out["record_exit"] = proc.returncode
-    out["record_log_tail"] = logpath.read_text()[-3000:]
     out["instances_after"] = sorted(os.listdir(TRACING / "instances"))
     out["kprobe_events_after"] = (TRACING / "kprobe_events").read_text()
 

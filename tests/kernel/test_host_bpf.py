@@ -134,6 +134,55 @@ def test_every_variant_compiles_and_verifies(series, monkeypatch):
             assert loaded == [] and tp_attached == 7
 
 
+def _fentry_plan(host_tp: frozenset[str]):
+    """The 6.12 msm plan with every lock function on the fentry rung (BTF offsets)."""
+    from probes.catalog import SPECS
+    from probes.kallsyms import Kallsyms
+    from probes.plan import Features, make_plan
+    funcs = frozenset(sp.target for sp in SPECS if sp.fentry)
+    f = Features("6.12.95", kprobes=True, ringbuf=True, tracepoints=host_tp | MSM_TP, fentry=True,
+                 fentry_funcs=funcs,
+                 offsets=(("task_struct.comm", 1752), ("task_struct.flags", 44),
+                          ("task_struct.pid", 1264)))
+    return make_plan(f, Kallsyms.from_text((FIX / "arm64-6.12-msm.txt").read_text()))
+
+
+def test_fentry_probe_agrees_with_bcc_and_the_fentry_variant_builds(monkeypatch):
+    """The raw-syscall fentry test load (tracer/live/fentry_probe.py) gives the same answer as BCC
+    loading the combined program's fentry variant here: both load, or the kernel refuses both
+    with the same errno. Either way clang compiled the fentry variant (a compile error would
+    be an `error:` line, not the kernel's refusal)."""
+    _root_bpf()
+    BPF = _bcc()
+    from probes import program
+    from tracer.live.features import SetupError, compile_bpf
+    from tracer.live.fentry_probe import fentry_functions
+    monkeypatch.setenv("BCC_KERNEL_SOURCE", headers("6.12"))
+    plan = _fentry_plan(_tracefs_tracepoints())
+    targets = sorted({e.spec.target for e in plan.fentry_entries()})
+    assert targets == ["dma_resv_fini", "dma_resv_init", "ww_mutex_lock",
+                       "ww_mutex_lock_interruptible", "ww_mutex_trylock", "ww_mutex_unlock"]
+    funcs, why = fentry_functions(targets)
+    t0 = time.monotonic()
+    try:
+        b = compile_bpf(BPF, program.source_text(), program.cflags(plan.defines))
+    except SetupError as e:
+        print(f"\nfentry variant: kernel refused it after {time.monotonic() - t0:.2f} s: {e}")
+        assert "bpf: Failed to load program" in str(e), e   # compiled, then refused
+        assert funcs == frozenset() and why.startswith("a test fentry program did not load")
+        errno_name = str(e).rsplit(":", 1)[1].strip()       # e.g. "Operation not permitted"
+        assert errno_name in why, (e, why)
+        return
+    try:
+        print(f"\nfentry variant loaded and attached in {time.monotonic() - t0:.2f} s")
+        assert sorted(k.decode()[len("kfunc__"):] for k in b.kfunc_entry_fds) == targets
+        assert sorted(k.decode()[len("kretfunc__"):] for k in b.kfunc_exit_fds) == [
+            "ww_mutex_lock", "ww_mutex_lock_interruptible", "ww_mutex_trylock"]
+        assert funcs == frozenset(targets) and why is None
+    finally:
+        b.cleanup()
+
+
 def _run_record(args: list[str], env: dict, workload) -> tuple[subprocess.CompletedProcess, float]:
     p = subprocess.Popen([GEMSCOPE, "record", *args], env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
@@ -187,6 +236,11 @@ def test_record_tracepoints_live_on_this_host(tmp_path, buffer):
     kprobe_entries = {n: v for n, v in plan.items() if n.startswith(("kprobe:", "kretprobe:"))}
     assert kprobe_entries and all(v["status"] == "missing" for v in kprobe_entries.values())
     assert plan["kprobe:ww_mutex_lock"]["reason"] == "kprobes unavailable"
+    # the ladder's top rung was tried and said why not (this host refuses tracing programs)
+    from tracer.live.features import fentry_status
+    funcs, why = fentry_status(buffer == "ringbuf")
+    if "ww_mutex_lock" not in funcs:
+        assert plan["kprobe:ww_mutex_lock"]["method_reason"] == f"no fentry: {why}"
     assert plan["raw_tracepoint:lock:contention_begin"]["status"] == "attached"
     assert plan["tracepoint:vmscan:mm_shrink_slab_start"]["status"] == "attached"
     assert {"lock_contention", "shrink_slab", "taskstats"} <= set(meta["recorded_kinds"])

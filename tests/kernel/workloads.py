@@ -1,14 +1,37 @@
-"""Workloads that make the host kernel emit the tracepoints gemscope records (tests, benchmarks).
+"""Workloads that make the host kernel emit the tracepoints gemscope records (tests, benchmarks),
+and the one way a background `gemscope record` (or any recorder) is stopped.
 
 `pipe_contention`: several processes write into ONE pipe while one drains it; every write takes
 the pipe's mutex, so writers on different CPUs contend and the kernel emits
 lock:contention_begin/end (MUTEX) for the waits. Returns the number of writes done.
+`stop_recorder`: SIGINT (the recorder writes its summary and closes the file), wait, kill if it
+hangs, close its log; returns the log's tail (guest scenarios and benchmarks/guest_overhead.py).
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import signal
+import subprocess
 import time
+from pathlib import Path
+
+
+def stop_recorder(proc: subprocess.Popen, log=None, logpath: Path | None = None, *,
+                  timeout: float = 120, tail: int = 3000) -> str:
+    """Stop a background recorder; returns the last `tail` characters of `logpath` ('' without)."""
+    try:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    finally:
+        if log is not None:
+            log.close()
+    return Path(logpath).read_text()[-tail:] if logpath else ""
 
 
 def _writer(fd: int, seconds: float, chunk: int, counter) -> None:

@@ -91,3 +91,29 @@ def test_decoded_columns_write_and_read_back(tmp_path):
     assert df["count_pages"].tolist() == [1000, 10, 20]
     assert df["nr_to_scan_pages"].tolist() == [128, 0, 7]
     assert list(df["shrinker"].astype(str)) == ["super_cache_scan"] * 3
+
+
+def test_lock_caller_is_the_first_frame_outside_bpf_and_the_mutex_code():
+    """A lock's stack comes from its kprobe/fentry, or (when it waited) from
+    lock:contention_begin, whose innermost frames are BPF's and the mutex slow path's."""
+    stacks = {
+        1: ["ww_mutex_lock_interruptible+0x5", "submit_lock_objects+0x17f", "gs_submit+0xd6"],
+        2: ["bpf_prog_88b874b13cee81c5_raw_tracepoint__contention_begin+0x10c",
+            "bpf_trace_run2+0x89", "__ww_mutex_lock.constprop.0+0x1a0",
+            "submit_lock_objects+0x89", "gs_submit.constprop.0+0xd6"],
+        3: ["ww_mutex_trylock+0x9", "drm_gem_lru_scan+0x9c", "msm_gem_shrinker_scan+0x40"],
+        4: ["drm_gem_object_free+0x5", "submit_retire+0x30", "retire_worker+0x80"],
+    }
+    raw = ev.pack(3, ts_ns=[1, 2, 3], type=ev.TYPE_OF["resv_lock"], tid=5, comm=b"gs",
+                  stack_id=[1, 2, -1], bits=ev.B_IS_RESV)
+    raw += ev.pack(1, ts_ns=4, type=ev.TYPE_OF["resv_trylock"], tid=5, comm=b"kswapd0",
+                   stack_id=3, bits=ev.B_IS_RESV)
+    raw += ev.pack(1, ts_ns=5, type=ev.TYPE_OF["resv_hold"], tid=5, comm=b"gs", stack_id=2)
+    raw += ev.pack(1, ts_ns=6, type=ev.TYPE_OF["last_put"], tid=5, comm=b"gs", stack_id=4)
+    out = Decoder(stack_frames=stacks.__getitem__).decode(bytearray(raw))
+    assert out["resv_lock"]["caller"].to_pylist() == [
+        "submit_lock_objects+0x17f", "submit_lock_objects+0x89", None]
+    assert out["resv_trylock"]["caller"].to_pylist() == ["drm_gem_lru_scan+0x9c"]
+    assert out["resv_hold"]["caller"].to_pylist() == ["submit_lock_objects+0x89"]
+    # other kinds keep "frame 0 is the probed function"
+    assert out["last_put"]["caller"].to_pylist() == ["submit_retire+0x30"]

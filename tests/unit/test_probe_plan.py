@@ -138,7 +138,9 @@ def test_plan_x86_host_without_kprobes_or_msm():
     assert sorted(plan.unanswerable()) == ["Q2", "Q3", "Q4", "Q5", "Q6"]
     meta = plan.to_meta()
     assert meta["kprobe:ww_mutex_lock"] == {"status": "missing", "reason": KPROBES_UNAVAILABLE,
-                                            "kinds": ["resv_lock", "resv_hold"], "target": None}
+                                            "kinds": ["resv_lock", "resv_hold"], "target": None,
+                                            "method": None,
+                                            "method_reason": "no fentry: fentry unavailable"}
 
 
 def test_plan_pairs_tracepoints():
@@ -156,3 +158,85 @@ def test_every_spec_function_exists_in_the_program():
     for s in SPECS:
         if s.fn:
             assert f"int {s.fn}(" in text, s.fn
+
+
+# ---- the attach ladder: fentry where it loads, else kprobes, else missing ----
+LOCK_FNS = ("ww_mutex_lock", "ww_mutex_lock_interruptible", "ww_mutex_trylock", "ww_mutex_unlock",
+            "dma_resv_init", "dma_resv_fini")
+
+
+def test_plan_puts_vmlinux_lock_functions_on_fentry_and_module_functions_on_kprobes():
+    # the test load worked on every lock function except ww_mutex_trylock
+    f = Features("6.12.95", kprobes=True, ringbuf=True, tracepoints=ALL_TP | MSM_TP, fentry=True,
+                 fentry_funcs=frozenset(LOCK_FNS) - {"ww_mutex_trylock"})
+    plan = make_plan(f, ks("arm64-6.12-msm.txt"))
+    e = plan.entries
+    rungs = {n: (x.method, x.method_reason) for n, x in e.items()
+             if x.spec.method in ("kprobe", "kretprobe") and x.status == "attached"}
+    assert rungs["kprobe:ww_mutex_lock"] == ("fentry", None)
+    assert rungs["kretprobe:ww_mutex_lock"] == ("fexit", None)
+    assert rungs["kprobe:ww_mutex_lock_interruptible"] == ("fentry", None)
+    assert rungs["kretprobe:ww_mutex_lock_interruptible"] == ("fexit", None)
+    assert rungs["kprobe:ww_mutex_unlock"] == ("fentry", None)
+    assert rungs["kprobe:dma_resv_init"] == ("fentry", None)
+    assert rungs["kprobe:ww_mutex_trylock"] == (
+        "kprobe", "no fentry: a test fentry program did not load on ww_mutex_trylock")
+    assert rungs["kretprobe:ww_mutex_trylock"][0] == "kretprobe"
+    assert rungs["kprobe:drm:drm_gem_object_free"] == (
+        "kprobe", "no fentry: the program has no fentry front-end for this function")
+    assert rungs["kretprobe:msm:msm_gem_free_object"][0] == "kretprobe"
+    fentry = sorted(n for n, (m, _) in rungs.items() if m in ("fentry", "fexit"))
+    assert fentry == ["kprobe:dma_resv_fini", "kprobe:dma_resv_init", "kprobe:ww_mutex_lock",
+                      "kprobe:ww_mutex_lock_interruptible", "kprobe:ww_mutex_unlock",
+                      "kretprobe:ww_mutex_lock", "kretprobe:ww_mutex_lock_interruptible"]
+    d = plan.defines
+    assert {k for k in d if k.startswith("GS_FENTRY")} == {
+        "GS_FENTRY", "GS_FENTRY_ww_mutex_lock", "GS_FENTRY_ww_mutex_lock_interruptible",
+        "GS_FENTRY_ww_mutex_unlock", "GS_FENTRY_dma_resv_init", "GS_FENTRY_dma_resv_fini"}
+    assert d["GS_KPROBES"] is True and d["GS_MSM"] is True   # trylock and msm stay on kprobes
+    assert [x.spec.name for x in plan.attachable("fexit")] == [
+        "kretprobe:ww_mutex_lock", "kretprobe:ww_mutex_lock_interruptible"]
+    meta = plan.to_meta()["kretprobe:ww_mutex_lock"]
+    assert (meta["status"], meta["method"], meta["method_reason"]) == ("attached", "fexit", None)
+    assert "resv_lock" in plan.recorded_kinds() and "free" in plan.recorded_kinds()
+
+
+def test_fentry_without_kprobes_keeps_the_lock_probes_and_loses_the_rest():
+    f = Features("6.12.95", kprobes=False, ringbuf=True, tracepoints=ALL_TP, fentry=True,
+                 fentry_funcs=frozenset(LOCK_FNS), kprobes_detail="no kprobe_events")
+    plan = make_plan(f, ks("arm64-6.12-msm.txt"))
+    e = plan.entries
+    assert (e["kprobe:ww_mutex_trylock"].status, e["kprobe:ww_mutex_trylock"].method) == \
+        ("attached", "fentry")
+    assert (e["kprobe:msm:msm_gem_free_object"].status, e["kprobe:msm:msm_gem_free_object"].reason,
+            e["kprobe:msm:msm_gem_free_object"].method_reason) == \
+        ("missing", KPROBES_UNAVAILABLE,
+         "no fentry: the program has no fentry front-end for this function")
+    d = plan.defines
+    assert "GS_KPROBES" not in d and "GS_MSM" not in d and d["GS_FENTRY_ww_mutex_trylock"]
+    assert d["GS_FENTRY"] is True and "GS_CONTENTION_ALL" not in d   # the registry is there
+    assert {"resv_lock", "resv_trylock", "resv_hold"} <= set(plan.recorded_kinds())
+    assert "free" not in plan.recorded_kinds()
+
+
+def test_fentry_refused_for_module_functions_clones_and_an_unavailable_kernel():
+    from probes.catalog import SPECS as ALL
+    from probes.kallsyms import Symbol
+    from probes.plan import fentry_refusal
+    spec = next(s for s in ALL if s.name == "kprobe:ww_mutex_lock")
+    on = Features("6.12.95", kprobes=True, ringbuf=True, tracepoints=ALL_TP, fentry=True,
+                  fentry_funcs=frozenset(LOCK_FNS))
+    assert fentry_refusal(spec, on, Symbol(1, "T", "ww_mutex_lock", None)) is None
+    assert fentry_refusal(spec, on, Symbol(1, "t", "ww_mutex_lock", "drm")) == \
+        "drm module function: BCC 0.26 attaches fentry to vmlinux functions only"
+    assert fentry_refusal(spec, on, Symbol(1, "t", "ww_mutex_lock.isra.0", None)) == \
+        "only the compiler clone ww_mutex_lock.isra.0 exists"
+    off = Features("6.12.95", kprobes=True, ringbuf=True, tracepoints=ALL_TP,
+                   fentry_detail="a test fentry program did not load: ww_mutex_lock: load: "
+                                 "EPERM (Operation not permitted)")
+    assert fentry_refusal(spec, off, Symbol(1, "T", "ww_mutex_lock", None)) == off.fentry_detail
+    plan = make_plan(off, ks("arm64-6.12-msm.txt"))
+    x = plan.entries["kprobe:ww_mutex_lock"]
+    assert (x.status, x.method, x.method_reason) == \
+        ("attached", "kprobe", "no fentry: " + off.fentry_detail)
+    assert not any(k.startswith("GS_FENTRY") for k in plan.defines)

@@ -63,13 +63,15 @@ def checks() -> list[Check]:
         kp, kp_detail = _try_load(bpf, "int p(struct pt_regs *ctx) { return 0; }",
                                   attach=("kprobe", "ww_mutex_unlock"))
     out.append(Check("kprobes", kp, kp_detail, None if kp else KPROBE_FIX))
+    # fentry: a do-nothing trampoline program loaded and attached on each lock function the
+    # program has an fentry front-end for (raw bpf(2): needs neither BCC nor headers)
+    funcs, why = feat.fentry_status(True)
+    fe = bool(funcs)
+    fe_detail = (f"a test fentry program loads on {', '.join(sorted(funcs))}" if fe else why or
+                 "unavailable")
     if bpf is not None and root and ok:
-        fe, fe_detail = _try_load(bpf, "KFUNC_PROBE(ww_mutex_unlock) { return 0; }")
-        if not bpf.support_kfunc():
-            fe, fe_detail = False, "BCC reports no kfunc (fentry) support"
         rb, rb_detail = _try_load(bpf, "BPF_RINGBUF_OUTPUT(rb, 1);")
     else:
-        fe, fe_detail = False, "not tested (needs root, BCC and headers)"
         rb, rb_detail = False, "not tested (needs root, BCC and headers)"
     out.append(Check("fentry", fe, fe_detail, None if fe else
                      "optional: gemscope uses kprobes where fentry cannot load (a kernel whose "
@@ -149,13 +151,19 @@ def _symbol_checks(root: bool) -> list[Check]:
     out.append(Check("msm/drm symbols", not absent, f"{len(found)} found: {', '.join(found)}" +
                      (f"; missing: {', '.join(absent)}" if absent else ""),
                      None if not absent else MSM_FIX))
-    att = sum(1 for e in plan.entries.values() if e.status == "attached")
+    attached = [e for e in plan.entries.values() if e.status == "attached"]
+    att = len(attached)
+    rungs: dict[str, int] = {}
+    for e in attached:
+        rungs[e.method or "?"] = rungs.get(e.method or "?", 0) + 1
     miss = [e for e in plan.entries.values() if e.status != "attached" and e.applicable]
     reasons: dict[str, int] = {}
     for e in miss:
         reasons[e.reason or "?"] = reasons.get(e.reason or "?", 0) + 1
     why = "; ".join(f"{n} x {r}" for r, n in sorted(reasons.items(), key=lambda x: -x[1]))
-    out.append(Check("probe plan", not miss, f"{att} will attach, {len(miss)} will not" +
+    out.append(Check("probe plan", not miss, f"{att} will attach (" +
+                     ", ".join(f"{k} {v}" for k, v in sorted(rungs.items())) +
+                     f"), {len(miss)} will not" +
                      (f" ({why})" if why else ""),
                      None if not miss else "see `gemscope probes plan` for each probe"))
     una = plan.unanswerable()

@@ -27,6 +27,10 @@ def register(sub) -> None:
     p.add_argument("--uncontended-ns", type=int, default=0, metavar="NS",
                    help="uncontended resv locks (ret 0, not in reclaim) faster than this go to an "
                         "in-kernel histogram instead of the stream (default 0: stream all)")
+    p.add_argument("--all-lock-stacks", action="store_true",
+                   help="walk the kernel stack at every reservation lock, not only those that "
+                        "wait or run in reclaim: gives the holder's call site of each wait, at "
+                        "the price of a stack walk per lock (the costliest part of a probe)")
     p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
     p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
                    help="also sample taskstats of this task (repeatable)")
@@ -111,11 +115,19 @@ def summary(src, output: str, elapsed: float, sig: str | None) -> str:
     lines.append(f"  lost       {lost}" + ("  <-- the kernel dropped events: " +
                  ", ".join(f"cpu{c}: {n}" for c, n in sorted(src.lost_by_cpu.items()))
                  if lost else ""))
+    cpu = getattr(src, "reader_cpu_s", None)
+    if cpu is not None:
+        lines.append(f"  reader cpu {cpu:.2f} s (the thread that drains, decodes and writes)")
     if plan is not None:
         att = [n for n, e in plan.entries.items() if e.status == "attached"]
         bad = {n: e for n, e in plan.entries.items() if e.status != "attached" and e.applicable}
-        lines.append(f"  probes     {len(att)} attached, {len(bad)} not "
-                     "(gemscope info FILE lists them)")
+        rungs: dict[str, int] = {}
+        for n in att:
+            m = plan.entries[n].method or "?"
+            rungs[m] = rungs.get(m, 0) + 1
+        lines.append(f"  probes     {len(att)} attached (" +
+                     ", ".join(f"{k} {v}" for k, v in sorted(rungs.items())) +
+                     f"), {len(bad)} not (gemscope info FILE lists them)")
         reasons: dict[str, int] = {}
         for e in bad.values():
             reasons[e.reason or "?"] = reasons.get(e.reason or "?", 0) + 1

@@ -118,7 +118,7 @@ class Decoder:
             cols["stack_id"] = _nullable(sid + self.stack_offset, sid >= 0, pa.int32())
         if "caller" in want:
             uniq, inv = np.unique(a["stack_id"], return_inverse=True)
-            callers = pa.array([self._caller(int(s)) for s in uniq], pa.string())
+            callers = pa.array([self._caller(int(s), kind) for s in uniq], pa.string())
             cols["caller"] = callers.take(pa.array(inv.astype(np.int32)))
         if "success" in want:
             cols["success"] = (bits & ev.B_SUCCESS) != 0
@@ -185,9 +185,18 @@ class Decoder:
             self._fresh.append(raw_id)
         return got
 
-    def _caller(self, raw_id: int) -> str | None:
+    def _caller(self, raw_id: int, kind: str = "") -> str | None:
         frames = self._frames(raw_id)
-        # frame 0 is the probed function (kprobe) or the lock slow path (tracepoint)
+        if kind in LOCK_KINDS:
+            # the first frame outside BPF and the lock code: a lock's stack comes from its
+            # kprobe/fentry ([ww_mutex_lock+0x5, caller, ...]) or, for one that waited, from
+            # lock:contention_begin ([bpf_prog_..., bpf_trace_run2, __ww_mutex_lock.constprop.0
+            # +0x1a0, caller, ...]: ww_mutex_lock_interruptible tail-called the slow path)
+            for f in frames:
+                if not f.split("+", 1)[0].startswith(LOCK_INTERNAL):
+                    return f
+            return None
+        # frame 0 is the probed function (kprobe)
         return frames[1] if len(frames) > 1 else (frames[0] if frames else None)
 
     def _symbol(self, addr: int) -> str:
@@ -212,6 +221,11 @@ class Decoder:
                 "stack_id": np.array(fresh, np.int64) + self.stack_offset,
                 "frames": pa.array(["\n".join(self._stacks[s]) for s in fresh], pa.string())}
 
+
+LOCK_KINDS = frozenset({"resv_lock", "resv_trylock", "resv_hold"})
+# frames of BPF itself and of the mutex code, never a lock's call site
+LOCK_INTERNAL = ("bpf_", "__bpf", "ww_mutex_", "__ww_mutex", "mutex_", "__mutex",
+                 "arch_rethook_trampoline", "kretprobe_trampoline", "__kretprobe_trampoline")
 
 CONTEXT_WORDS = ("retire_worker", "shrinker", "reclaim", "ioctl", "other")
 

@@ -135,10 +135,27 @@ def gather() -> Features:
     offsets, lru_params = kernel_offsets()
     # GEMSCOPE_PERF_BUFFER=1 forces the perf-buffer path (kernels < 5.8 use it; tests use this)
     ringbuf = kernel_version(release) >= (5, 8) and not os.environ.get("GEMSCOPE_PERF_BUFFER")
+    fentry_funcs, fentry_detail = fentry_status(ringbuf)
     return Features(release=release, kprobes=kp, ringbuf=ringbuf,
-                    tracepoints=tracepoints(tfs), fentry=False, headers_match=match,
-                    kprobes_detail=None if kp else detail, offsets=tuple(sorted(offsets.items())),
-                    lru_scan_params=lru_params)
+                    tracepoints=tracepoints(tfs), fentry=bool(fentry_funcs),
+                    fentry_funcs=fentry_funcs, fentry_detail=fentry_detail,
+                    headers_match=match, kprobes_detail=None if kp else detail,
+                    offsets=tuple(sorted(offsets.items())), lru_scan_params=lru_params)
+
+
+def fentry_status(ringbuf: bool) -> tuple[frozenset[str], str | None]:
+    """The catalog's fentry-capable functions where a test fentry program loads here, or why
+    none. GEMSCOPE_NO_FENTRY=1 keeps every kernel function on kprobes (tests, comparisons)."""
+    if os.environ.get("GEMSCOPE_NO_FENTRY"):
+        return frozenset(), "disabled by GEMSCOPE_NO_FENTRY"
+    if not ringbuf:
+        return frozenset(), "fentry is used only with the BPF ring buffer (kernel >= 5.8)"
+    if os.geteuid() != 0:
+        return frozenset(), "not tested (needs root)"
+    from probes.catalog import SPECS
+    from .fentry_probe import fentry_functions
+    names = list(dict.fromkeys(s.target for s in SPECS if s.fentry))
+    return fentry_functions(names)
 
 
 def msm_present() -> bool:
@@ -167,8 +184,10 @@ def compile_bpf(BPF, text: str, cflags: list[str] | None = None):
         except Exception as e:
             os.dup2(saved, 2)
             log.seek(0)
-            errs = [ln for ln in log.read().decode(errors="replace").splitlines()
-                    if "error:" in ln]
+            lines = log.read().decode(errors="replace").splitlines()
+            # clang's diagnostics, else the kernel's refusal as libbpf/BCC printed it
+            errs = [ln for ln in lines if "error:" in ln] or \
+                [ln for ln in lines if ln.startswith("bpf: Failed to load program")]
             first = errs[0].strip() if errs else str(e).strip().splitlines()[0]
             raise SetupError(f"BCC could not build the BPF program: {first[:200]}") from None
         finally:

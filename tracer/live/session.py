@@ -15,6 +15,7 @@ from probes import program
 from probes.events import EVENT_SIZE
 from probes.plan import Plan
 
+from . import ringbuf
 from .features import compile_bpf, import_bcc
 
 
@@ -36,6 +37,7 @@ class BccSession:
         self.lost_total = 0
         self._lost_prev: list[int] = []
         self.perf_lost = 0
+        self._rb: ringbuf.MmapRingBuffer | None = None
 
     # ---- lifetime: compile (tracepoints load disabled), attach, enable ----
     def open(self) -> None:
@@ -68,14 +70,20 @@ class BccSession:
         for e in self.plan.attachable():
             s = e.spec
             try:
-                if s.method == "kprobe":
+                if e.method in ("fentry", "fexit"):
+                    # BCC loaded and attached KFUNC_PROBE/KRETFUNC_PROBE functions in BPF()
+                    fds = b.kfunc_entry_fds if e.method == "fentry" else b.kfunc_exit_fds
+                    prefix = b"kfunc__" if e.method == "fentry" else b"kretfunc__"
+                    if prefix + s.target.encode() not in fds:
+                        raise RuntimeError(f"BCC did not attach {e.method} {s.target}")
+                elif e.method == "kprobe":
                     b.attach_kprobe(event=e.target, fn_name=s.fn)
-                elif s.method == "kretprobe":
+                elif e.method == "kretprobe":
                     # maxactive makes BCC use kprobe_events with an event named after the target,
                     # which cannot hold the ':' of MOD:SYM: module targets use the PMU default
                     b.attach_kretprobe(event=e.target, fn_name=s.fn,
                                        maxactive=0 if ":" in e.target else 64)
-                elif s.method == "tracepoint" and s.fn:
+                elif e.method == "tracepoint" and s.fn:
                     b.attach_tracepoint(tp=e.target, fn_name=s.fn)
                 # tracepoint / raw_tracepoint without fn: BCC attached them while loading
             except Exception as ex:
@@ -85,10 +93,13 @@ class BccSession:
         table = self.bpf["events"]
         # Not epoll: every record wakes a poller, so at a few thousand events/s the reader would
         # wake (and decode) per record. Sleeping a fixed interval and then consuming whatever
-        # is there makes each decode a real batch; the 4 MiB ring buffer holds ~27k records,
-        # i.e. > 500k events/s at a 50 ms interval before anything is lost (and losses are
-        # counted).
-        if "GS_RINGBUF" in self.plan.defines:
+        # is there makes each decode a real batch (the program submits with BPF_RB_NO_WAKEUP:
+        # no irq_work per record either); the 16 MiB ring buffer holds ~100k records before
+        # anything is lost (and losses are counted).
+        if "GS_RINGBUF" in self.plan.defines and ringbuf.usable():
+            # read from the map's memory, one numpy pass per drain (tracer/live/ringbuf.py)
+            self._rb = ringbuf.MmapRingBuffer(table.map_fd, EVENT_SIZE)
+        elif "GS_RINGBUF" in self.plan.defines:
             table.open_ring_buffer(self._on_record)
             self._consume = self.bpf.ring_buffer_consume
         else:
@@ -109,6 +120,8 @@ class BccSession:
         """Wait timeout_ms, then take every record there is; the raw bytes since last call."""
         if timeout_ms:
             time.sleep(timeout_ms / 1000)
+        if self._rb is not None:
+            return self._rb.consume()
         self._consume()
         raw, self.raw = self.raw, bytearray()
         return bytes(raw)
@@ -141,6 +154,9 @@ class BccSession:
         return {int(k.value): int(v.value) for k, v in self.bpf[name].items() if v.value}
 
     def close(self) -> None:
+        if self._rb is not None:
+            self._rb.close()
+            self._rb = None
         if self.bpf is not None:
             try:
                 self.bpf.cleanup()

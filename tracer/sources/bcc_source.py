@@ -9,8 +9,10 @@ released). `open_live_source(args)` builds one from the command line; `gemscope 
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import json
+import os
 import threading
 import time
 from typing import Any
@@ -32,6 +34,11 @@ from .incremental import IncrementalEventBuffer
 
 STACK_ID_STRIDE = 1_000_000   # stack ids of the n-th program are offset by n * STRIDE
 MAX_TASKSTATS_TIDS = 256
+# The reader drains every POLL_MS. Each drain decodes per kind and appends per kind, a fixed
+# cost that under QEMU/TCG made 50 ms drains take seconds of CPU per run from the workload; the
+# 16 MiB ring buffer holds ~100k records, i.e. 200 ms at 500k events/s.
+POLL_MS = 200
+TASKSTATS_RESCAN_S = 5.0      # which tasks are GPU-related: /proc scanned this often, not per tick
 
 
 class BccSource:
@@ -39,9 +46,10 @@ class BccSource:
 
     def __init__(self, output: str | None = None, *, uncontended_ns: int = DEFAULT_UNCONTENDED_NS,
                  taskstats: bool = True, extra_pids: tuple[int, ...] = (),
-                 poll_ms: int = 50):
+                 poll_ms: int = POLL_MS, all_lock_stacks: bool = False):
         self.output = output
         self.uncontended_ns = uncontended_ns
+        self.all_lock_stacks = all_lock_stacks
         self.want_taskstats = taskstats
         self.extra_pids = tuple(extra_pids)
         self.poll_ms = poll_ms
@@ -62,10 +70,22 @@ class BccSource:
         self.failed: str | None = None     # why the recording ended early (disk full ...)
         self.plan: Plan | None = None
         self.histograms: dict[str, dict[int, int]] = {}
+        self._fentry_refused: str | None = None   # why BCC could not load the fentry program
+        self.reader_cpu_s: float | None = None     # CPU time of the reader thread (at stop)
+        self._ts_tids: list[tuple[int, str]] | None = None
+        self._ts_scanned = 0.0
 
     # ---- set-up ----
     def _make_plan(self) -> Plan:
-        return make_plan(feat.gather(), Kallsyms.read(), uncontended_ns=self.uncontended_ns)
+        features = feat.gather()
+        if self._fentry_refused:
+            features = dataclasses.replace(features, fentry=False, fentry_funcs=frozenset(),
+                                           fentry_detail=self._fentry_refused)
+        plan = make_plan(features, Kallsyms.read(), uncontended_ns=self.uncontended_ns)
+        plan.defines.update(_bench_defines())
+        if self.all_lock_stacks:
+            plan.defines["GS_ALL_LOCK_STACKS"] = True
+        return plan
 
     def start(self) -> None:
         feat.require_root()
@@ -77,7 +97,16 @@ class BccSource:
             raise feat.SetupError(f"no kernel headers for BCC ({desc}): "
                                   f"{feat.headers_fix(release)}")
         self.plan = self._make_plan()
-        self._open_session(self.plan)
+        try:
+            self._open_session(self.plan)
+        except feat.GemscopeError as e:
+            if not self.plan.fentry_entries():
+                raise
+            # the ladder's next rung: the same program with those functions on kprobes
+            self._fentry_refused = f"the fentry program did not load with BCC ({e})"[:300]
+            self._notices.append(self._fentry_refused + "; using kprobes")
+            self.plan = self._make_plan()
+            self._open_session(self.plan)
         self._start_taskstats()
         recorded = self.plan.recorded_kinds() + ["generic"] + \
             (["taskstats"] if self._taskstats else [])
@@ -131,6 +160,7 @@ class BccSource:
     def _run(self) -> None:
         last_tick = time.monotonic()
         modules = feat.modules_signature()
+        cpu0 = time.thread_time()
         try:
             while not self._stop.is_set():
                 self._drain(self.poll_ms)
@@ -146,6 +176,9 @@ class BccSource:
             self.failed = _first_line(e)
             self._notices.append(f"recording stopped: {self.failed}")
             self._stop.set()
+        finally:
+            # the reader's own CPU (drain, decode, write): what it takes from the workload
+            self.reader_cpu_s = time.thread_time() - cpu0
 
     def _drain(self, timeout_ms: int) -> None:
         raw = self._session.poll(timeout_ms)
@@ -177,9 +210,14 @@ class BccSource:
         if not self._taskstats:
             return
         from ..live.taskstats import gpu_related_tids
+        now = time.monotonic()
+        if self._ts_tids is None or now - self._ts_scanned >= TASKSTATS_RESCAN_S:
+            # scanning every task's fds is the costly part of a tick; tasks come and go slowly
+            self._ts_tids = list(gpu_related_tids(extra_pids=self.extra_pids).items())[
+                :MAX_TASKSTATS_TIDS]
+            self._ts_scanned = now
         rows = []
-        for tid, comm in list(gpu_related_tids(extra_pids=self.extra_pids).items())[
-                :MAX_TASKSTATS_TIDS]:
+        for tid, comm in self._ts_tids:
             s = self._taskstats.sample(tid)
             if s is None:
                 continue
@@ -322,6 +360,14 @@ def _kind_batch(kind: str, cols: dict, n: int) -> pa.RecordBatch:
     return pa.RecordBatch.from_arrays(arrays, names=list(names))
 
 
+def _bench_defines() -> dict[str, bool]:
+    """GEMSCOPE_BPF_BENCH=GS_BENCH_NO_STACKS,GS_BENCH_NO_EMIT: the cost-splitting switches of
+    benchmarks/guest_overhead.py (they drop data: never for a real recording). Only GS_BENCH_*
+    names are accepted."""
+    raw = os.environ.get("GEMSCOPE_BPF_BENCH", "")
+    return {n.strip(): True for n in raw.split(",") if n.strip().startswith("GS_BENCH_")}
+
+
 def _mono() -> int:
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
 
@@ -342,7 +388,8 @@ def open_live_source(args) -> BccSource:
     return BccSource(getattr(args, "output", None),
                      uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
                      taskstats=not getattr(args, "no_taskstats", False),
-                     extra_pids=tuple(getattr(args, "pids", None) or ()))
+                     extra_pids=tuple(getattr(args, "pids", None) or ()),
+                     all_lock_stacks=getattr(args, "all_lock_stacks", False))
 
 
 __all__ = ["BccSource", "open_live_source"]
