@@ -46,3 +46,16 @@ def test_positions_at_the_buffer_edges_read_like_the_byte_reader():
     v1, n1 = digits(a, pos, 4, 6)
     v2, n2 = digits_wide(a, pos, 4, 6)
     assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()
+
+
+def test_skip_by_words_equals_the_byte_scan():
+    from tracer.ftrace.text_scan import skip, skip_wide
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        body = bytes(rng.choice([32, 32, 32, 97, 48], 500).astype(np.uint8))
+        a = _buf(body)
+        pos = np.arange(-5, len(a) + 3, dtype=np.int64)
+        for w in (8, 16):
+            assert skip(a, pos, w).tolist() == skip_wide(a, pos, w).tolist()
+    a = _buf(b"   x" + b" " * 30 + b"y")
+    assert skip(a, np.array([160, 164], np.int64), 8).tolist() == [163, 194]

@@ -24,7 +24,9 @@ from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE,
                         first_cpu_bracket, hex_digits, rskip as _rskip,
                         skip as _skip, window as _window)
 MAX_BAD_LINES_KEPT = 1000
-NEAR = 64          # bytes searched after a position before looking at the whole chunk
+# bytes searched after a position before looking at the whole chunk (the [CPU] bracket after the
+# line start, the colon after the event name, an instance prefix's colon after the line start)
+NEAR_BRACKET, NEAR_NAME, NEAR_INSTANCE = 40, 40, 32
 _LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
 _FRAME_ADDR = re.compile(r" \([0-9a-fA-F]{8,16}\)$")   # trace-cmd prints "sym (address)"
 _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
@@ -154,7 +156,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     # the [CPU] bracket: the first " [<digit>" of the line
     # searched in a window after the line start; the rare lines with no bracket there look it
     # up among all brackets of the chunk (the same first bracket either way)
-    b = first_cpu_bracket(a, starts, NEAR)
+    b = first_cpu_bracket(a, starts, NEAR_BRACKET)
     far = np.flatnonzero(b < 0)
     if len(far):
         np.equal(a, LBR, out=mask)
@@ -166,9 +168,11 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     cpu, ncd = _digits(a, b + 1, 4, 6)
     ok &= (ncd > 0) & (a[b + 1 + ncd] == RBR)
     q = _skip(a, b + 2 + ncd, 8)
-    isdig = (a[q] >= 48) & (a[q] <= 57)
-    flag_end = q + np.argmax(_window(a, q, 12) == SPACE, axis=1)
-    q = np.where(isdig, q, _skip(a, flag_end, 8))
+    flagged = np.flatnonzero((a[q] < 48) | (a[q] > 57))      # an irq-flags column to pass
+    if len(flagged):
+        qf = q[flagged]
+        flag_end = qf + np.argmax(_window(a, qf, 12) == SPACE, axis=1)
+        q[flagged] = _skip(a, flag_end, 8)
     sec, nsd = _digits(a, q, 7, 14)
     ok &= nsd > 0
     has_frac = a[q + nsd] == DOT
@@ -188,7 +192,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             colons = np.flatnonzero(mask)
         return _first_at_or_after(colons, pos)
 
-    ee = first_byte(a, es, NEAR, COLON)
+    ee = first_byte(a, es, NEAR_NAME, COLON)
     far = np.flatnonzero(ee < 0)
     if len(far):
         ee[far] = first_colon(es[far])
@@ -200,18 +204,21 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     # head: COMM-PID [(TGID)] before the bracket
     h = _rskip(a, b - 1, 24)
     has_tgid = a[h] == RPAR
-    lpar = h - 1 - np.argmax(_window(a, h - 12, 12)[:, ::-1] == LPAR, axis=1)
-    tg_start = _skip(a, lpar + 1, 10)
-    tgid, ntg = _digits(a, tg_start, 8, 10)
-    tgid = np.where(has_tgid & (ntg > 0), tgid, -1)
-    h = np.where(has_tgid, _rskip(a, lpar - 1, 16), h)
+    tgid = np.full(len(h), -1, np.int64)
+    tg = np.flatnonzero(has_tgid)                            # a "(TGID)" column to pass
+    if len(tg):
+        ht = h[tg]
+        lpar = ht - 1 - np.argmax(_window(a, ht - 12, 12)[:, ::-1] == LPAR, axis=1)
+        val, ntg = _digits(a, _skip(a, lpar + 1, 10), 8, 10)
+        tgid[tg] = np.where(ntg > 0, val, -1)
+        h[tg] = _rskip(a, lpar - 1, 16)
     pid, npd = _digits_back(a, h, 9)
     ok &= (npd > 0) & (a[h - npd] == DASH)
     cs = _skip(a, starts, 16)
     # trace-cmd report prefixes "INSTANCE:  " (colon, two or more spaces) when a file holds
     # several buffers: the first colon of the line before the pid, followed by two spaces
-    c1 = first_byte(a, cs, NEAR, COLON)
-    far = np.flatnonzero((c1 < 0) & (h > cs + NEAR))   # else no colon before h: not an instance
+    c1 = first_byte(a, cs, NEAR_INSTANCE, COLON)
+    far = np.flatnonzero((c1 < 0) & (h > cs + NEAR_INSTANCE))   # else: no instance
     c1[c1 < 0] = len(a) - 3
     if len(far):
         c1[far] = first_colon(cs[far])

@@ -87,11 +87,12 @@ def digits(a, pos, w, w_max=19):
         return digits_wide(a, pos, w, w_max)
     wd = words(a)
     p = np.clip(pos, 0, len(a) - 16)
-    v0, n0 = _swar8(wd[p])
-    v1, n1 = _swar8(wd[p + 8])
-    two = n0 == 8
-    nd = np.where(two, 8 + n1, n0)
-    val = np.where(two, v0 * _POW10[np.where(two, n1, 0)] + v1, v0)
+    val, nd = _swar8(wd[p])
+    two = np.flatnonzero(nd == 8)                 # 8 digits or more: the next word goes on
+    if len(two):
+        v1, n1 = _swar8(wd[p[two] + 8])
+        val[two] = val[two] * _POW10[n1] + v1
+        nd[two] += n1
     # long numbers, and positions at the buffer's edges (read as digits_wide reads them)
     long = np.flatnonzero((nd >= min(w_max, 16)) | (p != pos))
     if len(long):
@@ -106,7 +107,7 @@ def digits_back(a, pos, w):
     return horner(d, nd, range(w - 1, -1, -1)), nd
 
 
-def skip(a, pos, w, ch=SPACE):
+def skip_wide(a, pos, w, ch=SPACE):
     """First byte != ch at or after pos (looks w bytes at a time; rows that saw only ch go on)."""
     win = window(a, pos, w) != ch
     out = pos + np.argmax(win, axis=1)
@@ -118,6 +119,21 @@ def skip(a, pos, w, ch=SPACE):
         win = window(a, p, w) != ch
         out[more] = p + np.argmax(win, axis=1)
         more = more[~win.any(axis=1)]
+    return out
+
+
+def skip(a, pos, w, ch=SPACE):
+    """First byte != ch at or after pos: one 8-byte word per row; rows whose word is all ch
+    (or that sit at the buffer's edges) are scanned by skip_wide, w bytes at a time."""
+    pos = np.asarray(pos, np.int64)
+    if len(a) < 16:
+        return skip_wide(a, pos, w, ch)
+    p = np.clip(pos, 0, len(a) - 16)
+    x = words(a)[p] ^ np.uint64(ch * 0x0101010101010101)
+    out = p + (_ctz(x & (~x + _U[8])) >> 3)
+    more = np.flatnonzero((x == 0) | (p != pos))
+    if len(more):
+        out[more] = skip_wide(a, pos[more], w, ch)
     return out
 
 
