@@ -348,6 +348,9 @@ def _payload(g: EventGroup, rows: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(*parts, " ")
 
 
+_CONTEXTS = pa.array(["other", "retire_worker", "reclaim", "shrinker"], pa.string())
+
+
 def _reclaim_context(out: Mapped, intervals: dict) -> None:
     """in_reclaim / context for the kinds that carry them, from reclaim intervals of the same tid."""
     def ivs(*kinds):
@@ -369,5 +372,5 @@ def _reclaim_context(out: Mapped, intervals: dict) -> None:
         in_shr = inside(tid, ts, *shrinker) if shrinker else np.zeros(len(ts), bool)
         in_ret = inside(tid, ts, *retire) if retire else np.zeros(len(ts), bool)
         c["in_reclaim"] = np.asarray(in_rec, bool)
-        c["context"] = pa.array(np.where(in_shr, "shrinker", np.where(
-            in_rec, "reclaim", np.where(in_ret, "retire_worker", "other")))).cast(pa.string())
+        code = np.where(in_shr, 3, np.where(in_rec, 2, np.where(in_ret, 1, 0))).astype(np.int8)
+        c["context"] = pa.DictionaryArray.from_arrays(pa.array(code), _CONTEXTS).cast(pa.string())
