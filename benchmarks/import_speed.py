@@ -7,8 +7,13 @@ The real trace (tests/data/host-6.18-v7.dat: lock:contention_*, vmscan:mm_shrink
 ring-buffer pages copied N times, each copy shifted later in time, into a trace.dat v6 that
 trace-cmd reads too. Then, each timed once (wall clock, one run):
   trace-cmd report -t big.dat > big.txt     what trace-cmd does to produce text
-  gemscope text import of big.txt            parse + map to the schema
-  gemscope trace.dat import of big.dat       decode + map to the schema
+  gemscope text import of big.txt            read + parse + map to the schema's columns
+  gemscope trace.dat import of big.dat       decode + map to the schema's columns
+  gemscope text import of mixed.txt          the same on a mixed text (benchmarks/mixed_text.py:
+                                             host + guest msm traces, gemscope kprobes with
+                                             fetch-args, a perf-probe kprobe, tgid/flag columns)
+Each row gives wall and CPU seconds (this process and its children): the machine is shared, so
+events per CPU second is the figure that does not depend on the load of other work.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from mixed_text import write_mixed  # noqa: E402
 from tracedat_writer import replicate_pages, write_v6  # noqa: E402
 from tracer.ftrace.mapping import map_trace  # noqa: E402
 from tracer.ftrace.text import parse_buffer, read_padded  # noqa: E402
@@ -66,6 +72,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--keep", help="keep the generated files in this directory")
+    ap.add_argument("--mixed-lines", type=int, help="lines of the mixed text (default: --events)")
     args = ap.parse_args()
     if not shutil.which("trace-cmd"):
         print("trace-cmd is not installed (scripts/setup.sh --test installs it)", file=sys.stderr)
@@ -104,15 +111,31 @@ def main() -> int:
                  CPU[label] + CPU[label2]))
     assert raw2.events_in == expected == raw.events_in, (raw2.events_in, expected, raw.events_in)
 
+    mixed = work / "mixed.txt"
+    mixed_lines = write_mixed(mixed, args.mixed_lines or args.events)
+
+    def mixed_parse():
+        buf, n = read_padded(str(mixed))
+        return parse_buffer(buf, n)
+    label, dt, raw3 = timed("gemscope text parse, mixed", mixed_parse)
+    label2, dt2, mapped3 = timed("gemscope text map, mixed", lambda: map_trace(raw3))
+    rows.append(("gemscope text import, mixed text", dt + dt2, mixed_lines, raw3.events_in,
+                 CPU[label] + CPU[label2]))
+    assert mapped3.accounting["balanced"]
+
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (shared machine: "
           "wall figures depend on it; cpu = CPU seconds used)")
     print(f"{'step':40} {'wall s':>7} {'cpu s':>6} {'lines/s':>11} {'events/s':>11}"
-          f" {'ev/cpu-s':>11}")
+          f" {'lines/cpu-s':>11} {'ev/cpu-s':>11}")
     for label, dt, nlines, nev, cpu in rows:
         lps = f"{nlines / dt:11,.0f}" if nlines else f"{'-':>11}"
-        print(f"{label:40} {dt:7.2f} {cpu:6.2f} {lps} {nev / dt:11,.0f} {nev / cpu:11,.0f}")
+        lpc = f"{nlines / cpu:11,.0f}" if nlines else f"{'-':>11}"
+        print(f"{label:40} {dt:7.2f} {cpu:6.2f} {lps} {nev / dt:11,.0f} {lpc} {nev / cpu:11,.0f}")
     print(f"text {txt.stat().st_size / 1e6:.0f} MB, {lines} lines; mapped kinds: " +
           ", ".join(f"{k} {mapped2.count(k)}" for k in sorted(mapped2.kinds)))
+    print(f"mixed text {mixed.stat().st_size / 1e6:.0f} MB, {mixed_lines} lines, "
+          f"{raw3.events_in} events ({raw3.bad_count} bad lines); mapped kinds: " +
+          ", ".join(f"{k} {mapped3.count(k)}" for k in sorted(mapped3.kinds)))
     if not args.keep:
         shutil.rmtree(work)
     return 0
