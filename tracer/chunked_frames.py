@@ -181,6 +181,7 @@ class KindStore:
         head = [c.slice(0, p)] if p else []
         self._set_tail(i, head + [merged.slice(a, min(a + CHUNK_ROWS, merged.n))
                                   for a in range(0, merged.n, CHUNK_ROWS)])
+        self._compact()      # late rows arrive every tick from a live source: keep chunks few
 
     def _set_tail(self, i: int, chunks: list[Chunk]) -> None:
         self.chunks[i:] = chunks
