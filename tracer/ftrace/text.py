@@ -129,8 +129,8 @@ def parse_buffer(a: np.ndarray, n_data: int, progress=None,
 def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
     """Parse the lines of a[PAD:PAD + n_data] (a[PAD + n_data] is a newline) into parts;
     returns the number of lines read so far."""
-    np.greater(a, 127, out=mask)
-    if mask.any():  # not plain ASCII: make it valid UTF-8 once, then every slice is valid
+    if a[PAD:PAD + n_data].max(initial=0) > 127:
+        # not plain ASCII: make it valid UTF-8 once, then every slice is valid
         raw = bytes(a[PAD:PAD + n_data])
         text = raw.decode("utf-8", "replace").encode()
         if text != raw:
