@@ -11,6 +11,7 @@ from typing import Any, Mapping
 import pandas as pd
 
 from .analyses.base import Result
+from .clocks import clock_warning
 from .analyses.stats import json_safe
 from .frames import Frames
 
@@ -196,6 +197,9 @@ def render(report: Mapping[str, Any], markdown: bool = False,
     bullet = "- " if markdown else "  "
     out.append(f"{h2}Provenance" if markdown else "provenance")
     out += [f"{bullet}{k}: {meta[k]}" for k in PROVENANCE_KEYS if k in meta]
+    clock = clock_warning(meta)
+    if clock:
+        out.append(f"{bullet}{clock}")
     out += [f"{bullet}{line}" for line in _probe_lines(meta.get("probe_plan"))]
     out.append("")
     out.append(f"{h2}Health" if markdown else "health")

@@ -40,6 +40,7 @@ def run(args) -> int:
 
 
 def summary(imported, output: str, written: int) -> str:
+    from ..clocks import clock_warning
     acc = imported.meta["import_accounting"]
     m = imported.mapped
     lines = [f"gemscope import: {imported.meta['import_path']} -> {output}",
@@ -58,6 +59,9 @@ def summary(imported, output: str, written: int) -> str:
         lines.append(f"  bad lines  {acc['bad']} (first at lines {first})")
     if acc["lost_events"]:
         lines.append(f"  lost       {acc['lost_events']} events dropped by the kernel")
+    warning = clock_warning(imported.meta)
+    if warning:
+        lines.append(f"  {warning}")
     return "\n".join(lines)
 
 

@@ -56,6 +56,8 @@ def _apply_clock_options(trace: RawTrace, td) -> None:
         offset = int(str(off).strip().split()[0], 0) if off else 0
     except (ValueError, IndexError):
         raise TraceDatError(f"{td.path}: OFFSET option {str(off)[:40]!r} is not a number") from None
+    if t2n or offset:
+        trace.meta["import_clock_shifted"] = True
     for g in trace.groups.values():
         if t2n:
             mult, shift, toff = t2n

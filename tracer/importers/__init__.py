@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ..clocks import import_clock
 from ..errors import GemscopeError
 from .. import schema
 
@@ -120,13 +121,12 @@ def import_meta(path: str, raw, mapped) -> dict[str, Any]:
     acc = dict(mapped.accounting)
     acc["bad_lines_first"] = raw.bad_lines[:100]
     recorded = sorted(mapped.recorded_kinds | {"generic"} | ({"lost"} if raw.lost_by_cpu else set()))
+    clock, clock_note = import_clock(raw.clock, bool(raw.meta.get("import_clock_shifted")))
     meta = {
         "schema_version": schema.SCHEMA_VERSION, "tool": "gemscope", "tool_version": __version__,
         "source": f"import:{raw.meta.get('import_format', 'ftrace')}",
         "import_path": os.path.abspath(path), "import_clock": raw.clock,
-        "clock": f"ftrace:{raw.clock}" if raw.clock else "ftrace:unknown",
-        "clock_note": "ts_ns is the trace clock of the file; CLOCK_MONOTONIC only when it is "
-                      "'mono'",
+        "clock": clock, "clock_note": clock_note,
         "realtime_offset_ns": None, "synthetic": False, "recorded_kinds": recorded,
         "probe_plan": {f"event:{name}": {"status": "attached", "reason": "events of it are in the imported file", "kinds": []}
                        for name in sorted(raw.groups)},
