@@ -46,6 +46,7 @@ LIVE_DEFAULT_WIDTH_NS = 10_000_000_000
 # turns waited ~5 ms per turn; 0.5 ms keeps the UI responsive (benchmarks/tui.py).
 UI_SWITCH_INTERVAL_S = 0.0005
 LOADING_REFRESH_GROWTH = 1.5
+FIRST_BATCH_POLL_S = 0.02
 
 
 class GemscopeApp(App):
@@ -87,6 +88,7 @@ class GemscopeApp(App):
         self.snapshot: Snapshot | None = None
         self._computing = False
         self._wanted: Request | None = None     # the latest request (read by the worker)
+        self._polling_first = False
         self._notices_shown = 0
         self._errors_shown: set[str] = set()
         self._last_tick = clock()
@@ -168,6 +170,10 @@ class GemscopeApp(App):
         if not self.caps.is_live and not self.source.done:
             loaded = self._events_so_far()
             if loaded == 0:
+                if self.snapshot is None and not self._polling_first:
+                    # the first frame: look again soon, not at the next tick (one poll chain)
+                    self._polling_first = True
+                    self.set_timer(FIRST_BATCH_POLL_S, self._poll_first_batch)
                 return
             snap = self.snapshot
             if loaded is not None and snap is not None and snap.request == self._wanted \
@@ -175,6 +181,10 @@ class GemscopeApp(App):
                 return
         self._computing = True
         self._compute(self._wanted, not self.source.done)
+
+    def _poll_first_batch(self) -> None:
+        self._polling_first = False
+        self.request_snapshot()
 
     def _still_wanted(self, req: Request) -> bool:
         """Asked by the worker between analyses: is this still what the screen needs?"""
