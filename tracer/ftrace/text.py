@@ -71,7 +71,7 @@ class _Part:
     cpu: np.ndarray
     tid: np.ndarray
     seq: np.ndarray
-    comm: pa.Array
+    comm: pa.Array | tuple         # strings, or (buffer, starts, lengths) built at the merge
     tgid: np.ndarray | None
     fields: dict | None            # read straight from the bytes (contention_*), else None
     payload: pa.Array | None
@@ -118,7 +118,7 @@ def parse_buffer(a: np.ndarray, n_data: int, progress=None,
         view = a[lo - PAD:hi + PAD]
         if len(scratch) < len(view):
             scratch = np.empty(len(view), bool)
-        line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts)
+        line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts, (a, lo - PAD))
         lo = hi
         if progress:
             progress(min(lo - PAD, n_data), max(n_data, 1))
@@ -126,7 +126,7 @@ def parse_buffer(a: np.ndarray, n_data: int, progress=None,
     return trace
 
 
-def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
+def _parse_chunk(a, n_data, mask, line0, trace, parts, origin) -> int:
     """Parse the lines of a[PAD:PAD + n_data] (a[PAD + n_data] is a newline) into parts;
     returns the number of lines read so far."""
     if a[PAD:PAD + n_data].max(initial=0) > 127:
@@ -135,12 +135,15 @@ def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
         text = raw.decode("utf-8", "replace").encode()
         if text != raw:
             b = _padded(text)
-            return _parse(b, len(text), np.empty(len(b), bool), line0, trace, parts)
-    return _parse(a, n_data, mask, line0, trace, parts)
+            return _parse(b, len(text), np.empty(len(b), bool), line0, trace, parts, (b, 0))
+    return _parse(a, n_data, mask, line0, trace, parts, origin)
 
 
 def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawTrace,
-           parts: _Parts) -> int:
+           parts: _Parts, origin: tuple) -> int:
+    """origin: (buffer, offset of a in it): comm strings are cut from that buffer once, at the
+    merge, for all chunks together."""
+    whole, off = origin
     np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
     mask[PAD + n_data + 1:] = False
     mask[:PAD] = False
@@ -264,7 +267,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             fast = template_fields(a, name, p_s, p_s + p_l, spaces, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
-            line_no[rows], spans_to_strings(a, cs[rows], ce[rows] - cs[rows], validate=False),
+            line_no[rows], (whole, cs[rows] + off, ce[rows] - cs[rows]),
             tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
             (a, p_s, p_l) if fast else None))
@@ -284,7 +287,7 @@ def _merge(trace: RawTrace, parts: _Parts) -> None:
         else:   # a chunk's payloads did not all have the fast shape: all take the general path
             payload = pa.concat_arrays([p.payload if p.payload is not None else
                                         spans_to_strings(*p.span, validate=False) for p in ps])
-        comm = ps[0].comm if len(ps) == 1 else pa.concat_arrays([p.comm for p in ps])
+        comm = _strings([p.comm for p in ps])
         cat = (lambda k: getattr(ps[0], k)) if len(ps) == 1 else \
             (lambda k: np.concatenate([getattr(p, k) for p in ps]))
         trace.groups[name] = EventGroup(name, None, cat("ts"), cat("cpu"), cat("tid"), cat("seq"),
@@ -293,6 +296,28 @@ def _merge(trace: RawTrace, parts: _Parts) -> None:
     ev_cpu = np.concatenate(parts.ev_cpu) if parts.ev_cpu else np.zeros(0, np.int16)
     _stack_group(trace, parts.frames, parts.stk, ev_lines, ev_cpu)
     trace.events_in += trace.bad_count
+
+
+def _strings(pieces: list) -> pa.Array:
+    """One string array from pieces that are strings or (buffer, starts, lengths) spans: runs of
+    spans over the same buffer are cut in one pass."""
+    out, run = [], []
+
+    def flush():
+        if run:
+            out.append(spans_to_strings(run[0][0], np.concatenate([r[1] for r in run]),
+                                        np.concatenate([r[2] for r in run]), validate=False))
+            run.clear()
+    for p in pieces:
+        if isinstance(p, tuple):
+            if run and p[0] is not run[0][0]:
+                flush()
+            run.append(p)
+        else:
+            flush()
+            out.append(p)
+    flush()
+    return out[0] if len(out) == 1 else pa.concat_arrays(out)
 
 
 def _stack_group(trace: RawTrace, frames, stk, ev_lines, ev_cpu):
