@@ -72,7 +72,7 @@ def run(args) -> int:
     else:
         from ..sources.bcc_source import open_live_source
         try:
-            src = open_live_source(args)
+            src = open_live_source(args, keep_events=False)   # headless: no TUI buffer
         except GemscopeError as e:
             if getattr(args, "backend", "auto") != "auto":
                 raise

@@ -46,10 +46,15 @@ class BccSource:
 
     def __init__(self, output: str | None = None, *, uncontended_ns: int = DEFAULT_UNCONTENDED_NS,
                  taskstats: bool = True, extra_pids: tuple[int, ...] = (),
-                 poll_ms: int = POLL_MS, all_lock_stacks: bool = False):
+                 poll_ms: int = POLL_MS, all_lock_stacks: bool = False,
+                 keep_events: bool = True):
         self.output = output
         self.uncontended_ns = uncontended_ns
         self.all_lock_stacks = all_lock_stacks
+        # False (headless `gemscope record`): events go to the recording only, not also into
+        # the in-memory buffer a TUI snapshots (it costs the reader ~1/4 of its decode time
+        # and grows with the recording); snapshot() then has only what the buffer got before
+        self.keep_events = keep_events
         self.want_taskstats = taskstats
         self.extra_pids = tuple(extra_pids)
         self.poll_ms = poll_ms
@@ -257,7 +262,8 @@ class BccSource:
         for kind, cols in decoded.items():
             n = len(cols["ts_ns"])
             self.counts[kind] = self.counts.get(kind, 0) + n
-            self.buffer.append(_kind_batch(kind, cols, n))
+            if self.keep_events:
+                self.buffer.append(_kind_batch(kind, cols, n))
             self._writer_call(lambda w: w.append(kind, cols))
 
     def _append_rows(self, kind: str, rows: list[dict]) -> None:
@@ -382,14 +388,16 @@ def _first_line(e: BaseException) -> str:
     return (lines[0] if lines else type(e).__name__)[:200]
 
 
-def open_live_source(args) -> BccSource:
+def open_live_source(args, *, keep_events: bool = True) -> BccSource:
     """A BccSource from parsed command-line arguments (`output`, `uncontended_ns`, `no_taskstats`,
-    `pids`; all optional). The caller calls start() and, at the end, stop()."""
+    `pids`, `all_lock_stacks`; all optional). keep_events=False for a headless recorder (no TUI
+    snapshots). The caller calls start() and, at the end, stop()."""
     return BccSource(getattr(args, "output", None),
                      uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
                      taskstats=not getattr(args, "no_taskstats", False),
                      extra_pids=tuple(getattr(args, "pids", None) or ()),
-                     all_lock_stacks=getattr(args, "all_lock_stacks", False))
+                     all_lock_stacks=getattr(args, "all_lock_stacks", False),
+                     keep_events=keep_events)
 
 
 __all__ = ["BccSource", "open_live_source"]
