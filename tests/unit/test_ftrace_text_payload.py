@@ -75,3 +75,28 @@ def test_trailing_words_and_long_numbers_take_the_general_path():
     for line in (long, extra):
         g = parse_text(line % b"sym").groups["mm_shrink_slab_start"]
         assert g.fields == {} and g.payload is not None
+
+
+def test_last_space_reads_back_from_the_end_and_stops_at_the_start():
+    import numpy as np
+    from tracer.ftrace.text_payload import _last_space
+    from tracer.ftrace.text_scan import words
+    body = b"ab cd" + b" " + b"x" * 20 + b" tail" + b"y" * 140 + b"  z"
+    a = np.frombuffer(b" " * 160 + body + b" " * 160, np.uint8).copy()
+    wd = words(a)
+    p0 = 160
+    end = np.array([p0 + 5, p0 + 26, p0 + 31, p0 + 5, p0 + 2], np.int64)
+    lo = np.array([p0, p0, p0, p0 + 3, p0], np.int64)
+    assert _last_space(wd, end, lo).tolist() == [p0 + 2, p0 + 5, p0 + 26, -1, -1]
+    n = len(body)
+    assert _last_space(wd, np.array([p0 + n]), np.array([p0])).tolist() == [p0 + n - 2]
+    # 140 bytes without a space, and the start further back: the search gives up (None)
+    assert _last_space(wd, np.array([p0 + n - 3]), np.array([p0])) is None
+
+
+@pytest.mark.parametrize("old,new", [(b"to shrink", b"to shrank"), (b" priority", b"  priority"),
+                                     (b"delta -128", b"delta - 128"), (b"nid: 0", b"nid:0")])
+def test_a_changed_word_or_spacing_takes_the_general_path(old, new):
+    good = LINE % b"sym"
+    g = parse_text(good + good.replace(old, new)).groups["mm_shrink_slab_start"]
+    assert g.fields == {} and len(g.payload) == 2

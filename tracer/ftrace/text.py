@@ -252,19 +252,17 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     codes = names.indices.to_numpy(zero_copy_only=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    spaces = ctrl = None
+    ctrl = None
     for grp in np.split(order, bounds):
         name = names.dictionary[int(codes[grp[0]])].as_py()
         rows = sel[grp]
         p_s, p_l = payload_start[grp], payload_len[grp]
         fast = _contention_fields(a, name, p_s, p_s + p_l)
         if fast is None and name in SPECS:
-            if spaces is None:
-                np.equal(a, SPACE, out=mask)
-                spaces = np.flatnonzero(mask)
+            if ctrl is None:
                 np.less(a, SPACE, out=mask)
                 ctrl = np.flatnonzero(mask)
-            fast = template_fields(a, name, p_s, p_s + p_l, spaces, ctrl)
+            fast = template_fields(a, name, p_s, p_s + p_l, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
             line_no[rows], (whole, cs[rows] + off, ce[rows] - cs[rows]),

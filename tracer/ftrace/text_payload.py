@@ -56,54 +56,91 @@ def _literal(wd: np.ndarray, s, e, lit: bytes) -> np.ndarray:
     return ok
 
 
+_SP = np.uint64(0x2020202020202020)
+_7F = np.uint64(0x7F7F7F7F7F7F7F7F)
+MAX_TOKEN_WORDS = 16          # a token longer than 128 bytes sends the group to the general path
+
+
+def _last_space(wd: np.ndarray, end: np.ndarray, lo: np.ndarray):
+    """Position of the last space in a[lo:end] per row (-1: none), 8 bytes at a time from the
+    end; None when some row's search is still open after MAX_TOKEN_WORDS words."""
+    res = np.full(len(end), -1, np.int64)
+    rows = np.arange(len(end))
+    cur = end.astype(np.int64)
+    for _ in range(MAX_TOKEN_WORDS):
+        start = cur - 8
+        x = wd[start] ^ _SP                               # zero bytes: spaces
+        t = ~(((x & _7F) + _7F) | x | _7F)                 # high bit of exactly those bytes
+        below = np.clip(lo[rows] - start, 0, 8)                     # bytes before lo
+        keep = ~((np.uint64(1) << (np.minimum(below, 7).astype(np.uint64) * np.uint64(8))) -
+                 np.uint64(1))
+        t = np.where(below >= 8, np.uint64(0), t & keep)
+        found = t != 0
+        top = np.frexp(t[found].astype(np.float64))[1] - 1          # bit 8j+7 of byte j
+        res[rows[found]] = start[found] + ((top - 7) >> 3)
+        more = ~found & (start > lo[rows])
+        rows, cur = rows[more], start[more]
+        if len(rows) == 0:
+            return res
+    return None
+
+
 def template_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray,
-                    spaces: np.ndarray, ctrl: np.ndarray):
+                    ctrl: np.ndarray):
     """Fields of the rows' payloads a[ps:pe] when all have the shape of SUFFIX[name], else None.
-    spaces / ctrl: sorted positions of the chunk's spaces and of its bytes below 32."""
+    ctrl: sorted positions of the chunk's bytes below 32 (a tab or CR: general path)."""
     spec = SPECS.get(name)
     if spec is None or len(ps) == 0:
         return None
-    k_all = len(spec)
-    lo, hi = np.searchsorted(spaces, ps), np.searchsorted(spaces, pe)
-    ntok = hi - lo + 1
-    if not (((ntok == k_all + 1) | (ntok == k_all + 2)).all() and
-            (np.searchsorted(ctrl, pe) == np.searchsorted(ctrl, ps)).all()):
-        return None                                   # other token counts, tabs, CRs: general
+    if not (np.searchsorted(ctrl, pe) == np.searchsorted(ctrl, ps)).all():
+        return None
     cols: dict[str, object] = {}
     ok = np.ones(len(ps), bool)
     wd = words(a)
-    for k, (kind, what, sfx) in enumerate(reversed(spec), start=1):
-        s = spaces[hi - k] + 1
-        e = pe if k == 1 else spaces[hi - k + 1]
-        if kind == "L":
-            ok &= _literal(wd, s, e, what)
-            continue
-        if sfx:
-            ok &= _literal(wd, e - len(sfx), e, sfx)
-            e = e - len(sfx)
-        if kind == "D":
-            neg = a[s] == DASH
-            val, nd = digits(a, s + neg, 8, 19)
-            ok &= (nd > 0) & (nd <= 18) & (s + neg + nd == e)
-            cols[what] = pa.array(np.where(neg, -val, val), pa.int64())
-        elif kind == "X":
-            val, nd, h0 = hex_digits(a, s)
-            ok &= (nd > 0) & (h0 + nd == e)
-            cols[what] = pa.array(val, pa.uint64())
+    e = pe
+    for kind, what, sfx in reversed(spec):             # tokens from the end
+        if kind == "L":                                 # a known word: its space is known too
+            sp = e - len(what) - 1
+            ok &= (sp >= ps) & (a[np.maximum(sp, 0)] == SPACE) & _literal(wd, sp + 1, e, what)
         else:
-            ok &= e > s
-            cols[what] = convert(what, spans_to_strings(a, s, e - s, validate=False))
+            sp = _last_space(wd, e, ps)
+            if sp is None or (sp < 0).any():
+                return None                            # fewer tokens than the format has
+            s = sp + 1
+            f_end = e
+            if sfx:
+                ok &= _literal(wd, e - len(sfx), e, sfx)
+                f_end = e - len(sfx)
+            if kind == "D":
+                neg = a[s] == DASH
+                val, nd = digits(a, s + neg, 8, 19)
+                ok &= (nd > 0) & (nd <= 18) & (s + neg + nd == f_end)
+                cols[what] = pa.array(np.where(neg, -val, val), pa.int64())
+            elif kind == "X":
+                val, nd, h0 = hex_digits(a, s)
+                ok &= (nd > 0) & (h0 + nd == f_end)
+                cols[what] = pa.array(val, pa.uint64())
+            else:
+                ok &= f_end > s
+                cols[what] = convert(what, spans_to_strings(a, s, f_end - s, validate=False))
         if not ok.all():
             return None
-    head_end = spaces[lo]
-    ok &= head_end > ps
-    mod = np.flatnonzero(ntok == k_all + 2)
+        e = sp                                          # the next token ends at this space
+    # the head: "SYMBOL" or "SYMBOL [module]"
+    sp2 = _last_space(wd, e, ps)
+    if sp2 is None:
+        return None
+    head_end = np.where(sp2 >= 0, sp2, e)
+    mod = np.flatnonzero(sp2 >= 0)
     if len(mod):
-        ms, me = spaces[lo[mod]] + 1, spaces[lo[mod] + 1]
+        sp3 = _last_space(wd, sp2[mod], ps[mod])
+        if sp3 is None or (sp3 >= 0).any():
+            return None                                # more than two head tokens
+        ms, me = sp2[mod] + 1, e[mod]
         mods = spans_to_strings(a, ms, me - ms, validate=False).dictionary_encode()
         if not all(_MODULE.fullmatch(w) for w in mods.dictionary.to_pylist()):
             return None
-    if not ok.all():
+    if not (head_end > ps).all():
         return None
     ordered = {what: cols[what] for kind, what, _ in spec if kind != "L"}   # print order
     return {HEAD: spans_to_strings(a, ps, head_end - ps, validate=False), **ordered}
