@@ -269,8 +269,11 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
             """Every 100 ms: how far behind the source the data on screen is (events the
             source appended that the shown snapshot does not hold, in seconds of appends)."""
             while True:
-                lags.append((src.buffer.events - app.snapshot.health.events_loaded) / rate)
+                snap = app.snapshot
+                lags.append((src.buffer.events - snap.health.events_loaded) / rate)
+                computed[snap.seq] = snap
                 await asyncio.sleep(0.1)
+        computed = {}
         sampler = asyncio.create_task(sample_lag())
         phase = Phase()
         end = time.perf_counter() + seconds
@@ -296,6 +299,14 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
               f"appends)")
         print(f"live: data on screen behind the source (sampled every 100 ms): median "
               f"{statistics.median(lags):.2f} s  max {max(lags):.2f} s")
+        last_s = [s for s in computed.values() if s.request.window[1] is None
+                  and s.request.window[0] is not None]
+        whole = [s for s in computed.values() if s.request.window == (None, None)]
+        for label, snaps in (("'last N s'", last_s), ("whole trace", whole)):
+            if snaps:
+                print(f"live: snapshots of {label:11} windows: {len(snaps)}, compute wall "
+                      f"{ms([s.compute_s for s in snaps])}, cpu "
+                      f"{ms([s.compute_cpu_s for s in snaps])}")
         src.stop()
 
 

@@ -87,6 +87,7 @@ class Snapshot:
     compute_s: float = 0.0
     full_frames: Frames | None = field(default=None, repr=False)
     plots: Any = None                       # the view's plot data, computed off the UI thread
+    compute_cpu_s: float = 0.0              # CPU time of the computing thread (compute_s: wall)
 
     @property
     def content_key(self) -> tuple:
@@ -131,7 +132,7 @@ class SnapshotComputer:
         `wanted(req)` is asked before each piece of work not cached yet (an analysis, the event
         index, the plots): when it says no (the person moved on), this raises Superseded, so
         the worker turns to the new request instead of finishing an old one."""
-        t0 = self._clock()
+        t0, c0 = self._clock(), time.thread_time()
         self._wanted = (lambda: wanted(req)) if wanted is not None else None
         frames, span = self.frames_and_span()
         last = self.last
@@ -155,7 +156,8 @@ class SnapshotComputer:
         self._seq += 1
         snap = Snapshot(self._seq, req, span, window, win, MappingProxyType(results),
                         health(win, frames, results, loading), events, positions,
-                        tuple(errors), self._clock() - t0, frames, plots)
+                        tuple(errors), self._clock() - t0, frames, plots,
+                        time.thread_time() - c0)
         self.last = snap
         return snap
 
