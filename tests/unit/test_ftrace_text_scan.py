@@ -59,3 +59,25 @@ def test_skip_by_words_equals_the_byte_scan():
             assert skip(a, pos, w).tolist() == skip_wide(a, pos, w).tolist()
     a = _buf(b"   x" + b" " * 30 + b"y")
     assert skip(a, np.array([160, 164], np.int64), 8).tolist() == [163, 194]
+
+
+def test_hex_digits_equal_python_int_parsing():
+    from tracer.ftrace.text_scan import hex_digits
+    rng = np.random.default_rng(11)
+    words_ = ["".join(rng.choice(list("0123456789abcdefABCDEF"), k)) for k in range(0, 18)] * 3
+    words_ = [("0x" if i % 2 else "") + w for i, w in enumerate(words_)]
+    body = b"".join(w.encode() + b" (ret=0) " for w in words_)
+    a = _buf(body)
+    pos, p = [], 160
+    for w in words_:
+        pos.append(p)
+        p += len(w) + len(" (ret=0) ")
+    val, nd, h0 = hex_digits(a, np.array(pos, np.int64))
+    for w, v, n in zip(words_, val.tolist(), nd.tolist()):
+        digits_ = w[2:] if w.startswith("0x") else w
+        if 0 < len(digits_) <= 16:
+            assert (v, n) == (int(digits_, 16), len(digits_)), w
+        else:
+            assert n == 0 or len(digits_) == 0, w         # none, or more than 16: no value
+    assert hex_digits(_buf(b"0xffff888627c2ba80 "), np.array([160]))[0].tolist() == \
+        [0xffff888627c2ba80]

@@ -161,12 +161,12 @@ def hex_digits(a, pos):
     d = HEX[window(a, h0, 17)]
     isx = d < 16
     nd = np.argmax(~isx, axis=1)                 # all 17 hex digits: argmax is 0
-    val = np.zeros(len(pos), np.uint64)
-    for j in range(16):
-        m = j < nd
-        np.multiply(val, np.uint64(16), out=val, where=m)
-        np.add(val, d[:, j], out=val, where=m, casting="unsafe")
-    return val, nd, h0
+    # the digits as nibbles, left-aligned in 8 big-endian bytes, shifted right into place
+    dm = np.where(np.arange(16) < nd[:, None], d[:, :16], np.uint8(0))
+    packed = (dm[:, 0::2] << np.uint8(4)) | dm[:, 1::2]
+    val = packed.view(">u8").ravel().astype(np.uint64)
+    sh = (np.int64(16) - nd).astype(np.uint64) * np.uint64(4)
+    return np.where(nd > 0, val >> np.minimum(sh, np.uint64(63)), np.uint64(0)), nd, h0
 
 
 def first_byte(a, pos, w, ch):
