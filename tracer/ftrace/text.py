@@ -2,10 +2,14 @@
 
 A line is ``COMM-PID [(TGID)] [CPU] [FLAGS] SECS.FRAC: EVENT: PAYLOAD``, where COMM may hold spaces,
 dashes and colons, the tgid and irq-flags columns are optional, and trace-cmd may prefix an
-instance name. Instead of a regex per line, the whole file is one numpy byte array: the ``[CPU]``
-bracket of every line is found with one search over all bracket positions, and the columns around
-it are read with fixed-width windows. Lines that are neither events nor known headers are counted
-as bad with their line numbers; lost-event lines become lost counts.
+instance name. Instead of a regex per line, the file is one numpy byte array read in chunks of
+whole lines (CHUNK_BYTES): per chunk, the ``[CPU]`` bracket of every line is found in a window after
+the line start (or among all brackets of the chunk when it is further), and the columns around it
+are read with fixed-width windows and 8-byte words (text_scan.py). Frequent payloads are read from
+the bytes (text_payload.py, lock:contention_* here); the others are kept as text for one RE2
+pattern per event name (text_fields.py). The chunks' parts are merged once per event name. Lines
+that are neither events nor known headers are counted as bad with their line numbers; lost-event
+lines become lost counts.
 """
 from __future__ import annotations
 
@@ -16,13 +20,13 @@ import numpy as np
 import pyarrow as pa
 
 from .rawevents import EventGroup, RawTrace, spans_to_strings
-
 from .text_payload import SPECS, template_fields
 from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE,
                         digits as _digits, digits_back as _digits_back,
                         first_at_or_after as _first_at_or_after, first_byte,
                         first_cpu_bracket, hex_digits, rskip as _rskip,
                         skip as _skip, window as _window)
+
 MAX_BAD_LINES_KEPT = 1000
 # bytes searched after a position before looking at the whole chunk (the [CPU] bracket after the
 # line start, the colon after the event name, an instance prefix's colon after the line start)
