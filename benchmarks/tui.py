@@ -190,6 +190,17 @@ async def object_views(app, pilot, n: int = 3) -> tuple[list, Phase]:
     return res, phase
 
 
+WINDOW_KINDS = ("last N s", "whole trace", "fixed range")
+
+
+def window_kind(spec) -> str:
+    """A request's (width_ns, end_ns) as what a person asked for."""
+    width, end = spec
+    if end is None:
+        return "whole trace" if width is None else "last N s"
+    return "fixed range"
+
+
 def first_batches(path: str, n: int = 64) -> list:
     """The recording's first n batches: the pool the live-like source re-stamps and appends."""
     from tracer.recording import open_recording
@@ -270,7 +281,8 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
             source appended that the shown snapshot does not hold, in seconds of appends)."""
             while True:
                 snap = app.snapshot
-                lags.append((src.buffer.events - snap.health.events_loaded) / rate)
+                lags.append(((src.buffer.events - snap.health.events_loaded) / rate,
+                             window_kind(app.current_request().window)))
                 computed[snap.seq] = snap
                 await asyncio.sleep(0.1)
         computed = {}
@@ -297,14 +309,19 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
         print(f"live: events not yet shown when the data arrived: median "
               f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
               f"appends)")
+        ls = [lag for lag, _ in lags]
         print(f"live: data on screen behind the source (sampled every 100 ms): median "
-              f"{statistics.median(lags):.2f} s  max {max(lags):.2f} s")
-        last_s = [s for s in computed.values() if s.request.window[1] is None
-                  and s.request.window[0] is not None]
-        whole = [s for s in computed.values() if s.request.window == (None, None)]
-        for label, snaps in (("'last N s'", last_s), ("whole trace", whole)):
+              f"{statistics.median(ls):.2f} s  max {max(ls):.2f} s")
+        for label in WINDOW_KINDS:
+            got = [lag for lag, k in lags if k == label]
+            if got:
+                print(f"      while the window asked was {label:13}: median "
+                      f"{statistics.median(got):.2f} s  max {max(got):.2f} s  "
+                      f"({len(got)} samples)")
+        for label in WINDOW_KINDS:
+            snaps = [s for s in computed.values() if window_kind(s.request.window) == label]
             if snaps:
-                print(f"live: snapshots of {label:11} windows: {len(snaps)}, compute wall "
+                print(f"live: snapshots of {label:13} windows: {len(snaps)}, compute wall "
                       f"{ms([s.compute_s for s in snaps])}, cpu "
                       f"{ms([s.compute_cpu_s for s in snaps])}")
         src.stop()
