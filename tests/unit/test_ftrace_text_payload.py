@@ -90,6 +90,9 @@ def test_last_space_reads_back_from_the_end_and_stops_at_the_start():
     assert _last_space(wd, end, lo).tolist() == [p0 + 2, p0 + 5, p0 + 26, -1, -1]
     n = len(body)
     assert _last_space(wd, np.array([p0 + n]), np.array([p0])).tolist() == [p0 + n - 2]
+    # every row's space within its last word (the one-word path)
+    assert _last_space(wd, np.array([p0 + 31, p0 + 10]), np.array([p0, p0])).tolist() == \
+        [p0 + 26, p0 + 5]
     # 140 bytes without a space, and the start further back: the search gives up (None)
     assert _last_space(wd, np.array([p0 + n - 3]), np.array([p0])) is None
 

@@ -64,9 +64,14 @@ MAX_TOKEN_WORDS = 16          # a token longer than 128 bytes sends the group to
 def _last_space(wd: np.ndarray, end: np.ndarray, lo: np.ndarray):
     """Position of the last space in a[lo:end] per row (-1: none), 8 bytes at a time from the
     end; None when some row's search is still open after MAX_TOKEN_WORDS words."""
+    cur = end.astype(np.int64)
+    start = cur - 8
+    x = wd[start] ^ _SP
+    t = ~(((x & _7F) + _7F) | x | _7F)
+    if (start >= lo).all() and t.all():                 # the usual case: one word per row
+        return start + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3)
     res = np.full(len(end), -1, np.int64)
     rows = np.arange(len(end))
-    cur = end.astype(np.int64)
     for _ in range(MAX_TOKEN_WORDS):
         start = cur - 8
         x = wd[start] ^ _SP                               # zero bytes: spaces
