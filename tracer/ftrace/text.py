@@ -21,11 +21,11 @@ import pyarrow as pa
 
 from .rawevents import EventGroup, RawTrace, spans_to_strings
 from .text_payload import SPECS, template_fields
-from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE,
+from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE, bytes_at,
                         digits as _digits, digits_back as _digits_back,
                         first_at_or_after as _first_at_or_after, first_byte,
                         first_cpu_bracket, hex_digits, rskip as _rskip,
-                        skip as _skip, window as _window)
+                        skip as _skip, window as _window, words)
 
 MAX_BAD_LINES_KEPT = 1000
 # bytes searched after a position before looking at the whole chunk (the [CPU] bracket after the
@@ -371,7 +371,7 @@ def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray)
     ok = nd > 0
     q = h0 + nd
     key = b" (flags=" if name == "contention_begin" else b" (ret="
-    ok &= (_window(a, q, len(key)) == np.frombuffer(key, np.uint8)).all(axis=1)
+    ok &= bytes_at(words(a), q, key)
     v0 = q + len(key)
     ok &= (a[np.maximum(pe - 1, 0)] == RPAR) & (pe - 1 >= v0)
     if not ok.all():
@@ -383,16 +383,16 @@ def _contention_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray)
             return None
         return {"lock_addr": pa.array(addr, pa.uint64()),
                 "ret": pa.array(np.where(neg, -val, val), pa.int64())}
-    words = spans_to_strings(a, v0, pe - 1 - v0, validate=False).dictionary_encode()
+    flag_words = spans_to_strings(a, v0, pe - 1 - v0, validate=False).dictionary_encode()
     values = []
-    for w in words.dictionary.to_pylist():
+    for w in flag_words.dictionary.to_pylist():
         total = 0
         for part in (w.split("|") if w else []):
             if part not in _LCB:
                 return None
             total |= _LCB[part]
         values.append(total)
-    flags = pa.array(values, pa.int64()).take(words.indices)
+    flags = pa.array(values, pa.int64()).take(flag_words.indices)
     return {"lock_addr": pa.array(addr, pa.uint64()), "flags": flags}
 
 

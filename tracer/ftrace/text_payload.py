@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .rawevents import spans_to_strings
 from .text_fields import convert
-from .text_scan import DASH, digits, hex_digits, words
+from .text_scan import DASH, bytes_at, digits, hex_digits, words
 
 SPACE = 32
 # the print fmts of vmscan:mm_shrink_slab_start/end (6.x): "%pS %p: nid: %d ..." where %pS may be
@@ -47,13 +47,8 @@ SPECS = {name: _spec(t) for name, t in SUFFIX.items()}
 
 
 def _literal(wd: np.ndarray, s, e, lit: bytes) -> np.ndarray:
-    """Rows whose token a[s:e] is lit, compared 8 bytes at a time (wd = words(a))."""
-    ok = e - s == len(lit)
-    for i in range(0, len(lit), 8):
-        part = lit[i:i + 8]
-        want = np.uint64(int.from_bytes(part, "little"))
-        ok &= (wd[s + i] & np.uint64((1 << (8 * len(part))) - 1)) == want
-    return ok
+    """Rows whose token a[s:e] is lit (wd = words(a))."""
+    return (e - s == len(lit)) & bytes_at(wd, s, lit)
 
 
 _SP = np.uint64(0x2020202020202020)

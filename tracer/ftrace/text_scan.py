@@ -183,3 +183,13 @@ def first_cpu_bracket(a, pos, w):
     hit = (win[:, 1:-1] == LBR) & (win[:, :-2] == SPACE) & (d <= 9)
     k = np.argmax(hit, axis=1)
     return np.where(hit[np.arange(len(pos)), k], pos + k, -1)
+
+
+def bytes_at(wd: np.ndarray, pos: np.ndarray, lit: bytes) -> np.ndarray:
+    """Rows where the bytes at pos are lit, compared 8 at a time (wd = words(a))."""
+    ok = np.ones(len(pos), bool)
+    for i in range(0, len(lit), 8):
+        part = lit[i:i + 8]
+        want = np.uint64(int.from_bytes(part, "little"))
+        ok &= (wd[pos + i] & np.uint64((1 << (8 * len(part))) - 1)) == want
+    return ok
