@@ -301,28 +301,36 @@ class KindView:
     def frame(self, a: int, b: int) -> pd.DataFrame:
         """Rows [a, b) as the DataFrame frames_from_batches would hold (index a..b-1)."""
         ps = self.pieces(a, b)
-        n = b - a if b > a else 0
-        index = pd.RangeIndex(a, a + n)
-        data = {}
-        for s in self.specs:
-            vals = _cat([p.cols[s.name] for p in ps], s.dtype)
-            if s.name not in self.present:
-                data[s.name] = _all_null(s, n)
-                if s.how != "num":
-                    data[s.name] = pd.Series(data[s.name], dtype=object, index=index)
-            elif s.how == "cat":
-                data[s.name] = pd.Categorical.from_codes(
-                    vals, dtype=pd.CategoricalDtype(self.categories[s.name]), validate=False)
-            elif s.how == "obj":          # kept object (pandas would infer its string dtype)
-                data[s.name] = pd.Series(vals, dtype=object, index=index, copy=False)
-            elif s.name not in self.nullable:
-                data[s.name] = vals
-            else:
-                mask = _cat([p.masks[s.name] if s.name in p.masks else np.zeros(p.n, bool)
-                             for p in ps], np.dtype(bool))
-                data[s.name] = pd.arrays.BooleanArray(vals, mask) if s.dtype == np.bool_ \
-                    else pd.arrays.IntegerArray(vals, mask)
-        return pd.DataFrame(data, index=index, copy=False)
+        index = pd.RangeIndex(a, a + max(b - a, 0))
+        return pd.DataFrame({s.name: self._values(ps, s, index) for s in self.specs},
+                            index=index, copy=False)
+
+    def column(self, a: int, b: int, name: str) -> pd.Series | None:
+        """One column of rows [a, b) (what frame(a, b)[name] holds, without the others)."""
+        spec = next((s for s in self.specs if s.name == name), None)
+        if spec is None:
+            return None
+        index = pd.RangeIndex(a, a + max(b - a, 0))
+        return pd.Series(self._values(self.pieces(a, b), spec, index), index=index, name=name,
+                         copy=False)
+
+    def _values(self, ps: list[Chunk], s: ColumnSpec, index: pd.RangeIndex):
+        n = len(index)
+        vals = _cat([p.cols[s.name] for p in ps], s.dtype)
+        if s.name not in self.present:
+            out = _all_null(s, n)
+            return pd.Series(out, dtype=object, index=index) if s.how != "num" else out
+        if s.how == "cat":
+            return pd.Categorical.from_codes(
+                vals, dtype=pd.CategoricalDtype(self.categories[s.name]), validate=False)
+        if s.how == "obj":          # kept object (pandas would infer its string dtype)
+            return pd.Series(vals, dtype=object, index=index, copy=False)
+        if s.name not in self.nullable:
+            return vals
+        mask = _cat([p.masks[s.name] if s.name in p.masks else np.zeros(p.n, bool)
+                     for p in ps], np.dtype(bool))
+        return pd.arrays.BooleanArray(vals, mask) if s.dtype == np.bool_ \
+            else pd.arrays.IntegerArray(vals, mask)
 
 
 def _cat(arrays: list[np.ndarray], dtype: np.dtype) -> np.ndarray:
@@ -358,11 +366,22 @@ class LazyKinds(Mapping):
                     df = self._frames[kind] = view.frame(a, b)
         return df
 
+    def __contains__(self, kind) -> bool:     # (Mapping's default would build the frame)
+        return kind in self._ranges
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._ranges)
 
     def __len__(self) -> int:
         return len(self._ranges)
+
+    def column(self, kind: str, name: str) -> pd.Series | None:
+        """One column of a kind (from its DataFrame if built, else from the chunks alone)."""
+        df = self._frames.get(kind)
+        if df is not None:
+            return df[name] if name in df else None
+        r = self._ranges.get(kind)
+        return None if r is None else r[0].column(r[1], r[2], name)
 
     def rows(self, kind: str) -> int:
         r = self._ranges.get(kind)

@@ -61,6 +61,15 @@ class Frames:
         df = self.by_kind.get(kind)
         return 0 if df is None else len(df)
 
+    def column(self, kind: str, col: str) -> pd.Series | None:
+        """One column of a kind's frame, None if the kind has no such column. On a buffer's
+        snapshot this reads that column only (no DataFrame of the other columns is built)."""
+        lazy = getattr(self.by_kind, "column", None)
+        if lazy is not None and kind in self.by_kind:
+            return lazy(kind, col)
+        df = self[kind]
+        return df[col] if col in df else None
+
     def has(self, kind: str) -> bool:
         return self.count(kind) > 0
 

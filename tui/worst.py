@@ -41,24 +41,29 @@ class WorstEvent:
 
 
 def worst_event(frames: Frames, view: str) -> WorstEvent | None:
-    """The event with the largest value among the view's candidates (first one on ties)."""
+    """The event with the largest value among the view's candidates (first one on ties).
+
+    Reads only the columns it needs (`frames.column`): on a buffer's snapshot no kind's whole
+    DataFrame is built for it."""
     cands = WORST_BY_VIEW.get(view) or tuple((k, "duration_ns", f"{k} event")
                                              for k in ANY_DURATION_KINDS)
     best: WorstEvent | None = None
     for kind, col, what in cands:
-        df = frames[kind]
-        if not len(df) or col not in df:
+        vals = frames.column(kind, col) if frames.count(kind) else None
+        if vals is None:
             continue
-        vals = df[col]
         if kind == "resv_trylock":
-            vals = vals.where(df["success"].fillna(True) == False)  # noqa: E712 - nullable bool
+            ok = frames.column(kind, "success")
+            vals = vals.where(ok.fillna(True) == False)  # noqa: E712 - nullable bool
         arr = vals.astype("Float64").to_numpy(dtype=np.float64, na_value=np.nan)
         if np.isnan(arr).all():
             continue
         row = int(np.nanargmax(arr))
         value = int(arr[row])
         if best is None or value > best.value:
-            dur = df["duration_ns"].iloc[row] if "duration_ns" in df else 0
+            durs = frames.column(kind, "duration_ns")
+            dur = durs.iloc[row] if durs is not None else 0
             dur = 0 if dur is None or dur is np.nan or str(dur) == "<NA>" else int(dur)
-            best = WorstEvent(kind, row, int(df["ts_ns"].iloc[row]), dur, what, value)
+            best = WorstEvent(kind, row, int(frames.column(kind, "ts_ns").iloc[row]), dur, what,
+                              value)
     return best

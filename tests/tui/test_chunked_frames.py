@@ -190,3 +190,35 @@ def test_holding_frames_then_appending_equals_a_full_rebuild(fixture_path, chunk
     for b in tail:
         buf.append(b)
     assert_identical(buf.snapshot(), frames_from_batches(head + tail, meta))
+
+
+def test_a_column_of_a_snapshot_equals_the_frames_column_and_builds_no_frame(fixture_path,
+                                                                             chunk_rows):
+    batches, meta = _batches(fixture_path)
+    batches = _shuffled(_split(batches, 3), 5)
+    buf = EventBuffer(meta)
+    for b in batches:
+        buf.append(b)
+    full = frames_from_batches(batches, meta)
+    snap = buf.snapshot()
+    t = int(full["resv_lock"]["ts_ns"].iloc[len(full["resv_lock"]) // 2])
+    for lazy, plain in ((snap, full), (snap.window(t, None), mask_window(full, t, None))):
+        for kind in plain.present:
+            for col in plain[kind].columns:
+                pd.testing.assert_series_equal(lazy.column(kind, col), plain[kind][col],
+                                               check_exact=True)
+            assert lazy.column(kind, "no_such_column") is None
+        assert lazy.by_kind._frames == {}
+
+
+def test_worst_event_on_a_snapshot_reads_columns_only(fixture_path, fixture_frames):
+    from tui.worst import WORST_BY_VIEW, worst_event
+    batches, meta = _batches(fixture_path)
+    buf = EventBuffer(meta)
+    for b in batches:
+        buf.append(b)
+    snap = buf.snapshot()
+    for view in (*WORST_BY_VIEW, "events"):
+        assert worst_event(snap, view) == worst_event(fixture_frames, view)
+    assert worst_event(snap, "contention").value == 9_000_000
+    assert snap.by_kind._frames == {}
