@@ -44,4 +44,6 @@ def alerts(results: Mapping[str, Result], health: Health | None = None) -> list[
                        "lower bounds")
         if health.truncated:
             out.append("HEALTH: the recording is truncated; the end of the trace is missing")
+        if health.clock_warning:
+            out.append(health.clock_warning)
     return out

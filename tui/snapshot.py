@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from tracer.analyses.base import Result
+from tracer.clocks import clock_warning
 from tracer.event_index import EventFilter, EventIndex
 from tracer.frames import Frames
 
@@ -70,6 +71,8 @@ class Health:
     synthetic: bool
     scenario: str | None
     loading: bool
+    clock: str = "CLOCK_MONOTONIC"   # which clock ts_ns are in (meta "clock"; imports keep theirs)
+    clock_warning: str | None = None  # tracer.clocks.clock_warning: set when not CLOCK_MONOTONIC
 
 
 @dataclass(frozen=True)
@@ -213,4 +216,5 @@ def health(win: Frames, full: Frames, results: Mapping[str, Result], loading: bo
     return Health(n, sum(full.count(k) for k in full.by_kind if k not in NOT_COUNTED),
                   rate, lost, MappingProxyType(kinds), attached, MappingProxyType(missing),
                   MappingProxyType(cannot), bool(full.truncated), bool(full.meta.get("synthetic")),
-                  full.meta.get("scenario"), loading)
+                  full.meta.get("scenario"), loading, str(full.meta.get("clock") or "not stated in the recording"),
+                  clock_warning(full.meta))

@@ -61,7 +61,9 @@ async def test_overview_health_headlines_alerts(fixture_path, fixture_results):
         assert health["rate"] == f"{299 / 1.903050:,.0f} events/s"
         assert health["probes_missing"] == "gpu_submit (tracepoint not in this kernel)"
         assert health["probes_attached"].startswith("3: drm_gem_lru_scan")
+        assert health["clock"] == "not stated in the recording"
         alerts = str(app.query_one("#alerts", Static).render())
+        assert "CLOCK" not in alerts
         assert "RECLAIM: 1 GEM object free(s) ran inside memory reclaim" in alerts
         assert "RETIRE: 6 fence signal(s) delayed behind finalizers" in alerts
         assert app.query_one("#synthetic", Static).display is True
@@ -91,3 +93,23 @@ async def test_plots_carry_the_windowed_events(fixture_path, fixture_frames):
         hists = app.query_one("#finalizers-hist", HistogramPlot).data
         assert {k: h.total for k, h in hists.items()} == {"ioctl": 5, "reclaim": 1,
                                                           "retire_worker": 6}
+
+
+@pytest.mark.parametrize("clock,row,alert", [
+    ("CLOCK_MONOTONIC", "CLOCK_MONOTONIC", None),
+    ("ftrace:local", "timestamps are not CLOCK_MONOTONIC: the trace's 'local' clock (per-CPU "
+                     "sched_clock): close to CLOCK_MONOTONIC on x86 but not it",
+     "CLOCK: timestamps are not CLOCK_MONOTONIC: the trace's 'local' clock")])
+@asynctest
+async def test_overview_says_which_clock_the_timestamps_are_in(tmp_path, clock, row, alert):
+    from tests.tui import trace_fixture
+    from tracer.clocks import import_clock
+    meta = {"clock": clock}
+    if clock.startswith("ftrace:"):
+        meta["clock"], meta["clock_note"] = import_clock(clock.split(":")[1], False)
+    app = GemscopeApp(RecordingSource(trace_fixture.write(tmp_path / "c.gsrec", meta)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert headline_rows(app, "overview-health")["clock"] == row
+        alerts = str(app.query_one("#alerts", Static).render())
+        assert (alert in alerts) if alert else ("CLOCK" not in alerts)

@@ -78,6 +78,7 @@ class OverviewView(View):
             ("cannot_answer", "; ".join(f"{a} (no {', '.join(k)})"
                                         for a, k in h.cannot_answer.items()) or "nothing"),
             ("truncated", "yes: the end of the trace is missing" if h.truncated else "no"),
+            ("clock", h.clock_warning.removeprefix("CLOCK: ") if h.clock_warning else h.clock),
         ]
         set_rows(self.query_one("#overview-health", DataTable), ("health", "value"),
                  [(key, (key, value)) for key, value in rows])
