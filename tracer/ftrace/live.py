@@ -98,7 +98,8 @@ class TracefsSource:
             trace_clock=self.clock, tracefs_instance=self.inst.name,
             compile_s=0.0, attach_s=round(time.monotonic() - t0, 3))
         if self.clock != "mono":
-            self.meta["clock"] = f"ftrace:{self.clock}"
+            from ..clocks import import_clock
+            self.meta["clock"], self.meta["clock_note"] = import_clock(self.clock, False)
             self._notices.append(f"trace clock {self.clock}: timestamps are not CLOCK_MONOTONIC")
         self.buffer = IncrementalEventBuffer(self.meta)
         self.writer = RecordingWriter(output, self.meta, flush_interval_s=flush_interval_s) \
