@@ -6,6 +6,7 @@ each cell with `run_all` on the same frames.
 from __future__ import annotations
 
 import re
+import weakref
 
 import pandas as pd
 from textual.app import ComposeResult
@@ -110,10 +111,29 @@ def fill_table(table: DataTable, df: pd.DataFrame, rows: int = TABLE_ROWS,
 
 def set_rows(table: DataTable, columns, rows, max_width: int = 80) -> None:
     """Replace columns and rows; column widths are computed here from the text (never left to
-    the table's lazy auto-width, so a screenshot taken right after shows the final layout)."""
-    table.clear(columns=True)
-    for i, name in enumerate(columns):
-        width = max([len(name), *(len(r[1][i]) for r in rows)])
-        table.add_column(name, width=min(width, max_width), key=name)
-    for key, cells in rows:
-        table.add_row(*cells, key=key)
+    the table's lazy auto-width, so a screenshot taken right after shows the final layout).
+
+    A live source sends a snapshot several times a second and most cells stay the same: when the
+    columns, their widths and the row keys are unchanged, only the changed cells are updated
+    (and nothing at all when every cell is the same), instead of rebuilding the table."""
+    columns = tuple(columns)
+    rows = [(key, tuple(cells)) for key, cells in rows]
+    widths = tuple(min(max([len(name), *(len(r[1][i]) for r in rows)]), max_width)
+                   for i, name in enumerate(columns))
+    shown = _SHOWN.get(table)
+    if shown is not None and shown[0] == columns and shown[1] == widths \
+            and [k for k, _ in shown[2]] == [k for k, _ in rows]:
+        for (key, cells), (_, before) in zip(rows, shown[2]):
+            for name, cell, old in zip(columns, cells, before):
+                if cell != old:
+                    table.update_cell(key, name, cell)
+    else:
+        table.clear(columns=True)
+        for name, width in zip(columns, widths):
+            table.add_column(name, width=width, key=name)
+        for key, cells in rows:
+            table.add_row(*cells, key=key)
+    _SHOWN[table] = (columns, widths, rows)
+
+
+_SHOWN: "weakref.WeakKeyDictionary[DataTable, tuple]" = weakref.WeakKeyDictionary()
