@@ -36,10 +36,11 @@
 #define GS_STACK_ENTRIES 16384
 #endif
 #ifndef GS_RINGBUF_PAGES
-/* 16 MiB: ~100k records, i.e. a second of a heavy lock:contention flood, while the reader thread
- * sleeps 50 ms between drains and may stall on a decode or a disk write (4 MiB lost 0.2% of a
- * 60k events/s flood in CI) */
-#define GS_RINGBUF_PAGES 4096
+/* 64 MiB: ~420k records of 160 bytes. The reader decodes in Python; under QEMU/TCG (~15 us an
+ * event) it falls behind a sustained 150-190k events/s and catches up between bursts: 16 MiB lost
+ * 61,100 events over three back-to-back 10000-submit runs of benchmarks/guest_overhead.py, 64 MiB
+ * none (2026-11-25). 4 MiB lost 0.2% of a 60k events/s host flood in CI. */
+#define GS_RINGBUF_PAGES 16384
 #endif
 
 /* event types: probes/events.py TYPE_* has the same numbers */

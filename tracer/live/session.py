@@ -94,7 +94,7 @@ class BccSession:
         # Not epoll: every record wakes a poller, so at a few thousand events/s the reader would
         # wake (and decode) per record. Sleeping a fixed interval and then consuming whatever
         # is there makes each decode a real batch (the program submits with BPF_RB_NO_WAKEUP:
-        # no irq_work per record either); the 16 MiB ring buffer holds ~100k records before
+        # no irq_work per record either); the 64 MiB ring buffer holds ~420k records before
         # anything is lost (and losses are counted).
         if "GS_RINGBUF" in self.plan.defines and ringbuf.usable():
             # read from the map's memory, one numpy pass per drain (tracer/live/ringbuf.py)

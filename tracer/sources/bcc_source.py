@@ -36,13 +36,13 @@ STACK_ID_STRIDE = 1_000_000   # stack ids of the n-th program are offset by n * 
 MAX_TASKSTATS_TIDS = 256
 # The reader drains every POLL_MS. Each drain decodes per kind and appends per kind, a fixed
 # cost that under QEMU/TCG made 50 ms drains take seconds of CPU per run from the workload; the
-# 16 MiB ring buffer holds ~100k records, i.e. 200 ms at 500k events/s.
+# 64 MiB ring buffer holds ~420k records, i.e. 200 ms at 2M events/s.
 POLL_MS = 200
 # ... but a flood fills it faster (a host lock:contention flood: ~300k events/s, 48 MB/s, lost
 # 5-30% of its events with fixed 200 ms drains): after each drain the next one is due before the
 # rate just seen could fill a quarter of BUFFER_BYTES, never sooner than MIN_POLL_MS. BUFFER_BYTES
 # is the smallest buffer one CPU can fill: a perf buffer's 1024 pages per CPU (the ring buffer's
-# 16 MiB is shared by all CPUs).
+# 64 MiB is shared by all CPUs).
 BUFFER_BYTES = 4 << 20
 MIN_POLL_MS = 5
 TASKSTATS_RESCAN_S = 5.0      # which tasks are GPU-related: /proc scanned this often, not per tick
