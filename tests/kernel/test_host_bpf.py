@@ -401,3 +401,21 @@ def test_live_source_snapshot_for_the_tui(monkeypatch):
     assert snap.recorded("lock_contention") and not snap.recorded("resv_lock")
     assert len(snap["probe_status"]) == len(snap.probe_plan)
     assert src.notices() == [] or all("lost" not in n for n in src.notices())
+
+
+def test_record_buffer_mib_sizes_the_ring_buffer(tmp_path):
+    """`record --buffer-mib 8`: the program is built with an 8 MiB ring buffer (2048 pages), it
+    loads, and events arrive through it."""
+    _root_bpf()
+    from workloads import pipe_contention
+    from tracer.recording import open_recording
+    out = tmp_path / "small.gsrec"
+    env = dict(os.environ, BCC_KERNEL_SOURCE=headers("6.12"))
+    p, _ = _run_record(["-o", str(out), "--buffer-mib", "8", "--no-taskstats"], env,
+                       lambda: pipe_contention(1.0, writers=4, chunk=4096))
+    p.send_signal(signal.SIGTERM)
+    stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 0, stderr
+    with open_recording(out) as rec:
+        assert "-DGS_RINGBUF_PAGES=2048" in rec.meta["bpf_cflags"]
+        assert rec.summary().by_kind["lock_contention"] > 0

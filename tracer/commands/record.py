@@ -31,6 +31,7 @@ def register(sub) -> None:
                    help="walk the kernel stack at every reservation lock, not only those that "
                         "wait or run in reclaim: gives the holder's call site of each wait, at "
                         "the price of a stack walk per lock (the costliest part of a probe)")
+    add_buffer_option(p)
     p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
     p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
                    help="also sample taskstats of this task (repeatable)")
@@ -38,6 +39,26 @@ def register(sub) -> None:
                    help="bcc (BPF), ftrace (tracefs instance + kprobe_events, no BCC needed) or "
                         "auto: bcc when BCC can be imported, else ftrace (default)")
     p.set_defaults(func=run)
+
+
+def add_buffer_option(p) -> None:
+    """--buffer-mib, shared with `gemscope live`."""
+    p.add_argument("--buffer-mib", type=buffer_mib, default=None, metavar="MIB",
+                   help="BPF ring buffer size, a power of two (default 64): events that arrive "
+                        "faster than the reader drains wait here; when it is full they are lost "
+                        "(and counted)")
+
+
+def buffer_mib(text: str) -> int:
+    """argparse type of --buffer-mib: a power of two in MiB, else argparse's one-line error."""
+    import argparse
+    from ..errors import GemscopeError
+    from ..sources.bcc_source import check_buffer_mib
+    try:
+        return check_buffer_mib(int(text))
+    except (ValueError, GemscopeError) as e:
+        raise argparse.ArgumentTypeError(str(e) if isinstance(e, GemscopeError)
+                                         else f"{text!r} is not a whole number of MiB") from None
 
 
 def _use_ftrace(args) -> bool:

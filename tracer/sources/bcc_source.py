@@ -23,6 +23,7 @@ from probes.kallsyms import Kallsyms
 from probes.plan import DEFAULT_UNCONTENDED_NS, Plan, make_plan
 
 from .. import schema
+from ..errors import GemscopeError
 from ..frames import Frames
 from ..live import features as feat
 from ..live.decode import Decoder
@@ -45,6 +46,11 @@ POLL_MS = 200
 # 64 MiB is shared by all CPUs).
 BUFFER_BYTES = 4 << 20
 MIN_POLL_MS = 5
+# The BPF ring buffer, MiB: a power of two (the kernel's rule for its size). 64: under QEMU/TCG
+# the Python reader falls behind a sustained 150-190k events/s and catches up between bursts
+# (benchmarks/guest_overhead.py lost 61,100 events with 16 MiB, none with 64).
+DEFAULT_BUFFER_MIB = 64
+MAX_BUFFER_MIB = 1024
 TASKSTATS_RESCAN_S = 5.0      # which tasks are GPU-related: /proc scanned this often, not per tick
 
 
@@ -54,10 +60,12 @@ class BccSource:
     def __init__(self, output: str | None = None, *, uncontended_ns: int = DEFAULT_UNCONTENDED_NS,
                  taskstats: bool = True, extra_pids: tuple[int, ...] = (),
                  poll_ms: int = POLL_MS, all_lock_stacks: bool = False,
+                 buffer_mib: int = DEFAULT_BUFFER_MIB,
                  keep_events: bool = True):
         self.output = output
         self.uncontended_ns = uncontended_ns
         self.all_lock_stacks = all_lock_stacks
+        self.buffer_mib = check_buffer_mib(buffer_mib)
         # False (headless `gemscope record`): events go to the recording only, not also into
         # the in-memory buffer a TUI snapshots (it costs the reader ~1/4 of its decode time
         # and grows with the recording); snapshot() then has only what the buffer got before
@@ -97,6 +105,7 @@ class BccSource:
         plan.defines.update(_bench_defines())
         if self.all_lock_stacks:
             plan.defines["GS_ALL_LOCK_STACKS"] = True
+        plan.defines["GS_RINGBUF_PAGES"] = self.buffer_mib * 256     # 4 KiB pages
         return plan
 
     def start(self) -> None:
@@ -179,7 +188,8 @@ class BccSource:
             while not self._stop.is_set():
                 got = self._drain(wait_ms)
                 now = time.monotonic()
-                wait_ms, last_drain = next_wait_ms(got, now - last_drain, self.poll_ms), now
+                wait_ms, last_drain = next_wait_ms(got, now - last_drain, self.poll_ms,
+                                                   min(BUFFER_BYTES, self.buffer_mib << 20)), now
                 if now - last_tick >= 1.0:
                     last_tick = now
                     self._tick()
@@ -398,6 +408,14 @@ def _cflags(plan: Plan) -> list[str]:
 READER_NICE = -10
 
 
+def check_buffer_mib(mib: int) -> int:
+    """mib, or a one-line GemscopeError when it is not a power of two in 1..MAX_BUFFER_MIB."""
+    if not isinstance(mib, int) or mib < 1 or mib > MAX_BUFFER_MIB or mib & (mib - 1):
+        raise GemscopeError(f"--buffer-mib {mib}: the ring buffer must be a power of two "
+                            f"from 1 to {MAX_BUFFER_MIB} MiB")
+    return mib
+
+
 def _raise_priority() -> None:
     """The reader thread runs at nice READER_NICE (root only; silently kept otherwise): when the
     traced workload keeps every CPU busy, a reader at the workload's priority gets too little
@@ -408,12 +426,13 @@ def _raise_priority() -> None:
         pass
 
 
-def next_wait_ms(got_bytes: int, elapsed_s: float, poll_ms: int) -> int:
+def next_wait_ms(got_bytes: int, elapsed_s: float, poll_ms: int,
+                 buffer_bytes: int = BUFFER_BYTES) -> int:
     """How long the reader sleeps before its next drain: poll_ms, or less when the rate just seen
-    (got_bytes over elapsed_s) would fill a quarter of the ring buffer sooner."""
+    (got_bytes over elapsed_s) would fill a quarter of buffer_bytes sooner."""
     if got_bytes <= 0 or elapsed_s <= 0:
         return poll_ms
-    quarter_ms = 1000 * (BUFFER_BYTES / 4) / (got_bytes / elapsed_s)
+    quarter_ms = 1000 * (buffer_bytes / 4) / (got_bytes / elapsed_s)
     return int(max(MIN_POLL_MS, min(poll_ms, quarter_ms)))
 
 
@@ -424,13 +443,14 @@ def _first_line(e: BaseException) -> str:
 
 def open_live_source(args, *, keep_events: bool = True) -> BccSource:
     """A BccSource from parsed command-line arguments (`output`, `uncontended_ns`, `no_taskstats`,
-    `pids`, `all_lock_stacks`; all optional). keep_events=False for a headless recorder (no TUI
+    `pids`, `all_lock_stacks`, `buffer_mib`; all optional). keep_events=False for a headless recorder (no TUI
     snapshots). The caller calls start() and, at the end, stop()."""
     return BccSource(getattr(args, "output", None),
                      uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
                      taskstats=not getattr(args, "no_taskstats", False),
                      extra_pids=tuple(getattr(args, "pids", None) or ()),
                      all_lock_stacks=getattr(args, "all_lock_stacks", False),
+                     buffer_mib=getattr(args, "buffer_mib", None) or DEFAULT_BUFFER_MIB,
                      keep_events=keep_events)
 
 

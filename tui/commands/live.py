@@ -27,6 +27,8 @@ def register(sub) -> None:
                    help="recording written while tracing (default: gemscope-live.gsrec)")
     p.add_argument("--backend", choices=("auto", "bcc", "ftrace"), default="auto",
                    help="bcc (BPF), ftrace (tracefs, no BCC needed) or auto (default)")
+    from tracer.commands.record import add_buffer_option
+    add_buffer_option(p)
     p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
     p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
                    help="also sample taskstats of this task (repeatable)")
