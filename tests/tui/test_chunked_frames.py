@@ -60,6 +60,14 @@ def chunk_rows(request, monkeypatch):
     return request.param
 
 
+def _filled(batches, meta) -> EventBuffer:
+    """A buffer that received these batches in this order."""
+    buf = EventBuffer(meta)
+    for b in batches:
+        buf.append(b)
+    return buf
+
+
 @pytest.mark.parametrize("pieces,seed", [(1, 0), (4, 1), (9, 2)])
 def test_snapshots_equal_a_full_rebuild_whatever_the_arrival_order(fixture_path, chunk_rows,
                                                                    pieces, seed):
@@ -80,9 +88,7 @@ def test_an_old_snapshot_keeps_its_events_after_late_rows_arrive(fixture_path, c
     batches, meta = _batches(fixture_path)
     batches = _split(batches, 6)
     late, early = batches[len(batches) // 2:], batches[:len(batches) // 2]
-    buf = EventBuffer(meta)
-    for b in late:
-        buf.append(b)
+    buf = _filled(late, meta)
     first = buf.snapshot()                     # nothing built yet: its frames are lazy
     for b in early:                            # rows from before every row already held
         buf.append(b)
@@ -135,9 +141,7 @@ def _cuts(frames: Frames) -> list:
 def test_windows_of_a_snapshot_equal_the_mask_slice(fixture_path, chunk_rows):
     batches, meta = _batches(fixture_path)
     batches = _shuffled(_split(batches, 5), 7)
-    buf = EventBuffer(meta)
-    for b in batches:
-        buf.append(b)
+    buf = _filled(batches, meta)
     snap = buf.snapshot()
     full = frames_from_batches(batches, meta)
     for t0, t1 in _cuts(full):
@@ -170,9 +174,7 @@ def test_unsorted_plain_frames_still_window_by_time(fixture_frames):
 
 def test_counts_and_span_of_a_snapshot_build_no_frame(fixture_path, fixture_frames):
     batches, meta = _batches(fixture_path)
-    buf = EventBuffer(meta)
-    for b in batches:
-        buf.append(b)
+    buf = _filled(batches, meta)
     snap = buf.snapshot()
     assert snap.time_range_ns == fixture_frames.time_range_ns
     assert {k: snap.count(k) for k in snap.by_kind} == \
@@ -196,9 +198,7 @@ def test_a_column_of_a_snapshot_equals_the_frames_column_and_builds_no_frame(fix
                                                                              chunk_rows):
     batches, meta = _batches(fixture_path)
     batches = _shuffled(_split(batches, 3), 5)
-    buf = EventBuffer(meta)
-    for b in batches:
-        buf.append(b)
+    buf = _filled(batches, meta)
     full = frames_from_batches(batches, meta)
     snap = buf.snapshot()
     t = int(full["resv_lock"]["ts_ns"].iloc[len(full["resv_lock"]) // 2])
@@ -214,9 +214,7 @@ def test_a_column_of_a_snapshot_equals_the_frames_column_and_builds_no_frame(fix
 def test_worst_event_on_a_snapshot_reads_columns_only(fixture_path, fixture_frames):
     from tui.worst import WORST_BY_VIEW, worst_event
     batches, meta = _batches(fixture_path)
-    buf = EventBuffer(meta)
-    for b in batches:
-        buf.append(b)
+    buf = _filled(batches, meta)
     snap = buf.snapshot()
     for view in (*WORST_BY_VIEW, "events"):
         assert worst_event(snap, view) == worst_event(fixture_frames, view)

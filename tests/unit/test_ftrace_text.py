@@ -166,17 +166,21 @@ def test_to_frames_has_declared_columns(hand):
     assert f["free"]["size_bytes"].tolist() == [65536]
 
 
+# the kernel's "<stack trace>" lines with "=>" frames, and trace-cmd's kernel_stack event
+STACK_TEXT = (b"   bash-5 [001] d..1.  1.000001: contention_begin: 0x10 (flags=SPIN)\n"
+              b"   init-1 [000] d..1.  1.000001: contention_begin: 0x20 (flags=SPIN)\n"
+              b"   bash-5 [001] d..1.  1.000002: <stack trace>\n"
+              b" => __pv_queued_spin_lock_slowpath\n"
+              b" => _raw_spin_lock+0x3b\n"
+              b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n"
+              b"   init-1 [000] d..1.  1.000010: contention_end: 0x20 (ret=0)\n"
+              b"   init-1 [000] 1.000011: kernel_stack:         <stack trace >\n"
+              b"=> foo (ffffffff81000010)\n")
+
+
 def test_stack_trace_lines_attach_to_the_event_before_them():
     from tracer.ftrace.mapping import map_trace
-    text = (b"   bash-5 [001] d..1.  1.000001: contention_begin: 0x10 (flags=SPIN)\n"
-            b"   init-1 [000] d..1.  1.000001: contention_begin: 0x20 (flags=SPIN)\n"
-            b"   bash-5 [001] d..1.  1.000002: <stack trace>\n"
-            b" => __pv_queued_spin_lock_slowpath\n"
-            b" => _raw_spin_lock+0x3b\n"
-            b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n"
-            b"   init-1 [000] d..1.  1.000010: contention_end: 0x20 (ret=0)\n"
-            b"   init-1 [000] 1.000011: kernel_stack:         <stack trace >\n"
-            b"=> foo (ffffffff81000010)\n")
+    text = STACK_TEXT
     t = parse_text(text)
     assert t.bad_count == 0 and t.meta["import_stack_text_lines"] == 3
     assert t.events_in == 6

@@ -7,20 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from test_ftrace_text import STACK_TEXT as STACKS
 from tracer.ftrace.mapping import map_trace
 from tracer.ftrace.text import parse_text
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 HAND = (DATA / "handwritten-ftrace.txt").read_bytes()
-STACKS = (b"   bash-5 [001] d..1.  1.000001: contention_begin: 0x10 (flags=SPIN)\n"
-          b"   init-1 [000] d..1.  1.000001: contention_begin: 0x20 (flags=SPIN)\n"
-          b"   bash-5 [001] d..1.  1.000002: <stack trace>\n"
-          b" => __pv_queued_spin_lock_slowpath\n"
-          b" => _raw_spin_lock+0x3b\n"
-          b"   bash-5 [001] d..1.  1.000009: contention_end: 0x10 (ret=0)\n"
-          b"   init-1 [000] d..1.  1.000010: contention_end: 0x20 (ret=0)\n"
-          b"   init-1 [000] 1.000011: kernel_stack:         <stack trace >\n"
-          b"=> foo (ffffffff81000010)\n")
 # a non-ASCII line (replaced once per chunk), a CR line ending and a line that fails the
 # contention fast path in one chunk only (garbled flags): every chunk then takes the general path
 ODD = (b"\xff\xfe bad-1 [000] 3.0: contention_end: 0x10 (ret=0)\r\n"
