@@ -46,3 +46,14 @@ def rig_missing() -> str | None:
     if not shutil.which("qemu-system-x86_64"):
         return f"qemu-system-x86_64 missing: {SETUP_HINT}"
     return None
+
+
+def guest_abi(series: str) -> str:
+    """The rig's kernel ABI of `series` for a guest test; the test is skipped (failed under
+    GEMSCOPE_REQUIRE_KERNEL=1) when the rig is not set up or lacks that kernel."""
+    from tests.support import require
+    missing = rig_missing()
+    require(missing is None, f"QEMU rig not set up ({missing}): tests/kernel/rig/setup.sh")
+    abi = (kernels() or {}).get(series)
+    require(abi is not None, f"no {series} kernel in the rig")
+    return abi

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import require
 from tests.kernel import rig_paths
 from tests.kernel.guest import GuestError, build_module, run_guest_script
 
@@ -21,10 +20,7 @@ SCRIPT = Path(__file__).with_name("guest_late_module.py")
 
 
 def test_module_loaded_after_start_is_recorded_exactly():
-    missing = rig_paths.rig_missing()
-    require(missing is None, f"QEMU rig not set up ({missing}): tests/kernel/rig/setup.sh")
-    abi = (rig_paths.kernels() or {}).get("6.12")
-    require(abi is not None, "no 6.12 kernel in the rig")
+    abi = rig_paths.guest_abi("6.12")
     res = Path(tempfile.mkdtemp(prefix="gs-late-", dir="/tmp"))
     try:
         run_guest_script(abi, SCRIPT, [str(res), str(build_module(abi))], res, timeout=1400)

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import require
 from tests.kernel import rig_paths
 from tests.kernel.guest import GuestError, build_module, run_guest_script
 from tests.kernel.guest_live_tui import VIEWS, headline_rows
@@ -25,10 +24,7 @@ SCRIPT = Path(__file__).with_name("guest_live_tui.py")
 
 @pytest.fixture(scope="module")
 def live():
-    missing = rig_paths.rig_missing()
-    require(missing is None, f"QEMU rig not set up ({missing}): tests/kernel/rig/setup.sh")
-    abi = (rig_paths.kernels() or {}).get("6.12")
-    require(abi is not None, "no 6.12 kernel in the rig")
+    abi = rig_paths.guest_abi("6.12")
     res = Path(tempfile.mkdtemp(prefix="gs-live-tui-", dir="/tmp"))
     try:
         run_guest_script(abi, SCRIPT, [str(res), str(build_module(abi)), json.dumps(PARAMS),
