@@ -51,6 +51,7 @@ MIN_POLL_MS = 5
 # (benchmarks/guest_overhead.py lost 61,100 events with 16 MiB, none with 64).
 DEFAULT_BUFFER_MIB = 64
 MAX_BUFFER_MIB = 1024
+READER_NICE = -10             # the reader thread's priority (root): see _raise_priority
 TASKSTATS_RESCAN_S = 5.0      # which tasks are GPU-related: /proc scanned this often, not per tick
 
 
@@ -185,11 +186,11 @@ class BccSource:
         cpu0 = time.thread_time()
         try:
             wait_ms, last_drain = self.poll_ms, time.monotonic()
+            budget = min(BUFFER_BYTES, self.buffer_mib << 20)   # bytes one CPU can fill
             while not self._stop.is_set():
                 got = self._drain(wait_ms)
                 now = time.monotonic()
-                wait_ms, last_drain = next_wait_ms(got, now - last_drain, self.poll_ms,
-                                                   min(BUFFER_BYTES, self.buffer_mib << 20)), now
+                wait_ms, last_drain = next_wait_ms(got, now - last_drain, self.poll_ms, budget), now
                 if now - last_tick >= 1.0:
                     last_tick = now
                     self._tick()
@@ -405,9 +406,6 @@ def _cflags(plan: Plan) -> list[str]:
     return cflags(plan.defines)
 
 
-READER_NICE = -10
-
-
 def check_buffer_mib(mib: int) -> int:
     """mib, or a one-line GemscopeError when it is not a power of two in 1..MAX_BUFFER_MIB."""
     if not isinstance(mib, int) or mib < 1 or mib > MAX_BUFFER_MIB or mib & (mib - 1):
@@ -443,8 +441,8 @@ def _first_line(e: BaseException) -> str:
 
 def open_live_source(args, *, keep_events: bool = True) -> BccSource:
     """A BccSource from parsed command-line arguments (`output`, `uncontended_ns`, `no_taskstats`,
-    `pids`, `all_lock_stacks`, `buffer_mib`; all optional). keep_events=False for a headless recorder (no TUI
-    snapshots). The caller calls start() and, at the end, stop()."""
+    `pids`, `all_lock_stacks`, `buffer_mib`; all optional). keep_events=False for a headless
+    recorder (no TUI snapshots). The caller calls start() and, at the end, stop()."""
     return BccSource(getattr(args, "output", None),
                      uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
                      taskstats=not getattr(args, "no_taskstats", False),
