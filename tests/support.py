@@ -21,3 +21,17 @@ def require(ok: bool, reason: str) -> None:
     if os.environ.get("GEMSCOPE_REQUIRE_KERNEL") == "1":
         pytest.fail(f"required but unavailable: {reason}")
     pytest.skip(reason)
+
+
+def require_tracefs(tracefs: str = "/sys/kernel/tracing") -> None:
+    """Root and a mounted tracefs with instances. gemscope's live commands mount tracefs
+    themselves when it is not (a freshly booted machine often has it unmounted); the tests that
+    look at tracefs before running one do the same, through the same function."""
+    require(os.geteuid() == 0, "needs root")
+    if not os.path.isdir(f"{tracefs}/instances"):
+        from tracer.live import features
+        try:
+            features.ensure_tracefs()
+        except features.SetupError:
+            pass
+    require(os.path.isdir(f"{tracefs}/instances"), "no tracefs instances")

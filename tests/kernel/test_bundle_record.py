@@ -9,6 +9,7 @@ import pytest
 
 from tracer.bundle import open_and_verify, read_text_part
 from tracer.cli import main
+from tests.support import require_tracefs
 
 pytestmark = pytest.mark.kernel
 TRACEFS = "/sys/kernel/tracing"
@@ -25,8 +26,7 @@ def require(ok: bool, reason: str) -> None:
 
 
 def test_bundle_create_record_on_this_host(tmp_path, capsys):
-    require(os.geteuid() == 0, "needs root")
-    require(os.path.isdir(f"{TRACEFS}/instances"), "no tracefs instances")
+    require_tracefs(TRACEFS)
     require(os.path.exists(f"{TRACEFS}/events/lock/contention_begin/format"),
             "no lock:contention_begin tracepoint")
     out = str(tmp_path / "live.gsbundle")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ROOT, require
+from tests.support import ROOT, require, require_tracefs
 from tests.ftrace_capture import (can_capture, canonical, capture_tracedat, event_lines, report_text,
                                   workload)
 
@@ -23,8 +23,7 @@ TRACEFS = "/sys/kernel/tracing"
 
 
 def _need_tracefs():
-    require(os.geteuid() == 0, "needs root")
-    require(os.path.isdir(f"{TRACEFS}/instances"), "no tracefs instances")
+    require_tracefs(TRACEFS)
 
 
 def _ours() -> list[str]:
