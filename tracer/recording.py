@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
-from . import schema
+from . import raw_records, schema
 from .errors import RecordingError
 
 META_KEY = b"gemscope"
@@ -58,6 +58,7 @@ class RecordingWriter:
         self._file.flush()
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._last_flush = clock()
         self.events_written = 0
         self.closed = False
@@ -76,6 +77,18 @@ class RecordingWriter:
         self._pending_rows += n
         self.flush_if_due()
 
+    def append_raw(self, ts_ns: int, records: bytes, context: str) -> None:
+        """One drain of BPF records, stored undecoded (tracer/raw_records.py decodes them when
+        the recording is read)."""
+        if not records:
+            return
+        self._pending.setdefault(schema.RAW_KIND, []).append(
+            {"ts_ns": [ts_ns], "cpu": [0], "pid": [0], "tid": [0], "comm": [""],
+             "raw_records": [records], "raw_context": [context]})
+        self._pending_rows += 1
+        self._pending_bytes += len(records)
+        self.flush_if_due()
+
     def append_rows(self, kind: str, rows: Iterable[Mapping[str, Any]]) -> None:
         """Convenience for small amounts of events given as dicts (missing fields are null)."""
         rows = list(rows)
@@ -85,7 +98,8 @@ class RecordingWriter:
         self.append(kind, {c: [r.get(c) for r in rows] for c in names})
 
     def flush_if_due(self) -> None:
-        if self._clock() - self._last_flush >= self._flush_interval_s or self._pending_rows > 262144:
+        if self._clock() - self._last_flush >= self._flush_interval_s or \
+                self._pending_rows > 262144 or self._pending_bytes > 256 << 20:
             self.flush()
 
     def flush(self) -> None:
@@ -94,6 +108,7 @@ class RecordingWriter:
             self.events_written += sum(len(c["ts_ns"]) for c in chunks)
         self._pending.clear()
         self._pending_rows = 0
+        self._pending_bytes = 0
         self._file.flush()
         self._last_flush = self._clock()
 
@@ -180,6 +195,7 @@ class Recording:
         if self._consumed:
             raise RecordingError(f"{self.path}: batches can be read once per open_recording()")
         self._consumed = True
+        self._raw = raw_records.RawExpander()
         if columns_of_kind is not None:
             yield from self._iter_projected(columns_of_kind)
             return
@@ -194,11 +210,27 @@ class Recording:
                 return
             try:   # a damaged body (bad offsets, invalid UTF-8) must not reach pandas/numpy
                 batch.validate(full=True)
-            except pa.ArrowException as e:
-                self.truncated = True
-                self.truncation_error = "damaged batch: " + (str(e).splitlines() or ["?"])[0][:180]
+                out = self._expanded(batch, batch.schema)
+            except (pa.ArrowException, RecordingError) as e:
+                self._damaged(e, "damaged batch: ")
                 return
-            yield batch
+            yield from out
+
+    def _expanded(self, batch: pa.RecordBatch, sch: pa.Schema, columns_of_kind=None
+                  ) -> list[pa.RecordBatch]:
+        """The batch as read, or, for raw BPF records, the events they hold: one batch per kind
+        with the schema `sch` (or with "kind" and columns_of_kind(kind) when given)."""
+        if not raw_records.is_raw(batch):
+            if "stack" in raw_records.kinds_of(batch):
+                self._raw.note_stacks(batch)
+            return [batch]
+        out = []
+        for kind, cols in self._raw.expand(batch):
+            if columns_of_kind is not None:
+                want = {"kind", *columns_of_kind(kind)}
+                sch = pa.schema([f for f in self._reader.schema if f.name in want])
+            out.append(_batch(kind, [cols], sch))
+        return out
 
     def _damaged(self, e: BaseException, prefix: str = "") -> None:
         self.truncated = True
@@ -231,14 +263,24 @@ class Recording:
                 data = pa.py_buffer(head.to_pybytes() + msg.serialize().to_pybytes())
                 kinds = _one_batch(data, [kind_i]).column(0)
                 names = {"kind"}
-                for k in pc.unique(kinds).drop_null().to_pylist():
+                found = pc.unique(kinds).drop_null().to_pylist()
+                for k in found:
+                    if k == schema.RAW_KIND:   # decoded below: read the stored records
+                        names.update(("ts_ns", "raw_records", "raw_context"))
+                        continue
                     names.update(columns_of_kind(k))
+                    if k == "stack":           # the frames raw records' callers come from
+                        names.update(("stack_id", "frames"))
                 batch = _one_batch(data, sorted(index[n] for n in names if n in index))
                 batch.validate(full=True)
-            except (pa.ArrowException, OSError, StopIteration) as e:
+                out = self._expanded(batch, batch.schema, columns_of_kind)
+                if "stack" in found:
+                    want = {"kind", *columns_of_kind("stack")}
+                    out = [b.select([n for n in b.schema.names if n in want]) for b in out]
+            except (pa.ArrowException, OSError, StopIteration, RecordingError) as e:
                 self._damaged(e, "damaged batch: ")
                 return
-            yield batch
+            yield from out
 
     def read_table(self) -> pa.Table:
         return pa.Table.from_batches(list(self.iter_batches()), schema=self._reader.schema)

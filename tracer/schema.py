@@ -196,9 +196,23 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 )}
 
 
+# Storage only, never an event kind: `gemscope record` stores the BPF program's records as it
+# read them (one row per drain: the bytes, and a JSON context with the record size, the stack id
+# offset and the shrinker symbols first seen), and reading the recording turns each such row back
+# into events of the kinds above (tracer/raw_records.py). Decoding later instead of while tracing
+# takes ~10x less of the traced machine's CPU; no analysis ever sees this kind.
+RAW_KIND = "bpf_raw"
+STORAGE_FIELDS: tuple[Field, ...] = (
+    _f("raw_records", pa.large_binary(), "bpf_raw: struct gs_event records, back to back"),
+    _f("raw_context", pa.string(), "bpf_raw: JSON {record_size, stack_offset, symbols}"),
+)
+
+
 def arrow_schema(metadata: dict[bytes, bytes] | None = None) -> pa.Schema:
-    """The on-disk schema: common columns first, then every field once, all nullable."""
-    return pa.schema([pa.field(f.name, f.type) for f in FIELDS.values()], metadata=metadata)
+    """The on-disk schema: common columns first, then every field once, all nullable, then the
+    storage columns of raw records."""
+    return pa.schema([pa.field(f.name, f.type) for f in FIELDS.values()] +
+                     [pa.field(f.name, f.type) for f in STORAGE_FIELDS], metadata=metadata)
 
 
 def kind_columns(kind: str) -> tuple[str, ...]:

@@ -65,10 +65,13 @@ class Decoder:
     keeps ids of successive BPF programs (re-attached after a module load) apart."""
 
     def __init__(self, stack_frames: Callable[[int], list[str]] | None = None,
-                 symbol: Callable[[int], str] | None = None, stack_offset: int = 0):
+                 symbol: Callable[[int], str] | None = None, stack_offset: int = 0,
+                 emit_stacks: bool = True):
         self.stack_frames = stack_frames
         self.symbol = symbol
         self.stack_offset = stack_offset
+        # False when decoding a recording's raw records: their stacks were stored when recorded
+        self.emit_stacks = emit_stacks
         self._stacks: dict[int, list[str]] = {}
         self._symbols: dict[int, str] = {}
         self._fresh: list[int] = []   # stack ids first seen in the current batch
@@ -87,10 +90,32 @@ class Decoder:
             if kind is None:
                 continue
             out[kind] = self._columns(kind, arr[types == t])
-        new_stacks = self._new_stacks(arr)
+        new_stacks = self._new_stacks(arr) if self.emit_stacks else None
         if new_stacks is not None:
             out["stack"] = new_stacks
         return out
+
+    def index(self, raw: bytes | bytearray | memoryview
+              ) -> tuple[dict[str, object] | None, dict[int, str], dict[str, int]]:
+        """The light pass of a recorder that stores raw records (decoded when read back): the
+        stack events of stack ids first seen here (symbolized now, while the BPF stack map
+        exists), the shrinker callback addresses first seen here with their names, and the
+        records per kind. A few numpy passes over two columns, no per-kind columns."""
+        n = len(raw) // ev.EVENT_SIZE
+        if n == 0:
+            return None, {}, {}
+        arr = np.frombuffer(raw, dtype=ev.EVENT_DTYPE, count=n)
+        self.decoded += n
+        types = arr["type"]
+        per_type = np.bincount(types, minlength=len(ev.TYPES) + 1)
+        counts = {ev.TYPES[t]: int(c) for t, c in enumerate(per_type)
+                  if c and t in ev.TYPES}
+        symbols: dict[int, str] = {}
+        if counts.get("shrink_slab"):
+            for addr in np.unique(arr["a0"][types == ev.TYPE_OF["shrink_slab"]]):
+                if int(addr) not in self._symbols:
+                    symbols[int(addr)] = self._symbol(int(addr))
+        return self._new_stacks(arr), symbols, counts
 
     # ---- per kind ----
     def _columns(self, kind: str, a: np.ndarray) -> dict[str, object]:
