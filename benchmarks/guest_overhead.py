@@ -8,8 +8,9 @@ Prints, per workload size: submits/s for each mode and the slowdown against no t
 gemscope also the events it decoded per second of workload, the events the kernel dropped
 (lost), the last size being the highest rate tried, the reader thread's CPU time and the attach
 rungs used (fentry/fexit vs kprobes). No tracing is measured before AND after the traced runs (the
-host is shared: the two show the drift). --breakdown adds, at the largest size, gemscope with its
-kernel functions forced onto kprobes (GEMSCOPE_NO_FENTRY), without stack walks
+host is shared: the two show the drift). --breakdown adds, at the largest size, gemscope decoding while it
+records (GEMSCOPE_LIVE_DECODE, as before raw recordings), with its kernel functions forced onto
+kprobes (GEMSCOPE_NO_FENTRY), without stack walks
 (GS_BENCH_NO_STACKS) and without stacks nor output (GS_BENCH_NO_EMIT): the cost of each part.
 TCG makes every figure slower than real hardware; the RATIOS are what this measures. Needs
 tests/kernel/rig/setup.sh.
@@ -132,7 +133,8 @@ def guest(a) -> None:
 
 
 # (label, extra environment of `gemscope record`) for --breakdown
-BREAKDOWN = (("kprobes", {"GEMSCOPE_NO_FENTRY": "1"}),
+BREAKDOWN = (("decoded_live", {"GEMSCOPE_LIVE_DECODE": "1"}),
+             ("kprobes", {"GEMSCOPE_NO_FENTRY": "1"}),
              ("no_stacks", {"GEMSCOPE_BPF_BENCH": "GS_BENCH_NO_STACKS"}),
              ("no_stacks_no_emit", {"GEMSCOPE_BPF_BENCH": "GS_BENCH_NO_STACKS,GS_BENCH_NO_EMIT"}))
 

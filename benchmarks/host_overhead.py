@@ -7,7 +7,10 @@ to the QEMU rig):
         .venv/bin/python benchmarks/host_overhead.py [--seconds 3]
 
 Prints:
-  1. pure decode speed: synthetic raw ring-buffer records -> schema columns (events/s);
+  1. recorder cost per record, synthetic records in 10k-record drains written to a recording:
+     decoded while recording (Decoder.decode + RecordingWriter.append, GEMSCOPE_LIVE_DECODE=1)
+     vs stored raw (Decoder.index + append_raw, what `gemscope record` does), and the decode
+     alone (what the TUI's live view and reading a raw recording pay);
   2. the ring-buffer callback's per-record copy cost (records/s);
   3. the pipe-contention workload's throughput with no tracing, with `gemscope record`, and with
      a peer tool on the same tracepoint (bcc's trace-bpfcc 't:lock:contention_begin', which also
@@ -69,6 +72,30 @@ def bench_decode(total: int = 1_000_000, batch: int = 10_000) -> float:
     for off in range(0, len(raw), step):
         d.decode(memoryview(raw)[off:off + step])
     return total / (time.perf_counter() - t0)
+
+
+def bench_store(raw_mode: bool, total: int = 1_000_000, batch: int = 10_000) -> float:
+    """Recorder CPU per record (ns): one drain after another into a recording on disk."""
+    from tracer import raw_records
+    from tracer.recording import RecordingWriter
+    raw = synthetic(total, np.random.default_rng(1))
+    frames = {i: [f"fn{i}+0x10", f"caller{i % 7}+0x2c"] for i in range(200)}
+    d = Decoder(stack_frames=lambda i: frames[i], symbol=lambda a: "super_cache_scan")
+    step = batch * ev.EVENT_SIZE
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.process_time()
+        with RecordingWriter(f"{tmp}/b.gsrec", {"source": "bench"}) as w:
+            for off in range(0, len(raw), step):
+                drain = raw[off:off + step]
+                if raw_mode:
+                    stacks, symbols, _ = d.index(drain)
+                    if stacks is not None:
+                        w.append("stack", stacks)
+                    w.append_raw(0, drain, raw_records.context_json(ev.EVENT_SIZE, 0, symbols))
+                else:
+                    for kind, cols in d.decode(drain).items():
+                        w.append(kind, cols)
+        return (time.process_time() - t0) / total * 1e9
 
 
 def bench_callback(n: int = 1_000_000) -> float:
@@ -135,6 +162,9 @@ def main() -> int:
     bench_decode(20_000)   # warm-up: imports, first-call caches
     print(f"decode   {statistics.median(bench_decode() for _ in range(3)) / 1e6:.2f} M events/s "
           "(synthetic records, 10k per batch, median of 3)")
+    for label, mode in (("decoded while recording", False), ("stored raw (record)", True)):
+        print(f"recorder {label:24} {statistics.median(bench_store(mode) for _ in range(3)):6.0f}"
+              " ns CPU per record (median of 3)")
     print(f"callback {bench_callback() / 1e6:.2f} M records/s (ring-buffer copy, per record)")
     if os.geteuid() != 0:
         print("live part skipped: needs root")

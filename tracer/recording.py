@@ -58,7 +58,6 @@ class RecordingWriter:
         self._file.flush()
         self._pending: dict[str, list[dict[str, Any]]] = {}
         self._pending_rows = 0
-        self._pending_bytes = 0
         self._last_flush = clock()
         self.events_written = 0
         self.closed = False
@@ -79,14 +78,17 @@ class RecordingWriter:
 
     def append_raw(self, ts_ns: int, records: bytes, context: str) -> None:
         """One drain of BPF records, stored undecoded (tracer/raw_records.py decodes them when
-        the recording is read)."""
+        the recording is read). Written as its own batch right away, after what is pending
+        (the stack events it refers to come first), without copying the bytes."""
         if not records:
             return
-        self._pending.setdefault(schema.RAW_KIND, []).append(
-            {"ts_ns": [ts_ns], "cpu": [0], "pid": [0], "tid": [0], "comm": [""],
-             "raw_records": [records], "raw_context": [context]})
-        self._pending_rows += 1
-        self._pending_bytes += len(records)
+        self._write_pending()
+        data = pa.py_buffer(records)
+        offsets = pa.py_buffer(np.array([0, len(records)], np.int64))
+        cols = {"ts_ns": [ts_ns], "cpu": [0], "pid": [0], "tid": [0], "comm": [""],
+                "raw_records": pa.Array.from_buffers(pa.large_binary(), 1, [None, offsets, data]),
+                "raw_context": [context]}
+        self._writer.write_batch(_batch(schema.RAW_KIND, [cols], self._schema))
         self.flush_if_due()
 
     def append_rows(self, kind: str, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -98,19 +100,20 @@ class RecordingWriter:
         self.append(kind, {c: [r.get(c) for r in rows] for c in names})
 
     def flush_if_due(self) -> None:
-        if self._clock() - self._last_flush >= self._flush_interval_s or \
-                self._pending_rows > 262144 or self._pending_bytes > 256 << 20:
+        if self._clock() - self._last_flush >= self._flush_interval_s or self._pending_rows > 262144:
             self.flush()
 
     def flush(self) -> None:
+        self._write_pending()
+        self._file.flush()
+        self._last_flush = self._clock()
+
+    def _write_pending(self) -> None:
         for kind, chunks in self._pending.items():
             self._writer.write_batch(_batch(kind, chunks, self._schema))
             self.events_written += sum(len(c["ts_ns"]) for c in chunks)
         self._pending.clear()
         self._pending_rows = 0
-        self._pending_bytes = 0
-        self._file.flush()
-        self._last_flush = self._clock()
 
     def close(self) -> None:
         if self.closed:
