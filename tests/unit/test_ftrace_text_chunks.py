@@ -37,6 +37,29 @@ def test_any_chunk_size_gives_the_whole_pass(chunk):
     assert _dump(parse_text(TEXT, chunk_bytes=chunk)) == _dump(whole)
 
 
+@pytest.mark.parametrize("workers", [1, 2, 3, 5])
+@pytest.mark.parametrize("chunk", [7, 300])
+def test_threads_give_the_one_thread_pass(chunk, workers):
+    """Runs of chunks parsed by threads, each from its own line number, merged in order."""
+    one = parse_text(TEXT * 3, chunk_bytes=1 << 30, workers=1)
+    seen = []
+    got = parse_text(TEXT * 3, chunk_bytes=chunk, workers=workers,
+                     progress=lambda done, total: seen.append((done, total)))
+    assert _dump(got) == _dump(one)
+    assert seen[0] == (0, len(TEXT * 3)) and seen[-1] == (len(TEXT * 3), len(TEXT * 3))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_threads_keep_the_first_bad_lines_only(monkeypatch):
+    from tracer.ftrace import text
+    monkeypatch.setattr(text, "MAX_BAD_LINES_KEPT", 5)
+    bad = b"".join(b"not an event %d\n" % i for i in range(40))
+    one = parse_text(bad, chunk_bytes=1 << 30, workers=1)
+    two = parse_text(bad, chunk_bytes=64, workers=2)
+    assert one.bad_lines == two.bad_lines == [1, 2, 3, 4, 5]
+    assert one.bad_count == two.bad_count == 40
+
+
 def test_whole_pass_values_of_the_mixed_text():
     t = parse_text(TEXT, chunk_bytes=50)
     assert t.events_in == 30 + 6 + 30 + 2 + 6          # a stack is an event, its frames are not

@@ -13,6 +13,7 @@ lines become lost counts.
 """
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 
@@ -54,9 +55,10 @@ CHUNK_BYTES = 4 << 20   # lines are parsed in chunks of about this size: the scr
                         # in cache and are reused instead of faulting in fresh memory per column
 
 
-def parse_text(data: bytes, progress=None, chunk_bytes: int = CHUNK_BYTES) -> RawTrace:
+def parse_text(data: bytes, progress=None, chunk_bytes: int = CHUNK_BYTES,
+               workers: int | None = None) -> RawTrace:
     """All events of an ftrace text held in memory (see parse_buffer)."""
-    return parse_buffer(_padded(data), len(data), progress, chunk_bytes)
+    return parse_buffer(_padded(data), len(data), progress, chunk_bytes, workers)
 
 
 def _padded(data: bytes) -> np.ndarray:
@@ -105,29 +107,99 @@ def _chunk_end(a: np.ndarray, lo: int, end: int, chunk_bytes: int) -> int:
 
 
 def parse_buffer(a: np.ndarray, n_data: int, progress=None,
-                 chunk_bytes: int = CHUNK_BYTES) -> RawTrace:
+                 chunk_bytes: int = CHUNK_BYTES, workers: int | None = None) -> RawTrace:
     """All events of an ftrace text in a padded buffer (read_padded); bad lines are counted
     with their line numbers, never raised. Chunks end at newlines, so every line is parsed with
-    the same bytes around it as in one pass over the whole buffer."""
-    trace = RawTrace()
-    parts = _Parts()
+    the same bytes around it as in one pass over the whole buffer.
+
+    With several CPUs the chunks are split into `workers` contiguous runs parsed by threads
+    (numpy and Arrow release the GIL inside their loops): each run starts at the line number
+    counted for it beforehand and keeps its own parts and bookkeeping, merged in file order, so
+    the result is the same as one thread's (tests/unit/test_ftrace_text_chunks.py)."""
     end = PAD + n_data                        # a[end] is the newline read_padded put there
-    scratch = np.empty(min(n_data, chunk_bytes) + 65536 + 2 * PAD + 2, bool)
-    lo, line0 = PAD, 0
-    if progress:
-        progress(0, max(n_data, 1))
+    bounds, lo = [], PAD
     while lo < end or lo == PAD:
         hi = _chunk_end(a, lo, end, chunk_bytes)      # a[hi - 1] is a newline
+        bounds.append((lo, hi))
+        lo = hi
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
+    workers = max(1, min(workers, len(bounds)))
+    if progress:
+        progress(0, max(n_data, 1))
+    if workers == 1:
+        runs = [_parse_run(a, bounds, 0, n_data, progress)]
+    else:
+        runs = _parse_parallel(a, bounds, workers, n_data, progress)
+    trace, parts = runs[0]
+    for t, p in runs[1:]:
+        _absorb(trace, parts, t, p)
+    _merge(trace, parts)
+    return trace
+
+
+MAX_WORKERS = 2   # more threads gain little: the GIL is held between numpy calls
+
+
+def _parse_run(a: np.ndarray, bounds: list, line0: int, n_data: int, progress,
+               lock=None) -> tuple[RawTrace, "_Parts"]:
+    """Parse the chunks `bounds` (consecutive (lo, hi)), the first starting at line line0 + 1."""
+    trace, parts = RawTrace(), _Parts()
+    size = max((hi - lo for lo, hi in bounds), default=0)
+    scratch = np.empty(min(size, n_data + 1) + 65536 + 2 * PAD + 2, bool)
+    for lo, hi in bounds:
         n = hi - 1 - lo
         view = a[lo - PAD:hi + PAD]
         if len(scratch) < len(view):
             scratch = np.empty(len(view), bool)
         line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts, (a, lo - PAD))
-        lo = hi
         if progress:
-            progress(min(lo - PAD, n_data), max(n_data, 1))
-    _merge(trace, parts)
-    return trace
+            if lock is None:
+                progress(min(hi - PAD, n_data), max(n_data, 1))
+            else:
+                with lock:
+                    progress(hi - lo, None)
+    return trace, parts
+
+
+def _parse_parallel(a, bounds, workers, n_data, progress) -> list:
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    # contiguous runs of about equal bytes, each starting at its own line number
+    sizes = np.array([hi - lo for lo, hi in bounds], np.int64)
+    cut = np.searchsorted(np.cumsum(sizes), np.arange(1, workers) * sizes.sum() / workers)
+    edges = [0, *sorted(set(int(c) + 1 for c in cut if c + 1 < len(bounds))), len(bounds)]
+    runs = [bounds[i:j] for i, j in zip(edges, edges[1:]) if j > i]
+    line0 = [0]
+    for run in runs[:-1]:
+        line0.append(line0[-1] + int(np.count_nonzero(a[run[0][0]:run[-1][1]] == 10)))
+    lock, done = threading.Lock(), [0]
+
+    def advance(nbytes, _):
+        done[0] += nbytes
+        progress(min(done[0], n_data), max(n_data, 1))
+
+    with ThreadPoolExecutor(len(runs), thread_name_prefix="gemscope-text") as pool:
+        futures = [pool.submit(_parse_run, a, run, l0, n_data, advance if progress else None,
+                               lock) for run, l0 in zip(runs, line0)]
+        return [f.result() for f in futures]
+
+
+def _absorb(trace: RawTrace, parts: "_Parts", t: RawTrace, p: "_Parts") -> None:
+    """Add a later run's results to the earlier runs' (file order kept)."""
+    trace.events_in += t.events_in
+    trace.bad_count += t.bad_count
+    trace.bad_lines.extend(t.bad_lines[:max(0, MAX_BAD_LINES_KEPT - len(trace.bad_lines))])
+    for cpu, n in t.lost_by_cpu.items():
+        trace.lost_by_cpu[cpu] = trace.lost_by_cpu.get(cpu, 0) + n
+    for k, v in t.meta.items():
+        trace.meta[k] = trace.meta.get(k, 0) + v if isinstance(v, int) else v
+    for name, ps in p.by_name.items():
+        parts.by_name.setdefault(name, []).extend(ps)
+    parts.stk += p.stk
+    parts.frames += p.frames
+    parts.ev_lines += p.ev_lines
+    parts.ev_cpu += p.ev_cpu
 
 
 def _parse_chunk(a, n_data, mask, line0, trace, parts, origin) -> int:
