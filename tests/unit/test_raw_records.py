@@ -210,3 +210,18 @@ def test_random_records_decode_or_are_refused_never_crash(tmp_path):
         known = int(np.isin(arr["type"], list(ev.TYPES)).sum())
         decoded = sum(f.count(k) for k in f.by_kind)
         assert decoded == known or (not small and rec.truncated and decoded == 0)
+
+
+def test_redacted_copy_of_a_raw_recording_holds_no_raw_bytes(tmp_path):
+    """A bug-report bundle with --redact-comm: the raw rows come out decoded and redacted, so no
+    task name survives inside record bytes."""
+    from tracer.bundle.redact import Redactor, redact_recording
+    _write_raw(tmp_path / "raw.gsrec", _drains())
+    redact_recording(str(tmp_path / "raw.gsrec"), str(tmp_path / "red.gsrec"),
+                     Redactor(tasks=True, paths=False))
+    assert b"gs-submit" not in (tmp_path / "red.gsrec").read_bytes()
+    table = open_recording(tmp_path / "red.gsrec").read_table()
+    assert schema.RAW_KIND not in table.column("kind").to_pylist()
+    f = load_frames(tmp_path / "red.gsrec")
+    assert f.count("resv_lock") == 3
+    assert set(f["resv_lock"]["comm"].astype(str)) == {"task-001", "task-002"}
