@@ -12,7 +12,11 @@ host is shared: the two show the drift). --breakdown adds, at the largest size, 
 records (GEMSCOPE_LIVE_DECODE, as before raw recordings), with its kernel functions forced onto
 kprobes (GEMSCOPE_NO_FENTRY), without stack walks
 (GS_BENCH_NO_STACKS) and without stacks nor output (GS_BENCH_NO_EMIT): the cost of each part.
-TCG makes every figure slower than real hardware; the RATIOS are what this measures. Needs
+With kernel.bpf_stats_enabled (on for the whole guest run, for both tools alike) it also prints
+each tool's BPF programs' own run time per submit and per program run (benchmarks/
+bpf_prog_stats.py): the tool's probe cost without the host's load drift that moves the
+throughput figures by 2-3x between runs. TCG makes every figure slower than real hardware; the
+RATIOS are what this measures. Needs
 tests/kernel/rig/setup.sh.
 """
 from __future__ import annotations
@@ -29,6 +33,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bpf_prog_stats import BpfStats, totals  # noqa: E402
+
+STATS: BpfStats | None = None
 
 CTL = Path("/sys/kernel/debug/gemscope_kmod/ctl")
 COUNTERS = Path("/sys/kernel/debug/gemscope_kmod/counters")
@@ -68,6 +77,8 @@ def _best(n: int, reps: int) -> tuple[float, int, int]:
 
 
 def _start_bg(cmd: list[str], log: Path, ready, timeout: float = 600, env: dict | None = None):
+    """Start a tracer; returns (process, log file, ids of the BPF programs it loaded)."""
+    ids0 = set(BpfStats.snapshot())
     f = open(log, "w")
     # unbuffered: funclatency prints its "Tracing ..." line to stdout, block-buffered into a file
     p = subprocess.Popen(cmd, stdout=f, stderr=subprocess.STDOUT,
@@ -79,7 +90,18 @@ def _start_bg(cmd: list[str], log: Path, ready, timeout: float = 600, env: dict 
             raise RuntimeError(f"{cmd[0]} did not start: {log.read_text()[-1500:]}")
         time.sleep(0.5)
     time.sleep(2)
-    return p, f
+    return p, f, set(BpfStats.snapshot()) - ids0
+
+
+def _bpf_cost(progs: set, n: int, reps: int, run) -> tuple[object, dict]:
+    """run() under the kernel's BPF run-time accounting, restricted to the tool's programs:
+    its result, and the BPF ns and program runs per submit."""
+    before = BpfStats.snapshot()
+    result = run()
+    delta = {k: v for k, v in STATS.since(before).items() if k in progs}
+    t, c = totals(delta)
+    return result, {"bpf_ns_per_submit": t / (n * reps), "bpf_runs_per_submit": c / (n * reps),
+                    "bpf_ns_per_run": t / c if c else None}
 
 
 def _stop(p, f) -> None:
@@ -97,6 +119,8 @@ def _events_in(path: Path, t0: int, t1: int) -> int:
 
 
 def guest(a) -> None:
+    global STATS
+    STATS = BpfStats().__enter__()   # kernel.bpf_stats_enabled for the run (the guest is ours)
     out = Path(a.results)
     subprocess.run("modprobe drm", shell=True, check=True)
     params = " ".join(f"{k}={v}" for k, v in PARAMS.items())
@@ -120,9 +144,11 @@ def guest(a) -> None:
     (out / "bench.json").write_text(json.dumps(res, indent=1))  # partial results survive
     regex = "^(" + "|".join(FUNCS) + ")$"
     try:
-        p, f = _start_bg(["funclatency-bpfcc", "-r", regex], out / "funclatency.log",
-                         lambda s: "Tracing" in s)
-        res["modes"]["funclatency"] = [_best(n, a.reps)[0] for n in a.submits]
+        p, f, progs = _start_bg(["funclatency-bpfcc", "-r", regex], out / "funclatency.log",
+                                lambda s: "Tracing" in s)
+        got = [_bpf_cost(progs, n, a.reps, lambda n=n: _best(n, a.reps)[0]) for n in a.submits]
+        res["modes"]["funclatency"] = [g[0] for g in got]
+        res["funclatency_bpf"] = [g[1] for g in got]
         _stop(p, f)
         res["modes"]["funclatency_none_next"] = [_best(n, a.reps)[0] for n in a.submits]
     except RuntimeError as e:
@@ -144,9 +170,9 @@ def _record_run(gemscope: str, out: Path, n: int, name: str, reps: int,
     """The workload of `n` submits, `reps` times, under one `gemscope record`; the fastest run's
     figures, lost events and reader CPU from the summary (they cover all the runs)."""
     rec = out / f"{name}.gsrec"
-    p, f = _start_bg([gemscope, "record", "-o", str(rec)], out / f"{name}.log",
-                     lambda s: "recording to" in s, env=env)
-    secs, t0, t1 = _best(n, reps)
+    p, f, progs = _start_bg([gemscope, "record", "-o", str(rec)], out / f"{name}.log",
+                            lambda s: "recording to" in s, env=env)
+    (secs, t0, t1), bpf = _bpf_cost(progs, n, reps, lambda: _best(n, reps))
     time.sleep(2)
     _stop(p, f)
     # no tracing again, right after this tracer detached: the host's load drifts over the
@@ -159,7 +185,7 @@ def _record_run(gemscope: str, out: Path, n: int, name: str, reps: int,
     r = {"seconds": secs, "none_next_s": none_next, "events_in_window": _events_in(rec, t0, t1),
          "lost": int(lost.group(1)) if lost else None,
          "reader_cpu_s": float(cpu.group(1)) if cpu else None,
-         "rungs": rungs.group(1) if rungs else None, "log_tail": log[-1500:]}
+         "rungs": rungs.group(1) if rungs else None, "log_tail": log[-1500:], **bpf}
     rec.unlink()
     return r
 
@@ -215,13 +241,23 @@ def _print(results: Path, secs: str) -> int:
           "workload window, per second of workload; gs lost: events the kernel dropped (ring "
           "buffer full) over the whole recording; reader cpu: CPU seconds of gemscope's reader "
           "thread over the whole recording (all runs)")
+    if r.get("funclatency_bpf"):
+        print("BPF programs' own run time (kernel.bpf_stats_enabled; entry into the program, "
+              "kprobe trap or trampoline, not included):")
+        print(f"{'submits':>8} {'gs ns/submit':>12} {'gs runs/submit':>14} {'gs ns/run':>9} "
+              f"{'fl ns/submit':>12} {'fl runs/submit':>14} {'fl ns/run':>9}")
+        for i, n in enumerate(r["sizes"]):
+            g, fl = modes["gemscope"][i], r["funclatency_bpf"][i]
+            print(f"{n:>8} {_f(g, 'bpf_ns_per_submit'):>12} {_f(g, 'bpf_runs_per_submit'):>14} "
+                  f"{_f(g, 'bpf_ns_per_run'):>9} {_f(fl, 'bpf_ns_per_submit'):>12} "
+                  f"{_f(fl, 'bpf_runs_per_submit'):>14} {_f(fl, 'bpf_ns_per_run'):>9}")
     rungs = {g.get("rungs") for g in modes["gemscope"]}
     print(f"gemscope attach rungs: {', '.join(str(x) for x in rungs)}")
     if r.get("breakdown"):
         n = max(r["sizes"])
         print(f"breakdown at {n} submits:")
         print(f"{'variant':>22} {'submits/s':>10} {'(none)':>8} {'slowdown':>9} {'events/s':>9} "
-              f"{'lost':>7} {'reader cpu':>10}  rungs")
+              f"{'lost':>7} {'reader cpu':>10} {'bpf ns/submit':>13}  rungs")
         rows = [("gemscope", modes["gemscope"][r["sizes"].index(n)])] + \
             list(r["breakdown"].items())
         for label, g in rows:
@@ -229,9 +265,14 @@ def _print(results: Path, secs: str) -> int:
             base = n / g.get("none_next_s", modes["none"][r["sizes"].index(n)])
             print(f"{label:>22} {v:>10.0f} {base:>8.0f} {base / v:>8.2f}x "
                   f"{g['events_in_window'] / g['seconds']:>9.0f} {g['lost']!s:>7} "
-                  f"{_cpu(g):>10}  {g.get('rungs')}")
+                  f"{_cpu(g):>10} {_f(g, 'bpf_ns_per_submit'):>13}  {g.get('rungs')}")
     print(f"(results and logs: {results})")
     return 0
+
+
+def _f(g: dict, key: str) -> str:
+    v = g.get(key)
+    return "?" if v is None else f"{v:,.0f}" if v >= 10 else f"{v:.2f}"
 
 
 def _cpu(g: dict) -> str:
