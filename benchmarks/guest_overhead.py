@@ -100,8 +100,15 @@ def _bpf_cost(progs: set, n: int, reps: int, run) -> tuple[object, dict]:
     result = run()
     delta = {k: v for k, v in STATS.since(before).items() if k in progs}
     t, c = totals(delta)
+    per_prog = {}
+    for (_, name), (rt, rc) in delta.items():
+        a, b = per_prog.get(name, (0, 0))
+        per_prog[name] = (a + rt, b + rc)
     return result, {"bpf_ns_per_submit": t / (n * reps), "bpf_runs_per_submit": c / (n * reps),
-                    "bpf_ns_per_run": t / c if c else None}
+                    "bpf_ns_per_run": t / c if c else None,
+                    "bpf_by_program": {k: {"runs_per_submit": rc / (n * reps),
+                                           "ns_per_run": rt / rc if rc else None}
+                                       for k, (rt, rc) in sorted(per_prog.items())}}
 
 
 def _stop(p, f) -> None:
@@ -251,6 +258,12 @@ def _print(results: Path, secs: str) -> int:
             print(f"{n:>8} {_f(g, 'bpf_ns_per_submit'):>12} {_f(g, 'bpf_runs_per_submit'):>14} "
                   f"{_f(g, 'bpf_ns_per_run'):>9} {_f(fl, 'bpf_ns_per_submit'):>12} "
                   f"{_f(fl, 'bpf_runs_per_submit'):>14} {_f(fl, 'bpf_ns_per_run'):>9}")
+    for label, g in (("gemscope", modes["gemscope"][-1]),
+                     ("funclatency", (r.get("funclatency_bpf") or [{}])[-1])):
+        if g.get("bpf_by_program"):
+            print(f"{label} programs at {r['sizes'][-1]} submits (runs per submit, ns per run): " +
+                  ", ".join(f"{k} {v['runs_per_submit']:.2f}x{_f(v, 'ns_per_run')}"
+                            for k, v in g["bpf_by_program"].items()))
     rungs = {g.get("rungs") for g in modes["gemscope"]}
     print(f"gemscope attach rungs: {', '.join(str(x) for x in rungs)}")
     if r.get("breakdown"):
