@@ -112,3 +112,21 @@ def test_ring_buffer_pages_with_random_byte_changes(changes):
     decode_records(buf, recs, TD.formats, 0, trace, 0)
     m = map_trace(trace)
     assert m.accounting["balanced"]
+
+
+def test_retire_run_whose_work_was_never_queued_has_unknown_delay():
+    """Found by the fuzz test above: a queue_work of ANOTHER work item (its address garbled)
+    and a run of retire_worker: the run's queue delay is unknown, not an IndexError."""
+    text = (b"    kworker/0:1H-90      (     90) [000] d.h1.   100.002000: "
+            b"sched_kthread_work_queue_work: work struct=0xffff000040000001 "
+            b"function=retire_worker [msm] worker=0xffff000050000000\n"
+            b"      gpu-worker-300     (    300) [001] .....   100.002050: "
+            b"sched_kthread_work_execute_start: work struct 0xffff000040000000: "
+            b"function retire_worker [msm]\n"
+            b"      gpu-worker-300     (    300) [001] .....   100.002300: "
+            b"sched_kthread_work_execute_end: work struct 0xffff000040000000: "
+            b"function retire_worker [msm]\n")
+    m = map_trace(parse_text(text))
+    assert m.accounting["balanced"]
+    assert m.count("retire_run") == 1
+    assert m.kinds["retire_run"]["queue_delay_ns"].to_pylist() == [None]

@@ -167,6 +167,8 @@ def _retire_extras(cols, groups, gb, bi, ge, ei) -> None:
         qw = q.field_np("work", np.uint64)[0]
         for w in np.unique(work):
             qts = np.sort(q.ts[qw == w])
+            if not len(qts):          # no queue_work of this work item: the delay is unknown
+                continue
             mine = np.flatnonzero(work == w)
             j = np.searchsorted(qts, start[mine], side="right") - 1
             ok = j >= 0
