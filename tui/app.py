@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Any, Callable
 
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -110,7 +111,7 @@ class GemscopeApp(App):
         name = getattr(self.source, "name", None) or self.source.meta.get("source", "source")
         mode = "live" if self.caps.is_live else "replay"
         syn = "  [b reverse] SYNTHETIC [/]" if self.source.meta.get("synthetic") else ""
-        return f"[b]gemscope[/b] {mode} {name}{syn}"
+        return f"[b]gemscope[/b] {mode} {escape(str(name))}{syn}"
 
     def on_mount(self) -> None:
         self._switch_interval = sys.getswitchinterval()
@@ -124,7 +125,8 @@ class GemscopeApp(App):
             try:
                 self.source.start()
             except Exception as e:  # noqa: BLE001 - a notice; the app shows what it has
-                self.notify(f"the source could not start: {e}", severity="error", timeout=30)
+                self.notify(f"the source could not start: {e}", severity="error", timeout=30,
+                            markup=False)
         self.set_interval(1 / self.tick_hz, self.tick)
         self.tick()
 
@@ -226,13 +228,13 @@ class GemscopeApp(App):
     def _poll_notices(self) -> None:
         notes = self.source.notices()
         for text in notes[self._notices_shown:]:
-            self.notify(text, title="source", severity="warning", timeout=10)
+            self.notify(text, title="source", severity="warning", timeout=10, markup=False)
         self._notices_shown = len(notes)
 
     def _notify_once(self, text: str, severity: str = "warning") -> None:
         if text not in self._errors_shown:
             self._errors_shown.add(text)
-            self.notify(text, severity=severity, timeout=10)
+            self.notify(text, severity=severity, timeout=10, markup=False)
 
     def _update_status(self) -> None:
         parts = [self._title_text(), self.window.describe(self.span)]
@@ -320,7 +322,7 @@ class GemscopeApp(App):
             self.notify("no event to jump to in this view")
         else:
             self.window.jump_to(worst.ts_ns, worst.duration_ns, self.span)
-            self.notify(worst.describe(snap.span[0] if snap.span else 0), title="J")
+            self.notify(worst.describe(snap.span[0] if snap.span else 0), title="J", markup=False)
             self.jumped_to = worst
         self._window_changed()
 

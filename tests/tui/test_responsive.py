@@ -46,12 +46,12 @@ async def test_a_slow_analysis_leaves_the_previous_data_marked_computing(fixture
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
         table = app.query_one("#contention-headline", DataTable)
-        assert table.get_row("resv_lock_calls")[1] == "60"
+        assert str(table.get_row("resv_lock_calls")[1]) == "60"
         gate.clear()                                    # the next contention run hangs
         await pilot.press("w")                          # 1 s window: a new computation
         await until(pilot, lambda: "computing…" in app.status_bar.text)
         assert app.window.width_ns == S
-        assert table.get_row("resv_lock_calls")[1] == "60"     # the previous data stays
+        assert str(table.get_row("resv_lock_calls")[1]) == "60"     # the previous data stays
         await pilot.press("2")                          # keys are still handled
         await pilot.press("question_mark")
         assert app.screen.__class__.__name__ == "HelpScreen"
@@ -60,7 +60,7 @@ async def test_a_slow_analysis_leaves_the_previous_data_marked_computing(fixture
         await settle(app, pilot)
         start, end = app.snapshot.window
         want = run_all(fixture_frames.window(start, end))["contention"].headline
-        assert table.get_row("resv_lock_calls")[1] == fmt_value("x", want["resv_lock_calls"])
+        assert str(table.get_row("resv_lock_calls")[1]) == fmt_value("x", want["resv_lock_calls"])
         assert "computing…" not in app.status_bar.text
 
 

@@ -92,8 +92,8 @@ async def test_app_notices_truncation_and_shows_what_it_has(fixture_path, tmp_pa
         await pilot.pause(0.3)
         assert any("cut.gsrec is truncated" in n.message for n in app._notifications)
         health = app.query_one("#overview-health", DataTable)
-        assert health.get_row("truncated")[1] == "yes: the end of the trace is missing"
-        assert health.get_row("events")[1] == f"{n:,} in the window, {n:,} loaded"
+        assert str(health.get_row("truncated")[1]) == "yes: the end of the trace is missing"
+        assert str(health.get_row("events")[1]) == f"{n:,} in the window, {n:,} loaded"
 
 
 def _explode(frames):
@@ -112,7 +112,7 @@ async def test_a_failing_analysis_is_a_notice_and_the_others_still_show(fixture_
         assert any("analysis contention failed: ValueError: boom in the analysis" in n.message
                    for n in app._notifications)
         head = app.query_one("#overview-headline", DataTable)
-        assert head.get_row("trylock.trylock_failures")[1] == str(
+        assert str(head.get_row("trylock.trylock_failures")[1]) == str(
             fixture_results["trylock"].headline["trylock_failures"])
         await pilot.press("2")
         await settle(app, pilot)

@@ -6,6 +6,7 @@ then only the few matching rows are indexed.
 """
 from __future__ import annotations
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -52,7 +53,7 @@ class ObjectScreen(Screen):
         lst = self.query_one(EventList)
         lst.set_events(index, index.filter(EventFilter()), self.t0_ns)
         lst.focus()
-        self.query_one("#object-summary", Static).update(self.summary(index, locks))
+        self.query_one("#object-summary", Static).update(Text(self.summary(index, locks)))
 
     def summary(self, index: EventIndex, locks) -> str:
         if not len(index):

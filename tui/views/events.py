@@ -1,6 +1,7 @@
 """Events: every event in the window, time-ordered, filterable; Enter opens the object view."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import Input, Static
 
@@ -47,9 +48,9 @@ class EventsView(View):
             return
         lst.set_events(snap.events, snap.event_positions, snap.span[0] if snap.span else 0)
         flt = snap.request.event_filter
-        self.query_one("#events-status", Static).update(
+        self.query_one("#events-status", Static).update(Text(
             f"{len(lst):,} of {len(snap.events):,} events in the window"
-            + ("" if flt.empty else f" — filter: {flt.describe()}"))
+            + ("" if flt.empty else f" — filter: {flt.describe()}")))
 
     def current_filter(self) -> EventFilter:
         return parse_filter(self.query_one("#events-filter", Input).value)

@@ -1,6 +1,7 @@
 """Overview: is the trace healthy, what are the headline numbers, and what must I look at."""
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
@@ -45,11 +46,11 @@ class OverviewView(View):
         h = snap.health
         banner = self.query_one("#synthetic", Static)
         banner.display = h.synthetic
-        banner.update(f"SYNTHETIC: made by the gemscope workload model (scenario "
-                      f"{h.scenario or '?'}), not recorded from a kernel")
+        banner.update(Text(f"SYNTHETIC: made by the gemscope workload model (scenario "
+                           f"{h.scenario or '?'}), not recorded from a kernel"))
         found = alerts(snap.results, h)
         self.query_one("#alerts", Static).update(
-            "\n".join(f"• {a}" for a in found) if found else "none")
+            Text("\n".join(f"• {a}" for a in found) if found else "none"))
         self._fill_health(snap)
         self._fill_headlines(snap)
         if snap.plots is not None:

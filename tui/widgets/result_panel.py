@@ -11,6 +11,7 @@ import weakref
 import pandas as pd
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from rich.text import Text
 from textual.widgets import DataTable, Label, Static
 
 from tracer.analyses.base import Result
@@ -70,7 +71,7 @@ class ResultPanel(Vertical):
         else:
             status.update("")
         self._fill_headline(result)
-        self.query_one(f"#{self.analysis}-notes", Static).update("\n".join(result.notes))
+        self.query_one(f"#{self.analysis}-notes", Static).update(Text("\n".join(result.notes)))
         self._fill_tables(result)
 
     def _fill_headline(self, result: Result) -> None:
@@ -112,6 +113,8 @@ def fill_table(table: DataTable, df: pd.DataFrame, rows: int = TABLE_ROWS,
 def set_rows(table: DataTable, columns, rows, max_width: int = 80) -> None:
     """Replace columns and rows; column widths are computed here from the text (never left to
     the table's lazy auto-width, so a screenshot taken right after shows the final layout).
+    Cells go in as plain rich Text: a string would be parsed as markup, and a task name such as
+    "[/]" (any process can name itself so) would raise MarkupError and end the TUI.
 
     A live source sends a snapshot several times a second and most cells stay the same: when the
     columns, their widths and the row keys are unchanged, only the changed cells are updated
@@ -126,13 +129,13 @@ def set_rows(table: DataTable, columns, rows, max_width: int = 80) -> None:
         for (key, cells), (_, before) in zip(rows, shown[2]):
             for name, cell, old in zip(columns, cells, before):
                 if cell != old:
-                    table.update_cell(key, name, cell)
+                    table.update_cell(key, name, Text(cell))
     else:
         table.clear(columns=True)
         for name, width in zip(columns, widths):
             table.add_column(name, width=width, key=name)
         for key, cells in rows:
-            table.add_row(*cells, key=key)
+            table.add_row(*map(Text, cells), key=key)
     _SHOWN[table] = (columns, widths, rows)
 
 
