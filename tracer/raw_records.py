@@ -61,17 +61,24 @@ class RawExpander:
         self.stacks: dict[int, list[str]] = {}     # stack_id as stored (offset applied)
         self.symbols: dict[int, str] = {}
         self._decoders: dict[int, Any] = {}        # stack offset -> Decoder
+        self._unread: list[pa.RecordBatch] = []    # stack batches not looked into yet
 
     def note_stacks(self, batch: pa.RecordBatch) -> None:
-        """Learn the frames of a `stack` batch (its stack_id and frames columns)."""
-        names = batch.schema.names
-        if "stack_id" not in names or "frames" not in names:
-            return
-        ids = batch.column(names.index("stack_id")).to_pylist()
-        frames = batch.column(names.index("frames")).to_pylist()
-        for sid, text in zip(ids, frames):
-            if sid is not None:
-                self.stacks[sid] = text.split("\n") if text else []
+        """Remember a `stack` batch (its stack_id and frames columns); it is read only if a raw
+        row comes, so a recording without raw rows pays nothing."""
+        self._unread.append(batch)
+
+    def _learn_stacks(self) -> None:
+        for batch in self._unread:
+            names = batch.schema.names
+            if "stack_id" not in names or "frames" not in names:
+                continue
+            ids = batch.column(names.index("stack_id")).to_pylist()
+            frames = batch.column(names.index("frames")).to_pylist()
+            for sid, text in zip(ids, frames):
+                if sid is not None:
+                    self.stacks[sid] = text.split("\n") if text else []
+        self._unread = []
 
     def _decoder(self, offset: int):
         d = self._decoders.get(offset)
@@ -89,6 +96,7 @@ class RawExpander:
         names = batch.schema.names
         if "raw_records" not in names or "raw_context" not in names:
             raise RecordingError("raw records without their columns")
+        self._learn_stacks()
         records = batch.column(names.index("raw_records"))
         contexts = batch.column(names.index("raw_context")).to_pylist()
         for i, text in enumerate(contexts):
