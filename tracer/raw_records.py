@@ -57,7 +57,8 @@ def _context(text: str | None) -> tuple[int, int, dict[int, str]]:
 class RawExpander:
     """Per read of a recording: remembers the `stack` events passed by, decodes `bpf_raw` rows."""
 
-    def __init__(self):
+    def __init__(self, hz: int | None = None):
+        self.hz = hz                               # the recording's kernel_hz (metadata)
         self.stacks: dict[int, list[str]] = {}     # stack_id as stored (offset applied)
         self.symbols: dict[int, str] = {}
         self._decoders: dict[int, Any] = {}        # stack offset -> Decoder
@@ -86,7 +87,7 @@ class RawExpander:
             from .live.decode import Decoder
             d = Decoder(lambda raw_id, o=offset: self.stacks.get(raw_id + o, []),
                         lambda addr: self.symbols.get(addr, f"{addr:#x}"), offset,
-                        emit_stacks=False)
+                        emit_stacks=False, hz=self.hz)
             self._decoders[offset] = d
         return d
 

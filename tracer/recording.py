@@ -24,6 +24,7 @@ import pyarrow.ipc as ipc
 
 from . import raw_records, schema
 from .errors import RecordingError
+from .jiffies import valid_hz
 
 META_KEY = b"gemscope"
 EOS_MARKER = b"\xff\xff\xff\xff\x00\x00\x00\x00"
@@ -200,7 +201,7 @@ class Recording:
         if self._consumed:
             raise RecordingError(f"{self.path}: batches can be read once per open_recording()")
         self._consumed = True
-        self._raw = raw_records.RawExpander()
+        self._raw = raw_records.RawExpander(valid_hz(self.meta.get("kernel_hz")))
         if columns_of_kind is not None:
             yield from self._iter_projected(columns_of_kind)
             return

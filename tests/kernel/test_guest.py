@@ -237,3 +237,18 @@ def test_record_attach_rungs(guest_runs, series):
     assert (free["status"], free["method"]) == ("attached", "kretprobe")
     assert free["method_reason"] == (
         "no fentry: the program has no fentry front-end for this function")
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_recording_carries_the_kernel_hz(guest_runs, series):
+    """Fence-wait timeouts come in jiffies: the recording carries the guest kernel's CONFIG_HZ
+    (read from its config in the guest, compared with the rig's copy of the same file) so they
+    decode to ns (tests/unit/test_jiffies.py; this scenario's active_* stages find their objects
+    locked, so it makes no wait to check the value on)."""
+    from tracer.jiffies import hz_from_config
+    from tracer.recording import open_recording
+    _phase(guest_runs, series, "record")
+    abi = rig_paths.guest_abi(series)
+    hz = hz_from_config((rig_paths.kernel_root(abi) / "boot" / f"config-{abi}").read_bytes())
+    path = guest_runs[series]["dir"] / "module.gsrec"
+    assert hz is not None and open_recording(str(path)).meta["kernel_hz"] == hz

@@ -6,6 +6,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..jiffies import jiffies_to_ns
 from .rawevents import EventGroup
 
 STAGE_OF = {"purge": "purge", "evict": "evict", "active_purge": "active_purge",
@@ -102,8 +103,18 @@ def _b_resv_lock(c, gb, bi, ge, ei, p, _):
 
 def _b_fence_wait(c, gb, bi, ge, ei, p, _):
     c["lock_addr"] = _f(gb, "resv", bi, pa.uint64())
+    # the kprobe fetches jiffies: fence_wait_timeouts() makes them ns where HZ is known
     c["timeout_ns"] = _f(gb, "tmo", bi, pa.int64())
     c["ret"] = _f(ge, "ret", ei, pa.int64())
+
+
+def fence_wait_timeouts(c, hz: int | None) -> None:
+    """timeout_ns from the jiffies _b_fence_wait put there: ns with the traced kernel's HZ
+    (recorded by the live source), null without it (an import: HZ is not in the file)."""
+    tmo = c["timeout_ns"]
+    valid = tmo.is_valid().to_numpy(zero_copy_only=False)
+    ns, ok = jiffies_to_ns(tmo.fill_null(0).to_numpy(zero_copy_only=False), hz)
+    c["timeout_ns"] = pa.array(ns, pa.int64(), mask=~(ok & valid))
 
 
 _BUILD = {"lock_contention": _b_lock_contention, "shrink_slab": _b_shrink_slab,

@@ -22,6 +22,7 @@ import numpy as np
 import pyarrow as pa
 
 from .. import schema
+from ..jiffies import kernel_hz
 from ..meta import host_meta
 from ..recording import RecordingWriter, _batch
 from ..sources.base import Capabilities
@@ -95,7 +96,7 @@ class TracefsSource:
             raise
         self.meta: dict[str, Any] = host_meta(
             "tracefs", recorded_kinds=sorted(self.recorded_kinds), probe_plan=self.plan_meta,
-            trace_clock=self.clock, tracefs_instance=self.inst.name,
+            trace_clock=self.clock, tracefs_instance=self.inst.name, kernel_hz=kernel_hz(),
             compile_s=0.0, attach_s=round(time.monotonic() - t0, 3))
         if self.clock != "mono":
             from ..clocks import import_clock
@@ -105,7 +106,7 @@ class TracefsSource:
         self.writer = RecordingWriter(output, self.meta, flush_interval_s=flush_interval_s) \
             if output else None
         self.flush_interval_s = flush_interval_s
-        self.raw = RawTrace(clock=self.clock)
+        self.raw = RawTrace(clock=self.clock, meta={"kernel_hz": self.meta["kernel_hz"]})
         self.raw.kallsyms = self.symbols
         self.counts: dict[str, int] = {}
         self.lost_by_cpu: dict[int, int] = {}

@@ -24,7 +24,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .. import schema
-from .kinds import _BUILD, _SINGLE, _f, _is_kswapd, _reclaim_kind, _retire_extras
+from ..jiffies import valid_hz
+from .kinds import (_BUILD, _SINGLE, _f, _is_kswapd, _reclaim_kind, _retire_extras,
+                    fence_wait_timeouts)
 from .pairing import inside, pair
 from .rawevents import EventGroup, RawTrace
 from .text_fields import extract_fields
@@ -213,6 +215,8 @@ def map_trace(trace: RawTrace) -> Mapped:
             cols["stack_id"] = stack_of(gb.cpu[bi], gb.seq[bi])
         if kind == "retire_run":
             _retire_extras(cols, groups, gb, bi, ge, ei)
+        if kind == "fence_wait":
+            fence_wait_timeouts(cols, valid_hz(trace.meta.get("kernel_hz")))
         out.add(kind, cols)
         intervals.setdefault(kind, []).append((gb.tid[bi], gb.ts[bi], ge.ts[ei], cols))
         out.recorded_kinds.add(kind)

@@ -16,6 +16,7 @@ import pyarrow.compute as pc
 
 from probes import events as ev
 from tracer import schema
+from tracer.jiffies import jiffies_to_ns
 
 U64_MAX = np.uint64(0xFFFFFFFFFFFFFFFF)
 
@@ -66,12 +67,13 @@ class Decoder:
 
     def __init__(self, stack_frames: Callable[[int], list[str]] | None = None,
                  symbol: Callable[[int], str] | None = None, stack_offset: int = 0,
-                 emit_stacks: bool = True):
+                 emit_stacks: bool = True, hz: int | None = None):
         self.stack_frames = stack_frames
         self.symbol = symbol
         self.stack_offset = stack_offset
         # False when decoding a recording's raw records: their stacks were stored when recorded
         self.emit_stacks = emit_stacks
+        self.hz = hz            # the kernel's CONFIG_HZ: fence wait timeouts come in jiffies
         self._stacks: dict[int, list[str]] = {}
         self._symbols: dict[int, str] = {}
         self._fresh: list[int] = []   # stack ids first seen in the current batch
@@ -196,8 +198,9 @@ class Decoder:
             names = pa.array([self._symbol(int(x)) for x in uniq], pa.string())
             cols["shrinker"] = names.take(pa.array(inv.astype(np.int32)))
         if kind == "fence_wait":
-            # timeout is in jiffies in the kernel; the ns value is unknown without HZ
-            cols["timeout_ns"] = pa.nulls(len(a), pa.int64())
+            # the kernel passes jiffies: ns with the kernel's HZ, unknown (null) without it
+            ns, ok = jiffies_to_ns(a["a1"].view(np.int64), self.hz)
+            cols["timeout_ns"] = _nullable(ns, ok, pa.int64())
 
     # ---- stacks and symbols ----
     def _frames(self, raw_id: int) -> list[str]:

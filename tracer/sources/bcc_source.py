@@ -28,6 +28,7 @@ from ..errors import GemscopeError
 from ..frames import Frames
 from ..live import features as feat
 from ..live.decode import Decoder
+from ..jiffies import kernel_hz
 from ..live.session import BccSession
 from ..meta import host_meta
 from ..raw_records import context_json
@@ -102,6 +103,7 @@ class BccSource:
         self.reader_cpu_s: float | None = None     # CPU time of the reader thread (at stop)
         self._ts_tids: list[tuple[int, str]] | None = None
         self._ts_scanned = 0.0
+        self.kernel_hz: int | None = None
 
     # ---- set-up ----
     def _make_plan(self) -> Plan:
@@ -126,6 +128,7 @@ class BccSource:
             raise feat.SetupError(f"no kernel headers for BCC ({desc}): "
                                   f"{feat.headers_fix(release)}")
         self.plan = self._make_plan()
+        self.kernel_hz = kernel_hz()          # fence wait timeouts come in jiffies
         try:
             self._open_session(self.plan)
         except feat.GemscopeError as e:
@@ -142,7 +145,7 @@ class BccSource:
         self.meta = host_meta(
             "bcc", probe_plan=self.plan.to_meta(), recorded_kinds=sorted(set(recorded)),
             unanswerable=self.plan.unanswerable(), bpf_cflags=_cflags(self.plan),
-            lru_scan_layout=self.plan.lru_scan_layout,
+            lru_scan_layout=self.plan.lru_scan_layout, kernel_hz=self.kernel_hz,
             compile_s=round(self._session.timing.compile_s, 3),
             attach_s=round(self._session.timing.attach_s, 3))
         self.buffer.meta = self.meta
@@ -164,7 +167,8 @@ class BccSource:
         session.enable()
         self._sessions += 1
         self._session = session
-        self._decoder = Decoder(session.stack_frames, session.symbol, session.stack_offset)
+        self._decoder = Decoder(session.stack_frames, session.symbol, session.stack_offset,
+                                hz=self.kernel_hz)
         for e in plan.entries.values():
             if e.status == "failed":
                 self._notices.append(f"probe {e.spec.name} failed to attach: {e.reason}")
