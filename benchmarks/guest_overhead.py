@@ -10,7 +10,8 @@ gemscope also the events it decoded per second of workload, the events the kerne
 rungs used (fentry/fexit vs kprobes). No tracing is measured before AND after the traced runs (the
 host is shared: the two show the drift). --breakdown adds, at the largest size, gemscope decoding while it
 records (GEMSCOPE_LIVE_DECODE, as before raw recordings), with its kernel functions forced onto
-kprobes (GEMSCOPE_NO_FENTRY), without stack walks
+kprobes (GEMSCOPE_NO_FENTRY), with per-CPU LRU lists for its LRU hash maps
+(GS_BENCH_PERCPU_LRU), without stack walks
 (GS_BENCH_NO_STACKS) and without stacks nor output (GS_BENCH_NO_EMIT): the cost of each part.
 With kernel.bpf_stats_enabled (on for the whole guest run, for both tools alike) it also prints
 each tool's BPF programs' own run time per submit and per program run (benchmarks/
@@ -168,6 +169,7 @@ def guest(a) -> None:
 # (label, extra environment of `gemscope record`) for --breakdown
 BREAKDOWN = (("decoded_live", {"GEMSCOPE_LIVE_DECODE": "1"}),
              ("kprobes", {"GEMSCOPE_NO_FENTRY": "1"}),
+             ("percpu_lru", {"GEMSCOPE_BPF_BENCH": "GS_BENCH_PERCPU_LRU"}),
              ("no_stacks", {"GEMSCOPE_BPF_BENCH": "GS_BENCH_NO_STACKS"}),
              ("no_stacks_no_emit", {"GEMSCOPE_BPF_BENCH": "GS_BENCH_NO_STACKS,GS_BENCH_NO_EMIT"}))
 

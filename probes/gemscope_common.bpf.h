@@ -157,16 +157,23 @@ BPF_PERCPU_ARRAY(lost, u64, 1);
  * compiled and attached (a module loaded), only one of old and new emits, never both */
 BPF_ARRAY(gs_enabled, u32, 1);
 BPF_STACK_TRACE(stacks, GS_STACK_ENTRIES);
-/* LRU hashes: a thread that exits mid-probe cannot leak an entry forever */
-BPF_TABLE("lru_hash", u32, struct gs_thread, threads, 16384);
+/* LRU hashes: a thread that exits mid-probe cannot leak an entry forever.
+ * GS_BENCH_PERCPU_LRU (benchmarks/guest_overhead.py --breakdown): per-CPU LRU lists instead of
+ * the common one, to measure what the LRU bookkeeping costs */
+#ifdef GS_BENCH_PERCPU_LRU
+#define GS_LRU_FLAGS BPF_F_NO_COMMON_LRU
+#else
+#define GS_LRU_FLAGS 0
+#endif
+BPF_F_TABLE("lru_hash", u32, struct gs_thread, threads, 16384, GS_LRU_FLAGS);
 /* key: tid << 8 | slot (slot = one of the P_* below) */
-BPF_TABLE("lru_hash", u64, struct gs_pending, pending, 32768);
+BPF_F_TABLE("lru_hash", u64, struct gs_pending, pending, 32768, GS_LRU_FLAGS);
 BPF_HISTOGRAM(uncontended_log2_ns, int, 64);
 BPF_HISTOGRAM(nonresv_ww_log2_ns, int, 64);
 /* the dma_resv registry: resv address -> 1 (dma_resv_init adds, dma_resv_fini removes) */
 BPF_HASH(resv_registry, u64, u8, 65536);
 /* lock address -> acquisition time (for hold times) */
-BPF_TABLE("lru_hash", u64, struct gs_pending, held, 65536);
+BPF_F_TABLE("lru_hash", u64, struct gs_pending, held, 65536, GS_LRU_FLAGS);
 /* kthread_work address -> queue time (retire work queue delay) */
 BPF_HASH(queued, u64, u64, 1024);
 

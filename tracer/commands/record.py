@@ -138,7 +138,7 @@ def summary(src, output: str, elapsed: float, sig: str | None) -> str:
                  if lost else ""))
     cpu = getattr(src, "reader_cpu_s", None)
     if cpu is not None:
-        lines.append(f"  reader cpu {cpu:.2f} s (the thread that drains, decodes and writes)")
+        lines.append(f"  reader cpu {cpu:.2f} s (the thread that drains the ring buffer and writes the recording)")
     if plan is not None:
         att = [n for n, e in plan.entries.items() if e.status == "attached"]
         bad = {n: e for n, e in plan.entries.items() if e.status != "attached" and e.applicable}
