@@ -20,7 +20,6 @@ import json
 from typing import Any, Iterator
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from . import schema
 from .errors import RecordingError
@@ -114,14 +113,10 @@ class RawExpander:
             yield from self._decoder(offset).decode(memoryview(data)).items()
 
 
-def is_raw(batch: pa.RecordBatch) -> bool:
-    """A batch of raw records (every batch holds one kind; an empty batch is none)."""
-    if batch.num_rows == 0:
-        return False
+def first_kind(batch: pa.RecordBatch) -> str | None:
+    """The kind of a batch: gemscope writes one kind per batch (a foreign writer's mixed batch
+    is split later by frames.split_by_kind; raw rows and stacks come only from gemscope)."""
     i = batch.schema.get_field_index("kind")
-    return i >= 0 and batch.column(i)[0].as_py() == schema.RAW_KIND
-
-
-def kinds_of(batch: pa.RecordBatch) -> list[str]:
-    i = batch.schema.get_field_index("kind")
-    return [k for k in pc.unique(batch.column(i)).to_pylist() if k is not None] if i >= 0 else []
+    if i < 0 or batch.num_rows == 0:
+        return None
+    return batch.column(i)[0].as_py()

@@ -226,8 +226,9 @@ class Recording:
                   ) -> list[pa.RecordBatch]:
         """The batch as read, or, for raw BPF records, the events they hold: one batch per kind
         with the schema `sch` (or with "kind" and columns_of_kind(kind) when given)."""
-        if not raw_records.is_raw(batch):
-            if "stack" in raw_records.kinds_of(batch):
+        kind = raw_records.first_kind(batch)
+        if kind != schema.RAW_KIND:
+            if kind == "stack":
                 self._raw.note_stacks(batch)
             return [batch]
         out = []
