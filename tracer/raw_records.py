@@ -21,7 +21,6 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from . import schema
 from .errors import RecordingError
 
 MAX_CONTEXT_BYTES = 1 << 20
