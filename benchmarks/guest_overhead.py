@@ -14,8 +14,8 @@ kprobes (GEMSCOPE_NO_FENTRY), with per-CPU LRU lists for its LRU hash maps
 (GS_BENCH_PERCPU_LRU), without stack walks
 (GS_BENCH_NO_STACKS) and without stacks nor output (GS_BENCH_NO_EMIT): the cost of each part.
 With kernel.bpf_stats_enabled (on for the whole guest run, for both tools alike) it also prints
-each tool's BPF programs' own run time per submit and per program run (benchmarks/
-bpf_prog_stats.py): the tool's probe cost without the host's load drift that moves the
+each tool's BPF programs' own run time per submit and per program run (tracer/live/
+bpf_stats.py): the tool's probe cost without the host's load drift that moves the
 throughput figures by 2-3x between runs. TCG makes every figure slower than real hardware; the
 RATIOS are what this measures. Needs
 tests/kernel/rig/setup.sh.
@@ -34,9 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bpf_prog_stats import BpfStats, totals  # noqa: E402
+from tracer.live.bpf_stats import BpfStats, totals  # noqa: E402
 
 STATS: BpfStats | None = None
 

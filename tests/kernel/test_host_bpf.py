@@ -419,3 +419,34 @@ def test_record_buffer_mib_sizes_the_ring_buffer(tmp_path):
     with open_recording(out) as rec:
         assert "-DGS_RINGBUF_PAGES=2048" in rec.meta["bpf_cflags"]
         assert rec.summary().by_kind["lock_contention"] > 0
+
+
+def test_record_self_cost_counts_its_own_program_runs(tmp_path):
+    """--self-cost: the kernel's run-time statistics of gemscope's own programs. Every recorded
+    lock_contention event took one run of each of contention_begin and contention_end (more
+    runs: contentions of locks that are not recorded, filtered inside the program); the
+    recording keeps the same figures as a gemscope:self_cost event; the statistics are off
+    again afterwards."""
+    _root_bpf()
+
+    from workloads import pipe_contention
+    from tracer.frames import load_frames
+    out = tmp_path / "cost.gsrec"
+    env = dict(os.environ, BCC_KERNEL_SOURCE=headers("6.12"))
+    stats_before = Path("/proc/sys/kernel/bpf_stats_enabled").read_text()
+    p, _ = _run_record(["-o", str(out), "--self-cost", "--no-taskstats"], env,
+                       lambda: pipe_contention(1.0, writers=6, chunk=4096))
+    p.send_signal(signal.SIGINT)
+    stdout, stderr = p.communicate(timeout=30)
+    assert p.returncode == 0, stderr
+    assert "  self cost  " in stdout, stdout
+    f = load_frames(str(out))
+    gen = f["generic"]
+    cost = json.loads(gen.loc[gen["event_name"] == "gemscope:self_cost", "payload"].iloc[0])
+    n = f.count("lock_contention")
+    assert n > 0
+    assert cost["contention_begi"]["runs"] >= n and cost["contention_end"]["runs"] >= n
+    assert all(c["total_ns"] > 0 and c["ns_per_run"] > 0 for c in cost.values())
+    for name, c in list(cost.items())[:12]:
+        assert f"    {name:16} {c['runs']:>10} runs" in stdout
+    assert Path("/proc/sys/kernel/bpf_stats_enabled").read_text() == stats_before

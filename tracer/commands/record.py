@@ -32,6 +32,11 @@ def register(sub) -> None:
                         "wait or run in reclaim: gives the holder's call site of each wait, at "
                         "the price of a stack walk per lock (the costliest part of a probe)")
     add_buffer_option(p)
+    p.add_argument("--self-cost", action="store_true",
+                   help="measure gemscope's own BPF programs with the kernel's run-time "
+                        "statistics (BPF_ENABLE_STATS; adds two clock reads to every BPF "
+                        "program's run, system-wide, while recording) and print their run time "
+                        "per program: runs, ns per run, total (bcc backend, x86_64)")
     p.add_argument("--no-taskstats", action="store_true", help="do not sample delay accounting")
     p.add_argument("--pid", dest="pids", type=int, action="append", metavar="PID",
                    help="also sample taskstats of this task (repeatable)")
@@ -101,6 +106,9 @@ def run(args) -> int:
                   file=sys.stderr)
             from ..ftrace.live import open_tracefs_source
             src = open_tracefs_source(args)
+    if getattr(args, "self_cost", False) and not hasattr(src, "self_cost"):
+        print("gemscope: --self-cost measures BPF programs: the ftrace backend has none "
+              "(ignored)", file=sys.stderr)
     flag = _StopFlag()
     old = {s: signal.signal(s, flag) for s in (signal.SIGINT, signal.SIGTERM)}
     t0 = time.monotonic()
@@ -156,6 +164,15 @@ def summary(src, output: str, elapsed: float, sig: str | None) -> str:
             lines.append(f"    {n:3} x {r}")
         for q, why in sorted(plan.unanswerable().items()):
             lines.append(f"  cannot answer {q}: {why}")
+    cost = src.self_cost.by_program() if getattr(src, "self_cost", None) else None
+    if cost is not None:
+        total = sum(c["total_ns"] for c in cost.values())
+        lines.append(f"  self cost  {total / 1e6:.1f} ms of BPF run time over {elapsed:.1f} s "
+                     f"({100 * total / 1e9 / max(elapsed, 1e-9):.2f}% of one CPU; the kprobe "
+                     "trap or trampoline before each run is not in it)")
+        for name, c in list(cost.items())[:12]:
+            lines.append(f"    {name:16} {c['runs']:>10} runs  {c['ns_per_run']:>8.0f} ns/run  "
+                         f"{c['total_ns'] / 1e6:>8.2f} ms")
     h = src.histograms.get("uncontended_log2_ns")
     if h:
         lines.append(f"  uncontended resv locks (in-kernel histogram only) {sum(h.values())}")

@@ -65,7 +65,7 @@ class BccSource:
                  taskstats: bool = True, extra_pids: tuple[int, ...] = (),
                  poll_ms: int = POLL_MS, all_lock_stacks: bool = False,
                  buffer_mib: int = DEFAULT_BUFFER_MIB,
-                 keep_events: bool = True):
+                 keep_events: bool = True, self_cost: bool = False):
         self.output = output
         self.uncontended_ns = uncontended_ns
         self.all_lock_stacks = all_lock_stacks
@@ -104,6 +104,8 @@ class BccSource:
         self._ts_tids: list[tuple[int, str]] | None = None
         self._ts_scanned = 0.0
         self.kernel_hz: int | None = None
+        self.want_self_cost = self_cost
+        self.self_cost = None          # tracer.live.bpf_stats.SelfCost while recording
 
     # ---- set-up ----
     def _make_plan(self) -> Plan:
@@ -129,6 +131,11 @@ class BccSource:
                                   f"{feat.headers_fix(release)}")
         self.plan = self._make_plan()
         self.kernel_hz = kernel_hz()          # fence wait timeouts come in jiffies
+        if self.want_self_cost:
+            from ..live.bpf_stats import SelfCost, usable
+            if not usable():
+                raise feat.SetupError("--self-cost reads bpf(2) program info on x86_64 only")
+            self.self_cost = SelfCost()
         try:
             self._open_session(self.plan)
         except feat.GemscopeError as e:
@@ -159,9 +166,15 @@ class BccSource:
         """Compile, then (after draining and closing `old`, so that its kprobes free their
         names and no event is emitted twice) attach and enable the new program."""
         session = BccSession(plan, stack_offset=self._sessions * STACK_ID_STRIDE)
+        if self.self_cost:
+            self.self_cost.before_load()
         session.compile()
+        if self.self_cost:
+            self.self_cost.after_load()
         if old is not None:
             self._drain(0)
+            if self.self_cost:
+                self.self_cost.harvest()      # the old programs' counters go with them
             old.close()
         session.attach()
         session.enable()
@@ -357,12 +370,15 @@ class BccSource:
                 self._drain(0)
                 self._tick()
                 self._final_histograms()
+                self._final_self_cost()
         except Exception as e:  # stopping must never end in a traceback: keep what we have
             self._notices.append(f"while stopping: {_first_line(e)}")
         finally:
             self._writer_call(lambda w: w.close())
             if self._session:
                 self._session.close()
+            if self.self_cost:
+                self.self_cost.close()
             if self._taskstats:
                 self._taskstats.close()
             if self._delayacct:
@@ -377,6 +393,16 @@ class BccSource:
             rows.append({"ts_ns": _mono(), "cpu": 0, "pid": 0, "tid": 0, "comm": "gemscope",
                          "event_name": f"gemscope:{name}",
                          "payload": json.dumps({str(k): v for k, v in sorted(h.items())})})
+        self._append_rows("generic", rows)
+
+    def _final_self_cost(self) -> None:
+        """--self-cost: gemscope's BPF run time per program, kept as a generic event."""
+        if not self.self_cost:
+            return
+        self.self_cost.harvest()
+        rows = [{"ts_ns": _mono(), "cpu": 0, "pid": 0, "tid": 0, "comm": "gemscope",
+                 "event_name": "gemscope:self_cost",
+                 "payload": json.dumps(self.self_cost.by_program())}]
         self._append_rows("generic", rows)
 
     def snapshot(self) -> Frames:
@@ -474,7 +500,7 @@ def open_live_source(args, *, keep_events: bool = True) -> BccSource:
                      extra_pids=tuple(getattr(args, "pids", None) or ()),
                      all_lock_stacks=getattr(args, "all_lock_stacks", False),
                      buffer_mib=getattr(args, "buffer_mib", None) or DEFAULT_BUFFER_MIB,
-                     keep_events=keep_events)
+                     keep_events=keep_events, self_cost=getattr(args, "self_cost", False))
 
 
 __all__ = ["BccSource", "open_live_source"]
