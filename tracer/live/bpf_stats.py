@@ -22,25 +22,19 @@ import os
 import struct
 from pathlib import Path
 
-SYS_BPF = 321                      # x86_64
-BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID, BPF_OBJ_GET_INFO_BY_FD = 11, 13, 15
+from .bpf_syscall import bpf, obj_info
+
+BPF_PROG_GET_NEXT_ID, BPF_PROG_GET_FD_BY_ID = 11, 13
 BPF_ENABLE_STATS, BPF_STATS_RUN_TIME = 32, 0
 INFO_LEN = 216                     # up to and including recursion_misses
 OFF_NAME, OFF_RUN_TIME, OFF_RUN_CNT = 64, 192, 200
 SYSCTL = Path("/proc/sys/kernel/bpf_stats_enabled")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def _bpf(cmd: int, attr: ctypes.Array) -> int:
-    return _libc.syscall(SYS_BPF, cmd, attr, len(attr))
-
-
 def _prog_ids() -> list[int]:
     ids, cur = [], 0
     while True:
         attr = ctypes.create_string_buffer(struct.pack("<III", cur, 0, 0), 16)
-        if _bpf(BPF_PROG_GET_NEXT_ID, attr) < 0:
+        if bpf(BPF_PROG_GET_NEXT_ID, attr) < 0:
             return ids
         cur = struct.unpack_from("<I", attr, 4)[0]
         ids.append(cur)
@@ -48,25 +42,18 @@ def _prog_ids() -> list[int]:
 
 def _info(prog_id: int) -> tuple[str, int, int] | None:
     attr = ctypes.create_string_buffer(struct.pack("<III", prog_id, 0, 0), 16)
-    fd = _bpf(BPF_PROG_GET_FD_BY_ID, attr)
+    fd = bpf(BPF_PROG_GET_FD_BY_ID, attr)
     if fd < 0:
         return None      # unloaded in between
     try:
-        info = ctypes.create_string_buffer(INFO_LEN)
-        attr = ctypes.create_string_buffer(
-            struct.pack("<IIQ", fd, INFO_LEN, ctypes.addressof(info)), 16)
-        if _bpf(BPF_OBJ_GET_INFO_BY_FD, attr) < 0:
+        info = obj_info(fd, INFO_LEN)
+        if info is None:
             return None
         name = info.raw[OFF_NAME:OFF_NAME + 16].split(b"\0", 1)[0].decode("ascii", "replace")
         run_time, run_cnt = struct.unpack_from("<QQ", info, OFF_RUN_TIME)
         return name, run_time, run_cnt
     finally:
         os.close(fd)
-
-
-def usable() -> bool:
-    import platform
-    return platform.machine() == "x86_64"
 
 
 class BpfStats:
@@ -77,7 +64,7 @@ class BpfStats:
     def __enter__(self) -> "BpfStats":
         self._fd, self._old = -1, None
         attr = ctypes.create_string_buffer(struct.pack("<I", BPF_STATS_RUN_TIME), 16)
-        fd = _bpf(BPF_ENABLE_STATS, attr)
+        fd = bpf(BPF_ENABLE_STATS, attr)
         if fd >= 0:
             self._fd = fd
         else:

@@ -16,11 +16,12 @@ import os
 import platform
 import struct
 
+from . import bpf_syscall
+
 BPF_PROG_LOAD = 5
 BPF_RAW_TRACEPOINT_OPEN = 17
 BPF_PROG_TYPE_TRACING = 26
 BPF_TRACE_FENTRY = 24
-SYS_BPF = {"x86_64": 321}
 # r0 = 0 (BPF_ALU64 | BPF_MOV | BPF_K); exit (BPF_JMP | BPF_EXIT)
 _INSNS = struct.pack("<BBhi", 0xB7, 0, 0, 0) + struct.pack("<BBhi", 0x95, 0, 0, 0)
 _ATTR_SIZE = 128
@@ -35,7 +36,7 @@ def _errname(code: int) -> str:
 
 def unsupported_reason() -> str | None:
     """Why fentry cannot be used here at all (None: worth a test load)."""
-    if platform.machine() not in SYS_BPF:
+    if not bpf_syscall.usable():
         return f"BCC 0.26 builds fentry programs for x86_64 only (this is {platform.machine()})"
     if not os.path.exists("/sys/kernel/btf/vmlinux"):
         return "no vmlinux BTF (/sys/kernel/btf/vmlinux): fentry needs CONFIG_DEBUG_INFO_BTF=y"
@@ -45,8 +46,6 @@ def unsupported_reason() -> str | None:
 def test_load(btf_id: int) -> str | None:
     """Load and attach a do-nothing fentry program on the vmlinux function with this BTF id;
     None when it worked, else the kernel's reason."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    nr = SYS_BPF[platform.machine()]
     insns = ctypes.create_string_buffer(_INSNS, len(_INSNS))
     lic = ctypes.create_string_buffer(b"GPL")
     attr = ctypes.create_string_buffer(_ATTR_SIZE)
@@ -54,13 +53,13 @@ def test_load(btf_id: int) -> str | None:
                      ctypes.addressof(lic))
     struct.pack_into("<I", attr, 68, BPF_TRACE_FENTRY)      # expected_attach_type
     struct.pack_into("<I", attr, 108, btf_id)               # attach_btf_id
-    prog = libc.syscall(nr, BPF_PROG_LOAD, attr, _ATTR_SIZE)
+    prog = bpf_syscall.bpf(BPF_PROG_LOAD, attr)
     if prog < 0:
         return "load: " + _errname(ctypes.get_errno())
     try:
         attr2 = ctypes.create_string_buffer(_ATTR_SIZE)
         struct.pack_into("<QI", attr2, 0, 0, prog)           # name = NULL, prog_fd
-        link = libc.syscall(nr, BPF_RAW_TRACEPOINT_OPEN, attr2, _ATTR_SIZE)
+        link = bpf_syscall.bpf(BPF_RAW_TRACEPOINT_OPEN, attr2)
         if link < 0:
             return "attach: " + _errname(ctypes.get_errno())
         os.close(link)

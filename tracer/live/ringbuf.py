@@ -38,12 +38,10 @@ def usable() -> bool:
 def _map_size(map_fd: int) -> int:
     """max_entries of the ring buffer map (bytes of data), from bpf_map_info."""
     import ctypes
-    libc = ctypes.CDLL(None, use_errno=True)
-    info = ctypes.create_string_buffer(80)
-    attr = ctypes.create_string_buffer(16)
-    struct.pack_into("<IIQ", attr, 0, map_fd, len(info), ctypes.addressof(info))
-    BPF_OBJ_GET_INFO_BY_FD = 15
-    if libc.syscall(321, BPF_OBJ_GET_INFO_BY_FD, attr, 16) < 0:
+
+    from .bpf_syscall import obj_info
+    info = obj_info(map_fd, 80)
+    if info is None:
         raise OSError(ctypes.get_errno(), "BPF_OBJ_GET_INFO_BY_FD failed on the ring buffer")
     # struct bpf_map_info { u32 type, id, key_size, value_size, max_entries; ... }
     return struct.unpack_from("<I", info, 16)[0]

@@ -132,7 +132,8 @@ class BccSource:
         self.plan = self._make_plan()
         self.kernel_hz = kernel_hz()          # fence wait timeouts come in jiffies
         if self.want_self_cost:
-            from ..live.bpf_stats import SelfCost, usable
+            from ..live.bpf_stats import SelfCost
+            from ..live.bpf_syscall import usable
             if not usable():
                 raise feat.SetupError("--self-cost reads bpf(2) program info on x86_64 only")
             self.self_cost = SelfCost()
