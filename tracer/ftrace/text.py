@@ -125,12 +125,14 @@ def parse_buffer(a: np.ndarray, n_data: int, progress=None,
     if workers is None:
         workers = min(MAX_WORKERS, os.cpu_count() or 1)
     workers = max(1, min(workers, len(bounds)))
+    advance = None
     if progress:
         progress(0, max(n_data, 1))
+        advance = _progress_in_bytes(progress, n_data)
     if workers == 1:
-        runs = [_parse_run(a, bounds, 0, n_data, progress)]
+        runs = [_parse_run(a, bounds, 0, n_data, advance)]
     else:
-        runs = _parse_parallel(a, bounds, workers, n_data, progress)
+        runs = _parse_parallel(a, bounds, workers, n_data, advance)
     trace, parts = runs[0]
     for t, p in runs[1:]:
         _absorb(trace, parts, t, p)
@@ -141,9 +143,22 @@ def parse_buffer(a: np.ndarray, n_data: int, progress=None,
 MAX_WORKERS = 2   # more threads gain little: the GIL is held between numpy calls
 
 
-def _parse_run(a: np.ndarray, bounds: list, line0: int, n_data: int, progress,
-               lock=None) -> tuple[RawTrace, "_Parts"]:
-    """Parse the chunks `bounds` (consecutive (lo, hi)), the first starting at line line0 + 1."""
+def _progress_in_bytes(progress, n_data: int):
+    """advance(nbytes): reports the bytes parsed so far by every thread, in order."""
+    import threading
+    lock, done = threading.Lock(), [0]
+
+    def advance(nbytes: int) -> None:
+        with lock:
+            done[0] += nbytes
+            progress(min(done[0], n_data), max(n_data, 1))
+    return advance
+
+
+def _parse_run(a: np.ndarray, bounds: list, line0: int, n_data: int,
+               advance=None) -> tuple[RawTrace, "_Parts"]:
+    """Parse the chunks `bounds` (consecutive (lo, hi)), the first starting at line line0 + 1;
+    advance(bytes) after each chunk."""
     trace, parts = RawTrace(), _Parts()
     size = max((hi - lo for lo, hi in bounds), default=0)
     scratch = np.empty(min(size, n_data + 1) + 65536 + 2 * PAD + 2, bool)
@@ -153,17 +168,12 @@ def _parse_run(a: np.ndarray, bounds: list, line0: int, n_data: int, progress,
         if len(scratch) < len(view):
             scratch = np.empty(len(view), bool)
         line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts, (a, lo - PAD))
-        if progress:
-            if lock is None:
-                progress(min(hi - PAD, n_data), max(n_data, 1))
-            else:
-                with lock:
-                    progress(hi - lo, None)
+        if advance:
+            advance(hi - lo)
     return trace, parts
 
 
-def _parse_parallel(a, bounds, workers, n_data, progress) -> list:
-    import threading
+def _parse_parallel(a, bounds, workers, n_data, advance) -> list:
     from concurrent.futures import ThreadPoolExecutor
     # contiguous runs of about equal bytes, each starting at its own line number
     sizes = np.array([hi - lo for lo, hi in bounds], np.int64)
@@ -173,15 +183,9 @@ def _parse_parallel(a, bounds, workers, n_data, progress) -> list:
     line0 = [0]
     for run in runs[:-1]:
         line0.append(line0[-1] + int(np.count_nonzero(a[run[0][0]:run[-1][1]] == 10)))
-    lock, done = threading.Lock(), [0]
-
-    def advance(nbytes, _):
-        done[0] += nbytes
-        progress(min(done[0], n_data), max(n_data, 1))
-
     with ThreadPoolExecutor(len(runs), thread_name_prefix="gemscope-text") as pool:
-        futures = [pool.submit(_parse_run, a, run, l0, n_data, advance if progress else None,
-                               lock) for run, l0 in zip(runs, line0)]
+        futures = [pool.submit(_parse_run, a, run, l0, n_data, advance)
+                   for run, l0 in zip(runs, line0)]
         return [f.result() for f in futures]
 
 
