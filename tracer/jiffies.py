@@ -83,7 +83,8 @@ def jiffies_to_ns(jiffies: np.ndarray, hz: int | None) -> tuple[np.ndarray, np.n
     hz = valid_hz(hz)
     if hz is None:
         return np.zeros(len(j), np.int64), np.zeros(len(j), bool)
-    ok = (j >= 0) & (j < MAX_SCHEDULE_TIMEOUT) & (j <= (MAX_SCHEDULE_TIMEOUT // 1_000_000_000))
-    ns = np.where(ok, j, 0) * (1_000_000_000 // hz) + \
-        np.where(ok, j, 0) * (1_000_000_000 % hz) // hz
+    # MAX_SCHEDULE_TIMEOUT (no timeout) and anything whose ns would overflow int64 are out
+    ok = (j >= 0) & (j <= MAX_SCHEDULE_TIMEOUT // 1_000_000_000)
+    jj = np.where(ok, j, 0)
+    ns = jj * (1_000_000_000 // hz) + jj * (1_000_000_000 % hz) // hz
     return ns.astype(np.int64), ok

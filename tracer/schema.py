@@ -200,7 +200,8 @@ KINDS: dict[str, Kind] = {k.name: k for k in (
 # read them (one row per drain: the bytes, and a JSON context with the record size, the stack id
 # offset and the shrinker symbols first seen), and reading the recording turns each such row back
 # into events of the kinds above (tracer/raw_records.py). Decoding later instead of while tracing
-# takes ~10x less of the traced machine's CPU; no analysis ever sees this kind.
+# took the guest's recorder 1.64 instead of 3.71 CPU-s (benchmarks/guest_overhead.py); no
+# analysis ever sees this kind.
 RAW_KIND = "bpf_raw"
 STORAGE_FIELDS: tuple[Field, ...] = (
     _f("raw_records", pa.large_binary(), "bpf_raw: struct gs_event records, back to back"),

@@ -27,8 +27,8 @@ from .. import schema
 from ..errors import GemscopeError
 from ..frames import Frames
 from ..live import features as feat
-from ..live.decode import Decoder
 from ..jiffies import kernel_hz
+from ..live.decode import Decoder
 from ..live.session import BccSession
 from ..meta import host_meta
 from ..raw_records import context_json
