@@ -54,20 +54,23 @@ def _write_decoded(path, drains):
                 w.append(kind, cols)
 
 
+def _recorder(path, offset=2_000_000):
+    """A headless BccSource that is not started (no BPF): its writer and decoder set by hand,
+    so that its own _store_raw writes the drains."""
+    from tracer.sources.bcc_source import BccSource
+    src = BccSource(keep_events=False)
+    src._writer = RecordingWriter(path, {"source": "test"})
+    src._decoder = _decoder(offset)
+    return src
+
+
 def _write_raw(path, drains, offset=2_000_000):
-    """What BccSource does headless (_store_raw)."""
-    d = _decoder(offset)
-    counts: dict[str, int] = {}
-    with RecordingWriter(path, {"source": "test"}) as w:
-        for raw in drains:
-            stacks, symbols, got = d.index(raw)
-            for k, n in got.items():
-                counts[k] = counts.get(k, 0) + n
-            if stacks is not None:
-                w.append("stack", stacks)
-            w.append_raw(int.from_bytes(raw[:8], "little"), raw,
-                         raw_records.context_json(ev.EVENT_SIZE, offset, symbols))
-    return counts
+    """Each drain through BccSource._store_raw, the headless recorder's own code."""
+    src = _recorder(path, offset)
+    for raw in drains:
+        src._store_raw(raw)
+    src._writer.close()
+    return {k: n for k, n in src.counts.items() if k != "stack"}
 
 
 def _py(series) -> list:
@@ -127,13 +130,10 @@ def test_raw_rows_of_a_killed_recorder_replay(tmp_path):
     """No end-of-stream marker (SIGKILL): every flushed raw row still decodes."""
     drains = _drains()
     path = tmp_path / "raw.gsrec"
-    w = RecordingWriter(path, {"source": "test"})
-    d = _decoder()
+    src = _recorder(path)
     for raw in drains[:2]:
-        stacks, symbols, _ = d.index(raw)
-        w.append("stack", stacks) if stacks is not None else None
-        w.append_raw(0, raw, raw_records.context_json(ev.EVENT_SIZE, 2_000_000, symbols))
-    w.flush()   # the recorder dies here, before close
+        src._store_raw(raw)
+    src._writer.flush()   # the recorder dies here, before close
     rec = open_recording(path)
     assert not rec.closed_cleanly
     f = load_frames(path)
