@@ -75,26 +75,26 @@ def bench_decode(total: int = 1_000_000, batch: int = 10_000) -> float:
 
 
 def bench_store(raw_mode: bool, total: int = 1_000_000, batch: int = 10_000) -> float:
-    """Recorder CPU per record (ns): one drain after another into a recording on disk."""
-    from tracer import raw_records
+    """Recorder CPU per record (ns): one drain after another through the headless BccSource's
+    own store step (_store_raw, or the live decode path _sink(decode)) into a recording on disk;
+    the source is not started (no BPF): its writer and decoder are set here."""
     from tracer.recording import RecordingWriter
+    from tracer.sources.bcc_source import BccSource
     raw = synthetic(total, np.random.default_rng(1))
     frames = {i: [f"fn{i}+0x10", f"caller{i % 7}+0x2c"] for i in range(200)}
-    d = Decoder(stack_frames=lambda i: frames[i], symbol=lambda a: "super_cache_scan")
+    src = BccSource(keep_events=False)
+    src._decoder = Decoder(stack_frames=lambda i: frames[i], symbol=lambda a: "super_cache_scan")
     step = batch * ev.EVENT_SIZE
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.process_time()
-        with RecordingWriter(f"{tmp}/b.gsrec", {"source": "bench"}) as w:
-            for off in range(0, len(raw), step):
-                drain = raw[off:off + step]
-                if raw_mode:
-                    stacks, symbols, _ = d.index(drain)
-                    if stacks is not None:
-                        w.append("stack", stacks)
-                    w.append_raw(0, drain, raw_records.context_json(ev.EVENT_SIZE, 0, symbols))
-                else:
-                    for kind, cols in d.decode(drain).items():
-                        w.append(kind, cols)
+        src._writer = RecordingWriter(f"{tmp}/b.gsrec", {"source": "bench"})
+        for off in range(0, len(raw), step):
+            drain = raw[off:off + step]
+            if raw_mode:
+                src._store_raw(drain)
+            else:
+                src._sink(src._decoder.decode(drain))
+        src._writer.close()
         return (time.process_time() - t0) / total * 1e9
 
 
