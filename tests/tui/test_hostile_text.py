@@ -3,12 +3,11 @@
 task name raised MarkupError while a table rendered and ended `gemscope replay`."""
 from __future__ import annotations
 
-from textual.widgets import DataTable
-
 from tests.tui.helpers import asynctest, settle
 from tracer.recording import RecordingWriter
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
+from tui.widgets.cell_table import CellTable
 
 NAMES = ["[/]", "[link=https://example.invalid]x[/link]", "[b]bold"]
 LOCK = 0xffff888000100000
@@ -43,10 +42,12 @@ async def test_task_names_with_markup_are_shown_verbatim(tmp_path):
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
         cells = set()
-        for table in app.query(DataTable):
+        for table in app.query(CellTable):
             for row in range(table.row_count):
-                cells.update(str(c) for c in table.get_row_at(row))
+                cells.update(table.row_at(row))
         assert any("[/]" in c for c in cells), cells        # waits_by_task names it as it is
+        assert any("[/]" in table.line_text(row) for table in app.query(CellTable)
+                   for row in range(table.row_count))       # and draws it so
         for key in "4712":                                  # every view with trace text
             await pilot.press(key)
             await settle(app, pilot)

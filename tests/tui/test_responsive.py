@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import threading
 
-from textual.widgets import DataTable
-
 from tests.tui.helpers import asynctest, settle
 from tracer.analyses import ALL, run_all
 from tracer.analyses.base import Analysis
@@ -13,6 +11,7 @@ from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.fmt import fmt_value
 from tui.timewindow import S
+from tui.widgets.cell_table import CellTable
 
 
 def gated(gate: threading.Event) -> list[Analysis]:
@@ -45,13 +44,13 @@ async def test_a_slow_analysis_leaves_the_previous_data_marked_computing(fixture
                       analyses=gated(gate))
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
-        table = app.query_one("#contention-headline", DataTable)
-        assert str(table.get_row("resv_lock_calls")[1]) == "60"
+        table = app.query_one("#contention-headline", CellTable)
+        assert table.row("resv_lock_calls")[1] == "60"
         gate.clear()                                    # the next contention run hangs
         await pilot.press("w")                          # 1 s window: a new computation
         await until(pilot, lambda: "computing…" in app.status_bar.text)
         assert app.window.width_ns == S
-        assert str(table.get_row("resv_lock_calls")[1]) == "60"     # the previous data stays
+        assert table.row("resv_lock_calls")[1] == "60"     # the previous data stays
         await pilot.press("2")                          # keys are still handled
         await pilot.press("question_mark")
         assert app.screen.__class__.__name__ == "HelpScreen"
@@ -60,7 +59,7 @@ async def test_a_slow_analysis_leaves_the_previous_data_marked_computing(fixture
         await settle(app, pilot)
         start, end = app.snapshot.window
         want = run_all(fixture_frames.window(start, end))["contention"].headline
-        assert str(table.get_row("resv_lock_calls")[1]) == fmt_value("x", want["resv_lock_calls"])
+        assert table.row("resv_lock_calls")[1] == fmt_value("x", want["resv_lock_calls"])
         assert "computing…" not in app.status_bar.text
 
 

@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 
 import pytest
-from textual.widgets import DataTable
 
 from tests.tui.helpers import asynctest, settle
 from tracer.analyses import ALL
@@ -15,6 +14,7 @@ from tracer.errors import RecordingError
 from tracer.frames import load_frames
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
+from tui.widgets.cell_table import CellTable
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,9 +91,9 @@ async def test_app_notices_truncation_and_shows_what_it_has(fixture_path, tmp_pa
         await settle(app, pilot)
         await pilot.pause(0.3)
         assert any("cut.gsrec is truncated" in n.message for n in app._notifications)
-        health = app.query_one("#overview-health", DataTable)
-        assert str(health.get_row("truncated")[1]) == "yes: the end of the trace is missing"
-        assert str(health.get_row("events")[1]) == f"{n:,} in the window, {n:,} loaded"
+        health = app.query_one("#overview-health", CellTable)
+        assert health.row("truncated")[1] == "yes: the end of the trace is missing"
+        assert health.row("events")[1] == f"{n:,} in the window, {n:,} loaded"
 
 
 def _explode(frames):
@@ -111,8 +111,8 @@ async def test_a_failing_analysis_is_a_notice_and_the_others_still_show(fixture_
         await pilot.pause(0.1)
         assert any("analysis contention failed: ValueError: boom in the analysis" in n.message
                    for n in app._notifications)
-        head = app.query_one("#overview-headline", DataTable)
-        assert str(head.get_row("trylock.trylock_failures")[1]) == str(
+        head = app.query_one("#overview-headline", CellTable)
+        assert head.row("trylock.trylock_failures")[1] == str(
             fixture_results["trylock"].headline["trylock_failures"])
         await pilot.press("2")
         await settle(app, pilot)

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from tests.tui.helpers import asynctest, settle
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.fmt import fmt_cell, fmt_value
+from tui.widgets.cell_table import CellTable
 from tui.widgets.plots import HistogramPlot, SeriesSpark
 from tui.widgets.result_panel import ResultPanel
 
@@ -15,8 +16,8 @@ SIZE = (160, 50)
 
 
 def headline_rows(app, table_id):
-    table = app.query_one(f"#{table_id}", DataTable)
-    return {str(k.value): str(table.get_row(k)[1]) for k in table.rows}
+    table = app.query_one(f"#{table_id}", CellTable)
+    return {key: table.row(key)[1] for key in table.keys}
 
 
 def panel_matches(app, name, result, t0):
@@ -30,7 +31,7 @@ def panel_matches(app, name, result, t0):
         assert table.row_count == min(len(df), 20)
         for i in range(table.row_count):
             want = [fmt_cell(c, df[c].iloc[i], t0) for c in df.columns]
-            assert [str(x) for x in table.get_row_at(i)] == want, (tname, i)
+            assert table.row_at(i) == want, (tname, i)
 
 
 @pytest.mark.parametrize("view,names", [
@@ -86,8 +87,8 @@ async def test_plots_carry_the_windowed_events(fixture_path, fixture_frames):
         await settle(app, pilot)
         assert sum(app.query_one("#shrinker-freed", SeriesSpark).values) == 544
         assert sum(app.query_one("#shrinker-requested", SeriesSpark).values) == 1024
-        delay = app.query_one("#shrinker-reclaim-delay", DataTable)
-        assert [str(c) for c in delay.get_row_at(0)] == ["supertuxkart", "201", "14 ms", "8"]
+        delay = app.query_one("#shrinker-reclaim-delay", CellTable)
+        assert delay.row_at(0) == ["supertuxkart", "201", "14 ms", "8"]
         await pilot.press("4")
         await settle(app, pilot)
         hists = app.query_one("#finalizers-hist", HistogramPlot).data

@@ -1,14 +1,13 @@
 """The time window: the pure model's exact bounds, and every view following the keys."""
 from __future__ import annotations
 
-from textual.widgets import DataTable
-
 from tests.tui.helpers import asynctest, settle
 from tracer.analyses import run_all
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.fmt import fmt_value
 from tui.timewindow import MS, S, TimeWindow
+from tui.widgets.cell_table import CellTable
 
 SPAN = (10 * S, 12 * S)
 
@@ -64,8 +63,8 @@ async def test_window_keys_change_every_view(fixture_path, fixture_frames, fixtu
     app = GemscopeApp(RecordingSource(fixture_path), first_view="contention")
     async with app.run_test(size=(160, 50)) as pilot:
         await settle(app, pilot)
-        table = app.query_one("#contention-headline", DataTable)
-        whole = str(table.get_row("resv_lock_calls")[1])
+        table = app.query_one("#contention-headline", CellTable)
+        whole = table.row("resv_lock_calls")[1]
         assert whole == "60"
         await pilot.press("w")                    # 1 s: the last second of the trace
         await settle(app, pilot)
@@ -73,26 +72,26 @@ async def test_window_keys_change_every_view(fixture_path, fixture_frames, fixtu
         lo, hi = fixture_frames.time_range_ns
         assert (start, end) == (hi + 1 - S, None)
         want = run_all(fixture_frames.window(start, end))["contention"].headline
-        assert str(table.get_row("resv_lock_calls")[1]) == fmt_value("x", want["resv_lock_calls"])
+        assert table.row("resv_lock_calls")[1] == fmt_value("x", want["resv_lock_calls"])
         assert want["resv_lock_calls"] < 60
         await pilot.press("left_square_bracket")  # half a second earlier
         await settle(app, pilot)
         start2, end2 = app.snapshot.window
         assert (start2, end2) == (start - S // 2, hi + 1 - S // 2)
         want = run_all(fixture_frames.window(start2, end2))
-        assert str(table.get_row("resv_wait_total_ns")[1]) == fmt_value(
+        assert table.row("resv_wait_total_ns")[1] == fmt_value(
             "resv_wait_total_ns", want["contention"].headline["resv_wait_total_ns"])
         await pilot.press("1")                    # the overview follows the same window
         await settle(app, pilot)
-        health = app.query_one("#overview-health", DataTable)
+        health = app.query_one("#overview-health", CellTable)
         n = sum(len(df) for k, df in fixture_frames.window(start2, end2).by_kind.items()
                 if k not in ("stack", "probe_status"))
-        assert str(health.get_row("events")[1]) == f"{n:,} in the window, 299 loaded"
+        assert health.row("events")[1] == f"{n:,} in the window, 299 loaded"
         await pilot.press("0")
         await settle(app, pilot)
         assert app.snapshot.window == (None, None)
-        assert str(app.query_one("#overview-headline", DataTable).get_row(
-            "contention.resv_lock_calls")[1]) == "60"
+        assert app.query_one("#overview-headline", CellTable).row(
+            "contention.resv_lock_calls")[1] == "60"
 
 
 @asynctest
@@ -112,8 +111,8 @@ async def test_space_replays_from_the_start_and_J_jumps_to_the_worst_wait(fixtur
         await settle(app, pilot)
         assert app.snapshot.window == (None, lo + S // 2)
         want = run_all(fixture_frames.window(None, lo + S // 2))["contention"]
-        table = app.query_one("#contention-headline", DataTable)
-        assert str(table.get_row("resv_lock_calls")[1]) == str(want.headline["resv_lock_calls"])
+        table = app.query_one("#contention-headline", CellTable)
+        assert table.row("resv_lock_calls")[1] == str(want.headline["resv_lock_calls"])
         await pilot.press("space")
         assert not app.window.playing
         await pilot.press("J")

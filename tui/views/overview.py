@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..alerts import alerts
 from ..fmt import fmt_value
 from ..plotdata import time_series
 from ..snapshot import NOT_COUNTED, Snapshot
+from ..widgets.cell_table import CellTable
 from ..widgets.plots import SeriesSpark
-from ..widgets.result_panel import set_rows
 from .base import SPARK_BINS, View
 
 
@@ -25,7 +25,6 @@ class OverviewView(View):
     DEFAULT_CSS = """
     #synthetic { background: $warning; color: $background; text-style: bold; padding: 0 1; }
     #alerts { color: $error; height: auto; }
-    #overview-health, #overview-headline { height: auto; }
     """
 
     def compose_body(self) -> ComposeResult:
@@ -34,13 +33,9 @@ class OverviewView(View):
         yield Static("", id="alerts")
         yield SeriesSpark("events per time bin", id="overview-rate")
         yield Static("Health", classes="section")
-        health = DataTable(id="overview-health", show_cursor=False)
-        health.add_columns("health", "value")
-        yield health
+        yield CellTable(("health", "value"), id="overview-health")
         yield Static("Headline numbers (analysis.key)", classes="section")
-        head = DataTable(id="overview-headline", show_cursor=False, zebra_stripes=True)
-        head.add_columns("headline", "value")
-        yield head
+        yield CellTable(("headline", "value"), id="overview-headline", zebra_stripes=True)
 
     def show_snapshot(self, snap: Snapshot) -> None:
         h = snap.health
@@ -81,8 +76,8 @@ class OverviewView(View):
             ("truncated", "yes: the end of the trace is missing" if h.truncated else "no"),
             ("clock", h.clock_warning.removeprefix("CLOCK: ") if h.clock_warning else h.clock),
         ]
-        set_rows(self.query_one("#overview-health", DataTable), ("health", "value"),
-                 [(key, (key, value)) for key, value in rows])
+        self.query_one("#overview-health", CellTable).set_rows(
+            ("health", "value"), [(key, (key, value)) for key, value in rows])
 
     def _fill_headlines(self, snap: Snapshot) -> None:
         rows = []
@@ -95,4 +90,4 @@ class OverviewView(View):
         if not snap.results:
             rows.append(("none", ("analyses", "computing…" if getattr(
                 self.app, "analysis_names", ()) else "no analyses in this gemscope build")))
-        set_rows(self.query_one("#overview-headline", DataTable), ("headline", "value"), rows)
+        self.query_one("#overview-headline", CellTable).set_rows(("headline", "value"), rows)

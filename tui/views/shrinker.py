@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from ..plotdata import reclaim_delay_by_task, time_series
 from ..snapshot import Snapshot
 from ..widgets.plots import SeriesSpark
-from ..widgets.result_panel import ResultPanel, fill_table, set_rows
+from ..widgets.cell_table import CellTable
+from ..widgets.result_panel import ResultPanel, fill_table
 from .base import SPARK_BINS, View
 
 
@@ -28,7 +29,7 @@ class ShrinkerView(View):
         yield ResultPanel("shrinker")
         yield ResultPanel("reclaim_risks")
         yield Static("Direct-reclaim delay per task (taskstats)", classes="section")
-        yield DataTable(id="shrinker-reclaim-delay", show_cursor=False)
+        yield CellTable(id="shrinker-reclaim-delay")
 
     def show_snapshot(self, snap: Snapshot) -> None:
         super().show_snapshot(snap)
@@ -38,12 +39,12 @@ class ShrinkerView(View):
         for wid, (values, calls, what) in series.items():
             self.query_one(wid, SeriesSpark).draw(
                 values, f"{what} per bin (total {int(values.sum()):,}, {calls:,} calls)")
-        table = self.query_one("#shrinker-reclaim-delay", DataTable)
+        table = self.query_one("#shrinker-reclaim-delay", CellTable)
         if delay is not None:
             fill_table(table, delay)
         else:
-            set_rows(table, ("not recorded",),
-                     [("none", ("taskstats were not recorded: reclaim delay per task is unknown",))])
+            table.set_rows(("not recorded",), [
+                ("none", ("taskstats were not recorded: reclaim delay per task is unknown",))])
 
     @staticmethod
     def plot_data(frames, bounds):
