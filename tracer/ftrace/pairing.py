@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .pair_order import pair_order
+
 
 @dataclass
 class Pairs:
@@ -26,32 +28,31 @@ class Pairs:
 
 def pair(b_tid, b_key, b_ts, b_seq, e_tid, e_key, e_ts, e_seq, or_values=None) -> Pairs:
     nb, ne = len(b_ts), len(e_ts)
+    empty = np.zeros(0, np.int64)
+    if nb + ne == 0:
+        return Pairs(empty, empty, empty, 0, 0, empty if or_values is not None else None)
     T = np.concatenate([b_tid, e_tid]).astype(np.int64)
     K = np.concatenate([np.asarray(b_key).astype(np.uint64), np.asarray(e_key).astype(np.uint64)])
     TS = np.concatenate([b_ts, e_ts]).astype(np.int64)
     SQ = np.concatenate([b_seq, e_seq]).astype(np.int64)
-    E = np.concatenate([np.zeros(nb, np.int8), np.ones(ne, np.int8)])
-    SRC = np.concatenate([np.arange(nb), np.arange(ne)])
-    empty = np.zeros(0, np.int64)
-    if nb + ne == 0:
-        return Pairs(empty, empty, empty, 0, 0, empty if or_values is not None else None)
-    order = np.lexsort((SQ, TS, K, T))
-    t, k, e = T[order], K[order], E[order]
-    newkey = np.r_[True, (t[1:] != t[:-1]) | (k[1:] != k[:-1])]
-    gstart = newkey | np.r_[False, e[:-1] == 1]
+    order, grp = pair_order(T, K, TS, SQ)      # == np.lexsort((SQ, TS, K, T)), and (T, K) numbers
+    is_end = order >= nb
+    newkey = np.r_[True, grp[1:] != grp[:-1]]
+    gstart = newkey | np.r_[False, is_end[:-1]]
     first = np.flatnonzero(gstart)
     last = np.r_[first[1:] - 1, len(order) - 1]
-    closed = e[last] == 1
+    closed = is_end[last]
     size = last - first + 1
     paired = closed & (size >= 2)
     unmatched = int((closed & (size == 1)).sum())
     unpaired = int(size[~closed].sum())
-    bi = SRC[order[first[paired]]]
-    ei = SRC[order[last[paired]]]
+    bi = order[first[paired]]                   # a group's first row is a begin when size >= 2
+    ei = order[last[paired]] - nb
     merged = (size - 1)[paired]
     bor = None
     if or_values is not None:
-        vals = np.concatenate([np.asarray(or_values, np.int64), np.zeros(ne, np.int64)])[order]
+        vals = np.where(is_end, 0, np.asarray(or_values, np.int64)[np.minimum(order, nb - 1)]) \
+            if nb else np.zeros(len(order), np.int64)
         bor = np.bitwise_or.reduceat(vals, first)[paired] if len(first) else empty
     open_first = first[~closed]
     open_since = int(TS[order[open_first]].min()) if len(open_first) else None
