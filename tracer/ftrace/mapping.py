@@ -139,7 +139,10 @@ def _symbolize(trace: RawTrace, g: EventGroup) -> None:
                 g.fields[name] = pc.cast(arr, pa.string())
         elif arr is not None and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             # text prints "sym+0x0/0x30" (kernel) or "sym+0x0" (trace-cmd): keep the name
-            g.fields[name] = pc.replace_substring_regex(arr, r"\+0x[0-9a-f]+(/0x[0-9a-f]+)?$", "")
+            # once per distinct symbol: a column repeats a few symbols over many rows
+            enc = arr.dictionary_encode()
+            g.fields[name] = pc.replace_substring_regex(
+                enc.dictionary, r"\+0x[0-9a-f]+(/0x[0-9a-f]+)?$", "").take(enc.indices)
 
 
 def map_trace(trace: RawTrace) -> Mapped:

@@ -77,7 +77,7 @@ class _Part:
     cpu: np.ndarray
     tid: np.ndarray
     seq: np.ndarray
-    comm: pa.Array | tuple         # strings, or (buffer, starts, lengths) built at the merge
+    comm: tuple                    # (codes, the chunk's comm dictionary): strings at the merge
     tgid: np.ndarray | None
     fields: dict | None            # read straight from the bytes (contention_*), else None
     payload: pa.Array | None
@@ -167,7 +167,7 @@ def _parse_run(a: np.ndarray, bounds: list, line0: int, n_data: int,
         view = a[lo - PAD:hi + PAD]
         if len(scratch) < len(view):
             scratch = np.empty(len(view), bool)
-        line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts, (a, lo - PAD))
+        line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts)
         if advance:
             advance(hi - lo)
     return trace, parts
@@ -206,7 +206,7 @@ def _absorb(trace: RawTrace, parts: "_Parts", t: RawTrace, p: "_Parts") -> None:
     parts.ev_cpu += p.ev_cpu
 
 
-def _parse_chunk(a, n_data, mask, line0, trace, parts, origin) -> int:
+def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
     """Parse the lines of a[PAD:PAD + n_data] (a[PAD + n_data] is a newline) into parts;
     returns the number of lines read so far."""
     if a[PAD:PAD + n_data].max(initial=0) > 127:
@@ -215,15 +215,14 @@ def _parse_chunk(a, n_data, mask, line0, trace, parts, origin) -> int:
         text = raw.decode("utf-8", "replace").encode()
         if text != raw:
             b = _padded(text)
-            return _parse(b, len(text), np.empty(len(b), bool), line0, trace, parts, (b, 0))
-    return _parse(a, n_data, mask, line0, trace, parts, origin)
+            return _parse(b, len(text), np.empty(len(b), bool), line0, trace, parts)
+    return _parse(a, n_data, mask, line0, trace, parts)
 
 
 def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawTrace,
-           parts: _Parts, origin: tuple) -> int:
-    """origin: (buffer, offset of a in it): comm strings are cut from that buffer once, at the
-    merge, for all chunks together."""
-    whole, off = origin
+           parts: _Parts) -> int:
+    """Comms are dictionary-encoded per chunk while its bytes are in cache (a few distinct
+    values); the strings are made once, at the merge, from the codes."""
     np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
     mask[PAD + n_data + 1:] = False
     mask[:PAD] = False
@@ -330,6 +329,8 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
     payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
     codes = names.indices.to_numpy(zero_copy_only=False)
+    comms = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False).dictionary_encode()
+    comm_codes = comms.indices.to_numpy(zero_copy_only=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     ctrl = None
@@ -345,7 +346,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             fast = template_fields(a, name, p_s, p_s + p_l, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
-            line_no[rows], (whole, cs[rows] + off, ce[rows] - cs[rows]),
+            line_no[rows], (comm_codes[grp], comms.dictionary),
             tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
             (a, p_s, p_l) if fast else None))
@@ -377,25 +378,17 @@ def _merge(trace: RawTrace, parts: _Parts) -> None:
 
 
 def _strings(pieces: list) -> pa.Array:
-    """One string array from pieces that are strings or (buffer, starts, lengths) spans: runs of
-    spans over the same buffer are cut in one pass."""
-    out, run = [], []
-
-    def flush():
-        if run:
-            out.append(spans_to_strings(run[0][0], np.concatenate([r[1] for r in run]),
-                                        np.concatenate([r[2] for r in run]), validate=False))
-            run.clear()
-    for p in pieces:
-        if isinstance(p, tuple):
-            if run and p[0] is not run[0][0]:
-                flush()
-            run.append(p)
-        else:
-            flush()
-            out.append(p)
-    flush()
-    return out[0] if len(out) == 1 else pa.concat_arrays(out)
+    """One string array from (codes, dictionary) pieces: the dictionaries (a few comms per chunk)
+    are encoded together once, and the strings are taken from that one small dictionary."""
+    dicts = list({id(d): d for _, d in pieces}.values())
+    base, at = {}, 0
+    for d in dicts:
+        base[id(d)] = at
+        at += len(d)
+    enc = pa.concat_arrays(dicts).dictionary_encode()
+    remap = enc.indices.to_numpy(zero_copy_only=False)
+    codes = np.concatenate([remap[base[id(d)] + c] for c, d in pieces])
+    return enc.dictionary.take(pa.array(codes))
 
 
 def _stack_group(trace: RawTrace, frames, stk, ev_lines, ev_cpu):
