@@ -17,6 +17,9 @@ Runs the real GemscopeApp headless (Textual's run_test) and prints:
 Goal: first frame < 2 s, every interaction < 100 ms (key-to-frame). The machine is shared, so
 the load average is printed too, and the process's CPU time (user+sys, all threads) beside the
 wall time of each phase: under load, wall time can be several times the CPU time.
+Per phase, "UI stalls" is the longest time the event loop (the UI thread) went without a turn,
+measured by a 5 ms heartbeat: a key pressed then waits at least that long. It catches what
+key-to-frame does not, e.g. the frame drawn when a view's data arrives, and a garbage collection.
 
     .venv/bin/python benchmarks/tui.py                     # 10 million events (generated once)
     .venv/bin/python benchmarks/tui.py --events 1e6        # a quick run
@@ -65,13 +68,38 @@ def cpu_s() -> float:
 
 
 class Phase:
-    """Wall and CPU time of a phase, printed as `(wall W s, cpu C s)`."""
+    """Wall and CPU time of a phase, printed as `(wall W s, cpu C s)`, and the UI stalls in it:
+    a heartbeat task on the event loop records each gap between its 5 ms sleeps (wall, and the
+    UI thread's CPU in it)."""
+
+    BEAT_S = 0.005
 
     def __init__(self):
         self.wall, self.cpu = time.perf_counter(), cpu_s()
+        self.gaps: list[tuple[float, float]] = []
+        self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
+
+    async def _heartbeat(self) -> None:
+        t, c = time.perf_counter(), time.thread_time()
+        while True:
+            await asyncio.sleep(self.BEAT_S)
+            t2, c2 = time.perf_counter(), time.thread_time()
+            self.gaps.append((t2 - t - self.BEAT_S, c2 - c))
+            t, c = t2, c2
 
     def __str__(self) -> str:
         return f"(wall {time.perf_counter() - self.wall:.1f} s, cpu {cpu_s() - self.cpu:.1f} s)"
+
+    def stalls(self) -> str:
+        """The longest gap (and the UI-thread CPU in it), the gap with the most UI-thread CPU,
+        and how many gaps were over 100 ms; stops the heartbeat."""
+        self._beat.cancel()
+        wall = max(self.gaps, default=(0.0, 0.0))
+        cpu = max(self.gaps, default=(0.0, 0.0), key=lambda g: g[1])
+        over = sum(1 for g in self.gaps if g[0] > 0.1)
+        return (f"UI stalls: longest {1000 * wall[0]:6.1f} ms (UI-thread cpu "
+                f"{1000 * wall[1]:.1f} ms), most UI-thread cpu in one {1000 * cpu[1]:6.1f} ms, "
+                f"{over} over 100 ms")
 
 
 def data_ready(app) -> bool:
@@ -144,15 +172,18 @@ async def replay(path: str) -> list:
         print(f"loaded + analysed       {time.perf_counter() - t0:8.2f} s  "
               f"({src.events_loaded:,} events; last snapshot {app.snapshot.compute_s:.2f} s) "
               f"{load}")
+        print(f"                       {load.stalls()}")
         for label in ("first", "cached"):
             phase = Phase()
             res = [await key(app, pilot, k) for k in VIEW_KEYS]
             print(f"view switch ({label:6}) key-to-frame {frame_ms(res)}")
             print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+            print(f"                       {phase.stalls()}")
         phase = Phase()
         res = [await key(app, pilot, k) for k in WINDOW_KEYS]
         print(f"window keys w [ ] 0     key-to-frame {frame_ms(res)}")
         print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        print(f"                       {phase.stalls()}")
         phase = Phase()
         res = []
         for view in "2415":                     # contention, overview, finalizers, retire
@@ -163,9 +194,11 @@ async def replay(path: str) -> list:
             await key(app, pilot, "0")
         print(f"J (worst event)         key-to-frame {frame_ms(res)}")
         print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        print(f"                       {phase.stalls()}")
         res = await object_views(app, pilot)
         print(f"Enter (object view)     key-to-frame {frame_ms(res[0])}")
         print(f"                       key-to-data  {ms([r[1] for r in res[0]])}  {res[1]}")
+        print(f"                       {res[1].stalls()}")
         return src.snapshot()
 
 
@@ -306,6 +339,7 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
               f"{src.appended / elapsed:,.0f} events/s {phase}")
         print(f"live: key-to-frame      {frame_ms(res)}")
         print(f"live: key-to-data       {ms(datas)}")
+        print(f"live: {phase.stalls()}")
         print(f"live: events not yet shown when the data arrived: median "
               f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
               f"appends)")
