@@ -81,3 +81,32 @@ def test_hex_digits_equal_python_int_parsing():
             assert n == 0 or len(digits_) == 0, w         # none, or more than 16: no value
     assert hex_digits(_buf(b"0xffff888627c2ba80 "), np.array([160]))[0].tolist() == \
         [0xffff888627c2ba80]
+
+
+def test_hex_words_equal_the_byte_reader_on_random_bytes():
+    """The SWAR hex reader (two 8-byte words) against hex_digits_wide: digits and letters next
+    to their neighbours ('/', ':', '@', 'G', '`', 'g', control bytes that OR 0x20 into digits,
+    UTF-8), every length up to 17, the buffer's edges."""
+    from tracer.ftrace.text_scan import hex_digits, hex_digits_wide
+    rng = np.random.default_rng(12)
+    alpha = np.frombuffer(b"0123456789abcdefABCDEF" * 3 + b"x0x/:@G`g \x10\x19\x16" +
+                          "é".encode(), np.uint8)
+    for _ in range(40):
+        a = _buf(alpha[rng.integers(0, len(alpha), 300)].tobytes())
+        pos = np.arange(150, 470, dtype=np.int64)
+        v1, n1, h1 = hex_digits(a, pos)
+        v2, n2, h2 = hex_digits_wide(a, pos)
+        assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()
+        assert h1.tolist() == h2.tolist()
+    a = np.frombuffer(b"0xfedcba9876543210 12 ab", np.uint8).copy()    # no padding at all
+    pos = np.array([0, 2, 19, 22], np.int64)
+    assert [x.tolist() for x in hex_digits(a, pos)] == [x.tolist() for x in hex_digits_wide(a, pos)]
+
+
+def test_hex_words_exact_values():
+    from tracer.ftrace.text_scan import hex_digits
+    a = _buf(b"0xffff888627c2ba80 (flags=SPIN) DEADbeef: 7 0x 12345678123456789 0x0")
+    val, nd, h0 = hex_digits(a, np.array([160, 192, 202, 204, 207, 225], np.int64))
+    assert val.tolist() == [0xffff888627c2ba80, 0xdeadbeef, 7, 0, 0, 0]
+    assert nd.tolist() == [16, 8, 1, 0, 0, 1]          # "0x " has no digit; 17 digits: none
+    assert h0.tolist() == [162, 192, 202, 206, 207, 227]

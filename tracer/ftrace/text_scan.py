@@ -154,9 +154,61 @@ HEX[97:103] = np.arange(10, 16)
 HEX[65:71] = np.arange(10, 16)
 
 
+def _bytes(v: int) -> np.uint64:
+    return np.uint64(v * 0x0101010101010101)
+
+
+_B7F, _B50, _B46, _B20, _B1F, _B19, _B80, _B0F = (_bytes(v) for v in
+                                                  (0x7F, 0x50, 0x46, 0x20, 0x1F, 0x19, 0x80, 0x0F))
+_L16, _L32, _F16 = np.uint64(0x000F000F000F000F), np.uint64(0x000000FF000000FF), np.uint64(0xFFFF)
+_S = {k: np.uint64(k) for k in (3, 4, 7, 8, 16, 32, 56)}
+
+
+def _hex8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, count) of the leading hex digits of 8 bytes loaded little-endian (SWAR)."""
+    y = x & _B7F                                         # 7-bit bytes: sums never carry over
+    dig = (y + _B50) & ~(y + _B46)                       # high bit: 0x30 <= byte <= 0x39
+    low = y | _B20                                       # 'A'-'F' -> 'a'-'f'
+    af = (low + _B1F) & ~(low + _B19)                    # high bit: 0x61 <= byte <= 0x66
+    bad = ~((dig | af) & ~x) & _B80                      # not a digit (or a byte >= 0x80)
+    nd = _ctz(bad & (~bad + _U[8])) >> 3                 # 8 when all eight are digits
+    t = (af & _B80) >> _S[7]                             # 1 in the bytes that are letters
+    v = (x & _B0F) + (t << _S[3]) + t                    # every byte's nibble (a-f: + 9)
+    sh = np.minimum((np.int64(8) - nd).astype(np.uint64) * _S[8], _S[56])
+    v = np.where(nd > 0, v << sh, _U[9])                 # the digits in the top bytes
+    v = ((v & _L16) << _S[4]) | ((v >> _S[8]) & _L16)    # 16-bit lanes: two digits
+    v = ((v & _L32) << _S[8]) | ((v >> _S[16]) & _L32)   # 32-bit lanes: four digits
+    v = ((v & _F16) << _S[16]) | ((v >> _S[32]) & _F16)  # eight digits
+    return v, nd
+
+
 def hex_digits(a, pos):
     """(value as uint64, digit count, first digit) of the hex number at pos with an optional 0x;
-    more than 16 digits give a count of 0 (no value)."""
+    more than 16 digits give a count of 0 (no value). Read as two 8-byte words (SWAR)."""
+    pos = np.asarray(pos, np.int64)
+    h0 = pos + 2 * ((a[pos] == 48) & (a[pos + 1] == 120))
+    if len(a) < 24:
+        return hex_digits_wide(a, pos)
+    wd = words(a)
+    p = np.clip(h0, 0, len(a) - 24)
+    val, nd = _hex8(wd[p])
+    two = np.flatnonzero(nd == 8)                       # the second word goes on
+    if len(two):
+        v1, n1 = _hex8(wd[p[two] + 8])
+        val[two] = (val[two] << (n1.astype(np.uint64) * _S[4])) | v1
+        n17 = np.flatnonzero(n1 == 8)                   # 16 digits: a 17th makes it no number
+        n1[n17[HEX[a[p[two[n17]] + 16]] < 16]] = -8
+        nd[two] += n1
+    val = np.where(nd > 0, val, _U[9])
+    edge = np.flatnonzero(p != h0)
+    if len(edge):
+        val[edge], nd[edge], _ = hex_digits_wide(a, pos[edge])
+    return val, np.maximum(nd, 0), h0
+
+
+def hex_digits_wide(a, pos):
+    """hex_digits read byte by byte (17-byte rows): the reference, and rows at the buffer's
+    edges."""
     h0 = pos + 2 * ((a[pos] == 48) & (a[pos + 1] == 120))
     d = HEX[window(a, h0, 17)]
     isx = d < 16
