@@ -38,28 +38,44 @@ STANDARD_HZ = (100, 250, 300, 1000)
 _JIFFIES_LINE = re.compile(rb"^jiffies: (\d+)$", re.M)
 
 
-def _jiffies_now(path: str) -> tuple[int, int] | None:
+def _jiffies_now(path: str) -> tuple[int, int, int] | None:
+    """(jiffies, clock before the read, clock after it): reading /proc/timer_list can take tens
+    of ms on a loaded machine, so the reading is only known to lie between the two."""
+    t0 = time.monotonic_ns()
     try:
         with open(path, "rb") as f:
             m = _JIFFIES_LINE.search(f.read())
     except OSError:
         return None
-    return (int(m.group(1)), time.monotonic_ns()) if m else None
+    return (int(m.group(1)), t0, time.monotonic_ns()) if m else None
 
 
-def measured_hz(interval_s: float = 0.2, path: str = "/proc/timer_list") -> int | None:
-    """HZ from two readings of the jiffies counter `interval_s` apart: the standard HZ within
-    10% of the rate seen, else None (a rate that is none of them is not guessed at)."""
-    a = _jiffies_now(path)
-    if a is None:
+def measured_hz(interval_s: float = 0.2, path: str = "/proc/timer_list",
+                give_up_s: float = 3.0) -> int | None:
+    """HZ from readings of the jiffies counter `interval_s` apart. The rate lies between the
+    fewest jiffies that can have passed (one less: the tick) over the longest span the readings
+    allow and the most over the shortest; the standard HZ inside those bounds is the answer.
+    While two fit (a slow read under load), it reads again later, until `give_up_s`; a rate
+    that fits none is not guessed at (None)."""
+    first = _jiffies_now(path)
+    if first is None:
         return None
-    time.sleep(interval_s)
-    b = _jiffies_now(path)
-    if b is None or b[1] <= a[1]:
-        return None
-    rate = (b[0] - a[0]) * 1e9 / (b[1] - a[1])
-    best = min(STANDARD_HZ, key=lambda h: abs(rate - h))
-    return best if abs(rate - best) <= 0.1 * best else None
+    jiffies0, start_lo, start_hi = first
+    while True:
+        time.sleep(interval_s)
+        now = _jiffies_now(path)
+        if now is None:
+            return None
+        passed, end_lo, end_hi = now[0] - jiffies0, now[1], now[2]
+        shortest, longest = end_lo - start_hi, end_hi - start_lo
+        if shortest <= 0:
+            return None
+        low, high = (passed - 1) * 1e9 / longest, (passed + 1) * 1e9 / shortest
+        fits = [hz for hz in STANDARD_HZ if low <= hz <= high]
+        if len(fits) == 1:
+            return fits[0]
+        if not fits or end_hi - start_lo > give_up_s * 1e9:
+            return None
 
 
 def hz_from_config(text: bytes) -> int | None:

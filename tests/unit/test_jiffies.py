@@ -84,20 +84,35 @@ def test_tracefs_kprobe_timeouts():
 
 
 def test_measured_hz_snaps_to_a_standard_value(tmp_path, monkeypatch):
-    """No kernel config on the machine: two readings of /proc/timer_list's jiffies counter."""
+    """No kernel config on the machine: readings of /proc/timer_list's jiffies counter, each
+    bracketed by the clock before and after the read."""
     timer_list = tmp_path / "timer_list"
-    clock = iter([0, 200_000_000])
-    readings = iter([1000, 1000 + 49])          # 245 jiffies/s: HZ 250 within 10%
+    state = {}
+
+    def feed(clock_ns, jiffies_read):
+        state["clock"], state["readings"] = iter(clock_ns), iter(jiffies_read)
     real_open = open
 
     def fake_open(path, mode="r", *a, **k):
         if path == str(timer_list):
-            timer_list.write_bytes(b"now at 1 nsecs\njiffies: %d\n" % next(readings))
+            timer_list.write_bytes(b"now at 1 nsecs\njiffies: %d\n" % next(state["readings"]))
         return real_open(path, mode, *a, **k)
     monkeypatch.setattr("builtins.open", fake_open)
-    monkeypatch.setattr(jiffies.time, "monotonic_ns", lambda: next(clock))
+    monkeypatch.setattr(jiffies.time, "monotonic_ns", lambda: next(state["clock"]))
     monkeypatch.setattr(jiffies.time, "sleep", lambda s: None)
+    # 50 jiffies in 0.2 s, reads of 1 ms: 244..256 jiffies/s holds only HZ 250
+    feed([0, 1_000_000, 200_000_000, 201_000_000], [1000, 1050])
     assert jiffies.measured_hz(path=str(timer_list)) == 250
-    clock, readings = iter([0, 200_000_000]), iter([0, 36])   # 180/s: no standard HZ is near
+    # a 40 ms read under load: 55 jiffies mean 225..350/s (250 and 300 fit); the next reading,
+    # 300 jiffies 1 s in, narrows it to 299..314/s: HZ 300 alone
+    feed([0, 40_000_000, 200_000_000, 240_000_000, 1_000_000_000, 1_001_000_000],
+         [1000, 1055, 1300])
+    assert jiffies.measured_hz(path=str(timer_list)) == 300
+    # 36 jiffies in 0.2 s: 174..186/s is no standard HZ
+    feed([0, 1_000_000, 200_000_000, 201_000_000], [0, 36])
     assert jiffies.measured_hz(path=str(timer_list)) is None
+    # still ambiguous when it gives up
+    feed([0, 40_000_000, 200_000_000, 240_000_000], [1000, 1055])
+    assert jiffies.measured_hz(path=str(timer_list), give_up_s=0.1) is None
+    feed([0], [])
     assert jiffies.measured_hz(path=str(tmp_path / "absent")) is None
