@@ -52,11 +52,11 @@ async def test_markup_and_control_characters_are_shown_as_text():
     app = _One()
     async with app.run_test() as pilot:
         table = app.query_one("#t", CellTable)
-        table.set_rows(("key", "value"), [("x", ("[/]", "[b]bold")), ("y", ("a\nb", "[red]"))])
+        table.set_rows(("key", "value"), [("x", ("[/]", "[b]bold")), ("y", ("ab\ncd", "[red]"))])
         await pilot.pause()
-        assert _screen(table)[1:] == [" [/]  [b]bold ".ljust(WIDTH),
-                                      " a?b  [red]   ".ljust(WIDTH)]
-        assert table.row("y") == ["a\nb", "[red]"]                 # read back as given
+        assert _screen(table)[1:] == [" [/]    [b]bold ".ljust(WIDTH),
+                                      " ab?cd  [red]   ".ljust(WIDTH)]
+        assert table.row("y") == ["ab\ncd", "[red]"]               # read back as given
 
 
 @asynctest

@@ -27,6 +27,11 @@ PAGE = 10
 _PRINTABLE = str.maketrans({c: "?" for c in [*range(32), 127]})
 
 
+def shown_width(text: str) -> int:
+    """How many terminal cells `text` takes once drawn (control characters shown as "?")."""
+    return cell_len(text.translate(_PRINTABLE))
+
+
 def fit(text: str, width: int) -> str:
     """`text` in exactly `width` terminal cells: padded, or cut with an ellipsis."""
     text = text.translate(_PRINTABLE)
@@ -105,7 +110,8 @@ class CellTable(ScrollView):
         columns = tuple(map(str, columns))
         keyed = [(str(key), tuple(map(str, cells))) for key, cells in rows]
         new = [cells for _, cells in keyed]
-        widths = tuple(min(max([cell_len(name), *(cell_len(r[i]) for r in new if i < len(r))]),
+        widths = tuple(min(max([shown_width(name),
+                                *(shown_width(r[i]) for r in new if i < len(r))]),
                            self.max_width) for i, name in enumerate(columns))
         self.keys = tuple(key for key, _ in keyed)
         self._index = {key: i for i, key in enumerate(self.keys)}
