@@ -103,3 +103,21 @@ def test_a_changed_word_or_spacing_takes_the_general_path(old, new):
     good = LINE % b"sym"
     g = parse_text(good + good.replace(old, new)).groups["mm_shrink_slab_start"]
     assert g.fields == {} and len(g.payload) == 2
+
+
+def test_numbers_of_eight_digits_or_more_are_read_as_tokens():
+    line = LINE.replace(b"cache items 512", b"cache items 123456789012").replace(
+        b"delta -128", b"delta -12345678")
+    f = parse_text(line % b"sym").groups["mm_shrink_slab_start"].fields
+    assert f["cache_items"].to_pylist() == [123456789012]
+    assert f["delta"].to_pylist() == [-12345678]
+    assert f["total_scan"].to_pylist() == [128]
+
+
+def test_spec_reads_literal_text_between_fields_as_one():
+    from tracer.ftrace.text_payload import SPECS
+    assert SPECS["mm_shrink_slab_end"] == [
+        ("L", b" "), ("X", "shr"), ("L", b": nid: "), ("D", "nid"),
+        ("L", b" unused scan count "), ("D", "unused_scan"), ("L", b" new scan count "),
+        ("D", "new_scan"), ("L", b" total_scan "), ("D", "total_scan"),
+        ("L", b" last shrinker return val "), ("D", "retval")]

@@ -110,3 +110,25 @@ def test_hex_words_exact_values():
     assert val.tolist() == [0xffff888627c2ba80, 0xdeadbeef, 7, 0, 0, 0]
     assert nd.tolist() == [16, 8, 1, 0, 0, 1]          # "0x " has no digit; 17 digits: none
     assert h0.tolist() == [162, 192, 202, 206, 207, 227]
+
+
+def test_digits_before_reads_back_from_the_end():
+    from tracer.ftrace.text_scan import digits_before, words
+    body = b" 12 -345 x 1234567 12345678 0 abc9 9abc"
+    a = _buf(body)
+    ends = 160 + np.array([3, 8, 9, 18, 27, 29, 34, 37], np.int64)
+    val, nd = digits_before(words(a), ends)
+    assert nd.tolist() == [2, 3, 0, 7, 8, 1, 1, 0]        # 8: "8 or more"
+    assert val.tolist() == [12, 345, 0, 1234567, 12345678, 0, 9, 0]
+
+
+def test_digits_before_equals_the_byte_reader_on_random_bytes():
+    from tracer.ftrace.text_scan import digits_back, digits_before, words
+    rng = np.random.default_rng(13)
+    alpha = np.frombuffer(("0123456789" * 4 + " .:-x/é[]").encode(), np.uint8)
+    for _ in range(40):
+        a = _buf(alpha[rng.integers(0, len(alpha), 400)].tobytes())
+        end = np.arange(160, 561, dtype=np.int64)
+        v1, n1 = digits_before(words(a), end)
+        v2, n2 = digits_back(a, end - 1, 8)
+        assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()

@@ -2,8 +2,8 @@
 
 The general path (text_fields) runs one RE2 pattern per event name over the payload strings; for
 the events that dominate real traces this module reads the same fields with numpy: the payload is
-split at its spaces, counted from the end, and each token is checked against the print format
-(literal words, decimal, hex, non-space words). A group is read here only when EVERY row has
+read from its end, each piece checked against the print format (the literal text between fields,
+decimals, hex, non-space words). A group is read here only when EVERY row has
 exactly the printed shape; otherwise None is returned and the general path reads the whole group,
 so both paths give the same values (tests/unit/test_ftrace_text_payload.py compares them).
 """
@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from .rawevents import spans_to_strings
 from .text_fields import convert
-from .text_scan import DASH, bytes_at, digits, hex_digits, words
+from .text_scan import DASH, bytes_at, digits, digits_before, hex_digits, words
 
 SPACE = 32
 # the print fmts of vmscan:mm_shrink_slab_start/end (6.x): "%pS %p: nid: %d ..." where %pS may be
@@ -30,16 +30,22 @@ SUFFIX = {
 }
 HEAD = "shrink"                       # the %pS symbol, a non-space word
 _MODULE = re.compile(r"\[[\w-]+\]", re.ASCII)
-_FIELD = re.compile(r"^\{(\w+)(?::([DXS]))?\}(.*)$")
+_FIELD = re.compile(r"\{(\w+)(?::([DXS]))?\}")
 
 
 def _spec(template: str) -> list[tuple]:
-    """[(kind, name or literal bytes, suffix bytes)] of the space-separated tokens."""
-    out = []
-    for tok in template.split(" "):
-        m = _FIELD.match(tok)
-        out.append(("L", tok.encode(), b"") if m is None else
-                   (m.group(2) or "D", m.group(1), m.group(3).encode()))
+    """The payload after the head symbol as [(kind, name or literal bytes)] in print order:
+    kind "L" for literal text (the words between fields with their spaces, read as one), "D"
+    decimal, "X" hex, "S" a non-space word. The head's separating space comes first."""
+    parts = _FIELD.split(template)                 # literal, name, kind, literal, ...
+    out = [("L", b" " + parts[0].encode())]
+    for i in range(1, len(parts), 3):
+        out.append((parts[i + 1] or "D", parts[i]))
+        if parts[i + 2]:
+            out.append(("L", parts[i + 2].encode()))
+    for (k0, v0), (k1, _) in zip(out, out[1:]):
+        # a field's start is found at the space before it; fields are not adjacent
+        assert k0 == "L" and v0.endswith(b" ") if k1 != "L" else k0 != "L"
     return out
 
 
@@ -85,48 +91,67 @@ def _last_space(wd: np.ndarray, end: np.ndarray, lo: np.ndarray):
     return None
 
 
+def _decimal_before(a: np.ndarray, wd: np.ndarray, e: np.ndarray, ps: np.ndarray):
+    """(start, value, ok) of the [-]digits token ending at e (1 to 18 digits, start >= ps);
+    start None when a long number's token has no space before it (fewer tokens)."""
+    val, nd = digits_before(wd, e)
+    long = np.flatnonzero(nd >= 8)
+    neg = a[e - nd - 1] == DASH
+    s = e - nd - neg
+    ok = (nd > 0) & (s >= ps)
+    if len(long):                                   # 8 digits or more: read as a token
+        sp = _last_space(wd, e[long], ps[long])
+        if sp is None or (sp < 0).any():
+            return None, None, None
+        t = sp + 1
+        ng = a[t] == DASH
+        v, n = digits(a, t + ng, 8, 19)
+        ok[long] = (n > 0) & (n <= 18) & (t + ng + n == e[long])
+        val[long], neg[long], s[long] = v, ng, t
+    return s, np.where(neg, -val, val), ok
+
+
 def template_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray,
                     ctrl: np.ndarray):
     """Fields of the rows' payloads a[ps:pe] when all have the shape of SUFFIX[name], else None.
-    ctrl: sorted positions of the chunk's bytes below 32 (a tab or CR: general path)."""
+    ctrl: sorted positions of the chunk's bytes below 32 (a tab or CR: general path).
+
+    Read from the end: literal text is compared 8 bytes at a time, decimals are read backwards
+    from the word that ends where they end (digits_before; 8 digits or more: from the space
+    before them, as a token), hex and word fields start after the last space before their end."""
     spec = SPECS.get(name)
     if spec is None or len(ps) == 0:
         return None
     if not (np.searchsorted(ctrl, pe) == np.searchsorted(ctrl, ps)).all():
         return None
     cols: dict[str, object] = {}
-    ok = np.ones(len(ps), bool)
     wd = words(a)
     e = pe
-    for kind, what, sfx in reversed(spec):             # tokens from the end
-        if kind == "L":                                 # a known word: its space is known too
-            sp = e - len(what) - 1
-            ok &= (sp >= ps) & (a[np.maximum(sp, 0)] == SPACE) & _literal(wd, sp + 1, e, what)
+    for kind, what in reversed(spec):
+        if kind == "L":
+            s = e - len(what)
+            ok = (s >= ps) & bytes_at(wd, s, what)
+        elif kind == "D":
+            s, val, ok = _decimal_before(a, wd, e, ps)
+            if s is None:
+                return None
+            cols[what] = pa.array(val, pa.int64())
         else:
             sp = _last_space(wd, e, ps)
             if sp is None or (sp < 0).any():
                 return None                            # fewer tokens than the format has
             s = sp + 1
-            f_end = e
-            if sfx:
-                ok &= _literal(wd, e - len(sfx), e, sfx)
-                f_end = e - len(sfx)
-            if kind == "D":
-                neg = a[s] == DASH
-                val, nd = digits(a, s + neg, 8, 19)
-                ok &= (nd > 0) & (nd <= 18) & (s + neg + nd == f_end)
-                cols[what] = pa.array(np.where(neg, -val, val), pa.int64())
-            elif kind == "X":
+            if kind == "X":
                 val, nd, h0 = hex_digits(a, s)
-                ok &= (nd > 0) & (h0 + nd == f_end)
+                ok = (nd > 0) & (h0 + nd == e)
                 cols[what] = pa.array(val, pa.uint64())
             else:
-                ok &= f_end > s
-                cols[what] = convert(what, spans_to_strings(a, s, f_end - s, validate=False))
+                ok = e > s
+                cols[what] = convert(what, spans_to_strings(a, s, e - s, validate=False))
         if not ok.all():
             return None
-        e = sp                                          # the next token ends at this space
-    # the head: "SYMBOL" or "SYMBOL [module]"
+        e = s
+    # e is now at the space before the first field; the head: "SYMBOL" or "SYMBOL [module]"
     sp2 = _last_space(wd, e, ps)
     if sp2 is None:
         return None
@@ -142,5 +167,5 @@ def template_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray,
             return None
     if not (head_end > ps).all():
         return None
-    ordered = {what: cols[what] for kind, what, _ in spec if kind != "L"}   # print order
+    ordered = {what: cols[what] for kind, what in spec if kind != "L"}   # print order
     return {HEAD: spans_to_strings(a, ps, head_end - ps, validate=False), **ordered}

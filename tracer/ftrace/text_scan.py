@@ -47,8 +47,16 @@ _M8 = np.uint64(0xF0F0F0F0F0F0F0F0)
 _C30, _C06 = np.uint64(0x3030303030303030), np.uint64(0x0606060606060606)
 _LO4 = np.uint64(0x0F0F0F0F0F0F0F0F)
 _U = [np.uint64(v) for v in (8, 16, 32, 2561, 6553601, 42949672960001, 0x00FF00FF00FF00FF,
-                             0x0000FFFF0000FFFF, 1, 0)]
+                             0x0000FFFF0000FFFF, 1, 0, 4)]
 _POW10 = np.array([10 ** k for k in range(9)], np.int64)
+
+
+def _bytes(v: int) -> np.uint64:
+    return np.uint64(v * 0x0101010101010101)
+
+
+_B7F, _B50, _B46, _B20, _B1F, _B19, _B80, _B0F = (_bytes(v) for v in
+                                                  (0x7F, 0x50, 0x46, 0x20, 0x1F, 0x19, 0x80, 0x0F))
 
 
 def _ctz(low: np.ndarray) -> np.ndarray:
@@ -98,6 +106,24 @@ def digits(a, pos, w, w_max=19):
     if len(long):
         val[long], nd[long] = digits_wide(a, pos[long], w_max, w_max)
     return val, nd
+
+
+def digits_before(wd: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(value, count) of the decimal digits just before end (exclusive), read from the one
+    8-byte word that ends there (wd = words(a); end >= 8). A count of 8 means "8 or more": the
+    value is then only that word's and the caller reads the number another way."""
+    x = wd[end - 8]
+    nondig = ((x & _M8) ^ _C30) | (((x + _C06) & _M8) ^ _C30)     # high nibbles of non-digits
+    flag = (((nondig >> _U[10]) & _LO4) + _B7F) & _B80            # bit 7 of each non-digit byte
+    top = np.frexp(flag.astype(np.float64))[1] - 1                 # exact: bits 8 apart
+    nd = np.where(flag == 0, 8, (63 - top) >> 3).astype(np.int64)
+    keep = np.where(nd >= 8, ~_U[9], ~((_U[8] << np.minimum((np.int64(8) - nd).astype(np.uint64)
+                                                           * _U[0], np.uint64(63))) - _U[8]))
+    y = np.where(nd > 0, x & keep, _U[9]) & _LO4                   # the digits in the top bytes
+    y = (y * _U[3]) >> _U[0]
+    y = ((y & _U[6]) * _U[4]) >> _U[1]
+    y = ((y & _U[7]) * _U[5]) >> _U[2]
+    return y.astype(np.int64), nd
 
 
 def digits_back(a, pos, w):
@@ -154,12 +180,6 @@ HEX[97:103] = np.arange(10, 16)
 HEX[65:71] = np.arange(10, 16)
 
 
-def _bytes(v: int) -> np.uint64:
-    return np.uint64(v * 0x0101010101010101)
-
-
-_B7F, _B50, _B46, _B20, _B1F, _B19, _B80, _B0F = (_bytes(v) for v in
-                                                  (0x7F, 0x50, 0x46, 0x20, 0x1F, 0x19, 0x80, 0x0F))
 _L16, _L32, _F16 = np.uint64(0x000F000F000F000F), np.uint64(0x000000FF000000FF), np.uint64(0xFFFF)
 _S = {k: np.uint64(k) for k in (3, 4, 7, 8, 16, 32, 56)}
 
