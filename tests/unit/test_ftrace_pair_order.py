@@ -55,3 +55,45 @@ def test_pair_exact_values():
     assert p.begin_idx.tolist() == [0, 3] and p.end_idx.tolist() == [0, 2]
     assert p.begins_merged.tolist() == [2, 1] and p.begin_or.tolist() == [3, 8]
     assert (p.unpaired_begins, p.unmatched_ends, p.open_since) == (1, 1, 30)
+
+
+def _brute_pairs(b, e, orv):
+    """Walk each (tid, key) in (ts, seq) order: begins collect until an end closes them."""
+    rows = sorted([(t, k, ts, sq, 0, i) for i, (t, k, ts, sq) in enumerate(b)] +
+                  [(t, k, ts, sq, 1, i) for i, (t, k, ts, sq) in enumerate(e)])
+    out, unpaired, unmatched, open_ = [], 0, 0, []
+    for idx, r in enumerate(rows):
+        if idx and rows[idx - 1][:2] != r[:2]:
+            unpaired += len(open_)
+            open_ = []
+        if r[4] == 0:
+            open_.append(r[5])
+        elif open_:
+            bor = 0
+            for i in open_:
+                bor |= orv[i]
+            out.append((open_[0], r[5], len(open_), bor))
+            open_ = []
+        else:
+            unmatched += 1
+    return out, unpaired + len(open_), unmatched
+
+
+def test_pair_equals_a_walk_over_each_thread_and_key():
+    rng = np.random.default_rng(21)
+    for _ in range(30):
+        nb, ne = int(rng.integers(0, 300)), int(rng.integers(0, 300))
+        b = [(int(rng.integers(0, 4)), int(rng.integers(0, 3)), int(rng.integers(0, 50)), i)
+             for i in range(nb)]
+        e = [(int(rng.integers(0, 4)), int(rng.integers(0, 3)), int(rng.integers(0, 50)), nb + i)
+             for i in range(ne)]
+        orv = rng.integers(0, 64, nb).tolist()
+        col = lambda rows, j, dt: np.array([r[j] for r in rows], dt)  # noqa: E731
+        p = pair(col(b, 0, np.int32), col(b, 1, np.uint64), col(b, 2, np.int64), col(b, 3, np.int64),
+                 col(e, 0, np.int32), col(e, 1, np.uint64), col(e, 2, np.int64), col(e, 3, np.int64),
+                 or_values=np.array(orv, np.int64))
+        want, unpaired, unmatched = _brute_pairs(b, e, orv)
+        got = list(zip(p.begin_idx.tolist(), p.end_idx.tolist(), p.begins_merged.tolist(),
+                       p.begin_or.tolist()))
+        assert sorted(got) == sorted(want)
+        assert (p.unpaired_begins, p.unmatched_ends) == (unpaired, unmatched)

@@ -30,7 +30,9 @@ def pair_order(tid: np.ndarray, key: np.ndarray, ts: np.ndarray, seq: np.ndarray
             o = np.lexsort((seq, ts))
     g = _group_rank(tid, key)[o]
     s = _stable_argsort_small(g)
-    return o[s], g[s]
+    # g sorted, without a gather: each group number repeated as often as it occurs
+    counts = np.bincount(g)
+    return o[s], np.repeat(np.arange(len(counts)), counts)
 
 
 def _dense_rank(values: np.ndarray) -> tuple[np.ndarray, int]:

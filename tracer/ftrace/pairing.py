@@ -51,12 +51,23 @@ def pair(b_tid, b_key, b_ts, b_seq, e_tid, e_key, e_ts, e_seq, or_values=None) -
     merged = (size - 1)[paired]
     bor = None
     if or_values is not None:
-        vals = np.where(is_end, 0, np.asarray(or_values, np.int64)[np.minimum(order, nb - 1)]) \
-            if nb else np.zeros(len(order), np.int64)
-        bor = np.bitwise_or.reduceat(vals, first)[paired] if len(first) else empty
+        bor = _begin_or(np.asarray(or_values, np.int64), order, first[paired], merged, bi)
     open_first = first[~closed]
     open_since = int(TS[order[open_first]].min()) if len(open_first) else None
     return Pairs(bi, ei, merged, unpaired, unmatched, bor, open_since)
+
+
+def _begin_or(values, order, first, merged, bi) -> np.ndarray:
+    """OR of values over each paired interval's begins (sorted rows first .. first + merged - 1):
+    the first begin's value, OR-ed with the others' only where begins were merged."""
+    out = values[bi]
+    many = np.flatnonzero(merged > 1)
+    if len(many):
+        extra = merged[many] - 1                        # begins after the first one
+        owner = np.repeat(many, extra)
+        step = np.arange(len(owner)) - np.repeat(np.cumsum(extra) - extra, extra) + 1
+        np.bitwise_or.at(out, owner, values[order[first[owner] + step]])
+    return out
 
 
 def inside(tid: np.ndarray, ts: np.ndarray, iv_tid: np.ndarray, iv_start: np.ndarray,
