@@ -9,6 +9,7 @@ no message is ever sent per event. Errors become notices; the app keeps showing 
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 from typing import Any, Callable
@@ -129,8 +130,15 @@ class GemscopeApp(App):
                             markup=False)
         self.set_interval(1 / self.tick_hz, self.tick)
         self.tick()
+        # A full (generation 2) garbage collection stops the UI thread, or holds the GIL in
+        # the snapshot worker, for as long as it takes to visit every tracked object: ~150 ms
+        # with a recording shown, the longest frames left (benchmarks/tui.py). About half of
+        # those objects are the imported modules and the widgets, alive until the app ends:
+        # frozen, the collector skips them (a full collection then takes ~70 ms).
+        gc.freeze()
 
     async def on_unmount(self) -> None:
+        gc.unfreeze()
         sys.setswitchinterval(self._switch_interval)
         # off the event loop: a source's stop joins its reader and may run an asyncio loop of its
         # own (pyroute2's taskstats close does), which cannot run inside Textual's

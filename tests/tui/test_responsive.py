@@ -94,3 +94,18 @@ async def test_J_searches_in_a_worker_and_then_moves_the_window(fixture_path, fi
         start, end = app.snapshot.window
         assert start <= worst.ts_ns < end
         assert not app.finding_worst
+
+
+@asynctest
+async def test_the_widgets_are_out_of_the_collectors_sight_while_the_app_runs(fixture_path):
+    """A full garbage collection visits every tracked object, on whichever thread triggers it:
+    the app freezes what lives as long as it does (modules, widgets) and unfreezes at exit."""
+    import gc
+    app = GemscopeApp(RecordingSource(fixture_path))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        view = app.views["overview"]
+        assert gc.get_freeze_count() > 0
+        assert not any(o is view for o in gc.get_objects())
+    assert gc.get_freeze_count() == 0
+    assert any(o is view for o in gc.get_objects())
