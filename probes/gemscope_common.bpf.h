@@ -122,19 +122,6 @@ struct gs_event {
     char str2[16];   /* fence timeline */
 };
 
-/* per-thread context, kept across probes so an event knows where it ran */
-struct gs_thread {
-    u32 retire_depth;
-    u32 shrinker_depth;
-    u32 direct_reclaim_depth;
-    u32 lru_stage;      /* stage of the drm_gem_lru_scan this thread is inside, 0 = none */
-    u32 submits;        /* msm_submit_retire calls inside the current retire run */
-    s32 last_put_stack; /* stack id of this thread's last drm_gem_object_free ... */
-    u64 retire_start_ns;
-    u64 retire_queued_ns;
-    u64 last_put_obj;   /* ... and its object: msm_gem_free_object(obj) right after reuses it */
-};
-
 /* a pending entry (kprobe entry, tracepoint begin) waiting for its return/end, per thread */
 struct gs_pending {
     u64 ts_ns;
@@ -147,6 +134,29 @@ struct gs_pending {
     u32 aux;
 };
 
+/* per-thread context, kept across probes so an event knows where it ran, and the calls in flight
+ * on the thread that are paired here instead of in `pending`: under QEMU/TCG a hash-map update or
+ * delete costs ~1.5 us, an array access ~0.1 us (benchmarks/guest_overhead.py, per program), so a
+ * lock call paired through the thread's own entry saves four map operations per call. */
+struct gs_thread {
+    u32 retire_depth;
+    u32 shrinker_depth;
+    u32 direct_reclaim_depth;
+    u32 lru_stage;      /* stage of the drm_gem_lru_scan this thread is inside, 0 = none */
+    u32 submits;        /* msm_submit_retire calls inside the current retire run */
+    s32 last_put_stack; /* stack id of this thread's last drm_gem_object_free ... */
+    u64 retire_start_ns;
+    u64 retire_queued_ns;
+    u64 last_put_obj;   /* ... and its object: msm_gem_free_object(obj) right after reuses it */
+    /* the ww_mutex_lock(_interruptible) call in flight (a thread is inside at most one; ts_ns 0
+     * = none): a0 lock, a1 ww_ctx, a2 1 if the lock is a reservation, holder, stack_id, aux */
+    struct gs_pending lock_call;
+    /* the msm_gem_free_object call in flight (ts_ns 0 = none); a free nested inside it (a
+     * dma-buf import whose put frees the exporter's object) is paired through `pending` */
+    struct gs_pending free_call;
+    u32 frees_nested;
+    u32 _pad;
+};
 #ifdef GS_RINGBUF
 BPF_RINGBUF_OUTPUT(events, GS_RINGBUF_PAGES);
 #else
@@ -168,17 +178,19 @@ BPF_STACK_TRACE(stacks, GS_STACK_ENTRIES);
 BPF_F_TABLE("lru_hash", u32, struct gs_thread, threads, 16384, GS_LRU_FLAGS);
 /* key: tid << 8 | slot (slot = one of the P_* below) */
 BPF_F_TABLE("lru_hash", u64, struct gs_pending, pending, 32768, GS_LRU_FLAGS);
-BPF_HISTOGRAM(uncontended_log2_ns, int, 64);
-BPF_HISTOGRAM(nonresv_ww_log2_ns, int, 64);
+/* log2 histograms as arrays: an array access is inlined by the verifier, a hash one is a call */
+BPF_ARRAY(uncontended_log2_ns, u64, 64);
+BPF_ARRAY(nonresv_ww_log2_ns, u64, 64);
 /* the dma_resv registry: resv address -> 1 (dma_resv_init adds, dma_resv_fini removes) */
 BPF_HASH(resv_registry, u64, u8, 65536);
-/* lock address -> acquisition time (for hold times) */
+/* lock address -> acquisition time (for hold times). An unlock marks its entry consumed (ts_ns 0)
+ * instead of deleting it, and dma_resv_fini deletes it: one map operation per reservation's life
+ * instead of one per unlock (a buffer object is locked once per submit that uses it). */
 BPF_F_TABLE("lru_hash", u64, struct gs_pending, held, 65536, GS_LRU_FLAGS);
 /* kthread_work address -> queue time (retire work queue delay) */
 BPF_HASH(queued, u64, u64, 1024);
 
 #define P_CONTENTION 1
-#define P_WW_LOCK 2
 #define P_WW_TRYLOCK 3
 #define P_FREE 4
 #define P_SHRINK_COUNT 5
@@ -199,13 +211,11 @@ static __always_inline u32 current_tid(void)
     return (u32)bpf_get_current_pid_tgid();
 }
 
-/* Context bits of the current thread: per-thread depths plus, where the struct layout is known,
- * current->flags (PF_MEMALLOC / PF_KSWAPD / PF_KTHREAD). */
-static __always_inline u32 context_bits(void)
+/* Context bits of a thread from its gemscope state `t` (may be null) plus, where the struct layout
+ * is known, current->flags (PF_MEMALLOC / PF_KSWAPD / PF_KTHREAD). */
+static __always_inline u32 bits_of(struct gs_thread *t)
 {
     u32 bits = 0;
-    u32 tid = current_tid();
-    struct gs_thread *t = threads.lookup(&tid);
     if (t) {
         if (t->retire_depth)
             bits |= B_IN_RETIRE;
@@ -228,6 +238,19 @@ static __always_inline u32 context_bits(void)
         bits |= B_KTHREAD;
 #endif
     return bits;
+}
+
+/* The current thread's gemscope state, or null when it has none yet. */
+static __always_inline struct gs_thread *thread_now(void)
+{
+    u32 tid = current_tid();
+    return threads.lookup(&tid);
+}
+
+/* Context bits of the current thread (one lookup of its state). */
+static __always_inline u32 context_bits(void)
+{
+    return bits_of(thread_now());
 }
 
 /* The task holding a mutex: the owner word at the lock address, low 3 flag bits masked off. */
@@ -336,10 +359,14 @@ static __always_inline int log2_bucket(u64 v)
     return b;
 }
 
+/* The current thread's state, created on its first use (one lookup once it exists). */
 static __always_inline struct gs_thread *thread_state(void)
 {
     u32 tid = current_tid();
+    struct gs_thread *t = threads.lookup(&tid);
+    if (t)
+        return t;
     struct gs_thread zero = {};
-    threads.lookup_or_try_init(&tid, &zero);
+    threads.insert(&tid, &zero);
     return threads.lookup(&tid);
 }

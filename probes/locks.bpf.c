@@ -19,65 +19,84 @@ static __always_inline int resv_init_body(u64 resv)
 static __always_inline int resv_fini_body(u64 resv)
 {
     resv_registry.delete(&resv);
+    held.delete(&resv);
     return 0;
 }
 
-/* ---- blocking acquisitions: ww_mutex_lock / ww_mutex_lock_interruptible ---- */
+/* The lock was acquired now: its entry in `held` (for the hold time at unlock) is rewritten in
+ * place when the reservation was held before (a lookup instead of an update); only the holder
+ * itself can release it meanwhile, so nothing else writes the entry. */
+static __always_inline void note_held(u64 lock, u64 now, s32 stack_id)
+{
+    struct gs_pending *h = held.lookup(&lock);
+    if (h) {
+        h->stack_id = stack_id;
+        h->a0 = current_tid();
+        h->ts_ns = now;
+        return;
+    }
+    struct gs_pending fresh = {};
+    fresh.ts_ns = now;
+    fresh.stack_id = stack_id;
+    fresh.a0 = current_tid();
+    held.update(&lock, &fresh);
+}
+
+/* ---- blocking acquisitions: ww_mutex_lock / ww_mutex_lock_interruptible, paired through the
+ * thread's own lock_call (gemscope_common.bpf.h) ---- */
 static __always_inline int ww_lock_entry(void *ctx, u64 lock, u64 ww_ctx, u32 api, int fentry)
 {
-    u64 key = pkey(current_tid(), P_WW_LOCK);
-    struct gs_pending p = {};
-    p.ts_ns = bpf_ktime_get_ns();
-    p.a0 = lock;
-    p.a1 = ww_ctx;
-    p.holder = owner_word(lock);
-    p.aux = api;
-    p.stack_id = -1;
+    u64 now = bpf_ktime_get_ns();
+    struct gs_thread *t = thread_state();
+    if (!t)
+        return 0;
+    struct gs_pending *p = &t->lock_call;
+    p->ts_ns = now;
+    p->a0 = lock;
+    p->a1 = ww_ctx;
+    p->a2 = is_resv(lock);
+    p->holder = p->a2 ? owner_word(lock) : 0;
+    p->aux = api;
+    p->stack_id = -1;
     /* A stack walk is the most expensive thing a probe does (~2/3 of gemscope's cost in the
      * QEMU guest). With lock:contention recorded, the stack of an acquisition that WAITS is
      * taken in contention_begin (tracepoints.bpf.c puts it here); an uncontended one walks
      * only in reclaim, where reclaim_risks needs its call site. */
 #if defined(GS_TP_CONTENTION) && !defined(GS_ALL_LOCK_STACKS)
-    if (is_resv(lock) && (context_bits() & B_IN_RECLAIM))
+    if (p->a2 && (bits_of(t) & B_IN_RECLAIM))
 #else
-    if (is_resv(lock))
+    if (p->a2)
 #endif
-        p.stack_id = fentry ? gs_stack_fentry(ctx) : gs_stack(ctx);
-    pending.update(&key, &p);
+        p->stack_id = fentry ? gs_stack_fentry(ctx) : gs_stack(ctx);
     return 0;
 }
 
 static __always_inline int ww_lock_return(void *ctx, s64 ret)
 {
-    u64 key = pkey(current_tid(), P_WW_LOCK);
-    struct gs_pending *p = pending.lookup(&key);
-    if (!p)
+    struct gs_thread *t = thread_now();
+    if (!t || !t->lock_call.ts_ns)
         return 0;
+    struct gs_pending *p = &t->lock_call;
     u64 now = bpf_ktime_get_ns();
-    u64 dur = now - p->ts_ns;
+    u64 start = p->ts_ns;
+    u64 dur = now - start;
     u64 lock = p->a0;
-    if (!is_resv(lock)) {
+    p->ts_ns = 0;
+    if (!p->a2) {
         /* modeset / regulator / other ww classes: aggregated only */
         nonresv_ww_log2_ns.increment(log2_bucket(dur));
-        pending.delete(&key);
         return 0;
     }
-    u32 bits = context_bits();
-    if (ret == 0) {
-        struct gs_pending h = {};
-        h.ts_ns = now;
-        h.stack_id = p->stack_id;
-        h.a0 = current_tid();
-        held.update(&lock, &h);
-    }
+    u32 bits = bits_of(t);
+    if (ret == 0)
+        note_held(lock, now, p->stack_id);
     if (ret == 0 && dur < GS_UNCONTENDED_NS && !(bits & B_IN_RECLAIM)) {
         uncontended_log2_ns.increment(log2_bucket(dur));
-        pending.delete(&key);
         return 0;
     }
     struct gs_event e;
     fill_common(&e, T_RESV_LOCK);
-    e.ts_ns = p->ts_ns;
+    e.ts_ns = start;
     e.duration_ns = dur;
     e.a0 = lock;
     e.a1 = p->a1;
@@ -87,7 +106,6 @@ static __always_inline int ww_lock_return(void *ctx, s64 ret)
     if (ret == 0)
         e.bits |= B_SUCCESS;
     read_holder(&e, p->holder);
-    pending.delete(&key);
     emit(ctx, &e);
     return 0;
 }
@@ -149,11 +167,7 @@ static __always_inline int trylock_return(void *ctx, s64 ret)
 #endif
     if (ret) {
         e.bits |= B_SUCCESS;
-        struct gs_pending h = {};
-        h.ts_ns = bpf_ktime_get_ns();
-        h.stack_id = p->stack_id;
-        h.a0 = current_tid();
-        held.update(&p->a0, &h);
+        note_held(p->a0, bpf_ktime_get_ns(), p->stack_id);
     } else {
         read_holder(&e, p->holder);
     }
@@ -166,7 +180,7 @@ static __always_inline int trylock_return(void *ctx, s64 ret)
 static __always_inline int unlock_body(void *ctx, u64 lock)
 {
     struct gs_pending *h = held.lookup(&lock);
-    if (!h)
+    if (!h || !h->ts_ns)
         return 0;
     struct gs_event e;
     fill_common(&e, T_RESV_HOLD);
@@ -175,7 +189,7 @@ static __always_inline int unlock_body(void *ctx, u64 lock)
     e.a0 = lock;
     e.stack_id = h->stack_id;
     e.bits = context_bits() | B_IS_RESV;
-    held.delete(&lock);
+    h->ts_ns = 0;       /* consumed; dma_resv_fini deletes the entry */
     emit(ctx, &e);
     return 0;
 }

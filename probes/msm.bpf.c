@@ -56,8 +56,8 @@ int gs_k_drm_gem_object_free(struct pt_regs *ctx)
     e.a0 = PT_REGS_PARM1(ctx);
     obj_fields(&e, e.a0);
     e.stack_id = gs_stack(ctx);
-    e.bits |= context_bits();
     struct gs_thread *t = thread_state();
+    e.bits |= bits_of(t);
     if (t) {
         t->last_put_obj = e.a0;
         t->last_put_stack = e.stack_id;
@@ -66,18 +66,20 @@ int gs_k_drm_gem_object_free(struct pt_regs *ctx)
     return 0;
 }
 
-/* ---- A2: the finalizer msm_gem_free_object entry..return ---- */
+/* ---- A2: the finalizer msm_gem_free_object entry..return, paired through the thread's own
+ * free_call; a free nested inside another goes through `pending` ---- */
+#define GS_STALE_CALL_NS 10000000000ULL   /* a free_call older than 10 s lost its return */
 int gs_k_msm_gem_free_object(struct pt_regs *ctx)
 {
-    u64 key = pkey(current_tid(), P_FREE);
     struct gs_pending p = {};
     p.ts_ns = bpf_ktime_get_ns();
     p.a0 = PT_REGS_PARM1(ctx);
+    struct gs_thread *t = thread_state();
+    if (!t)
+        return 0;
     /* drm_gem_object_free(obj) calls obj->funcs->free(obj) == this: its stack (the last put's
      * call site) is this one's minus this frame; reuse it instead of walking again */
-    u32 tid = current_tid();
-    struct gs_thread *t = threads.lookup(&tid);
-    if (t && t->last_put_obj == p.a0) {
+    if (t->last_put_obj == p.a0) {
         p.stack_id = t->last_put_stack;
         t->last_put_obj = 0;
     } else {
@@ -90,20 +92,36 @@ int gs_k_msm_gem_free_object(struct pt_regs *ctx)
     p.a2 = tmp.a2;
     p.a3 = tmp.a3;
     p.aux = tmp.bits;
-    if (tmp.a3) {
+    if (tmp.a3 && !is_resv(tmp.a3)) {
         /* learn the object's reservation before dma_resv_fini removes it */
         u8 one = 1;
         resv_registry.update(&tmp.a3, &one);
     }
-    pending.update(&key, &p);
+    if (t->free_call.ts_ns && p.ts_ns - t->free_call.ts_ns < GS_STALE_CALL_NS) {
+        u64 key = pkey(current_tid(), P_FREE);
+        t->frees_nested++;
+        pending.update(&key, &p);
+    } else {
+        t->free_call = p;
+    }
     return 0;
 }
 
 int gs_kr_msm_gem_free_object(struct pt_regs *ctx)
 {
+    struct gs_thread *t = thread_now();
+    if (!t)
+        return 0;
     u64 key = pkey(current_tid(), P_FREE);
-    struct gs_pending *p = pending.lookup(&key);
-    if (!p)
+    int nested = t->frees_nested > 0;
+    struct gs_pending *p;
+    if (nested) {
+        t->frees_nested--;
+        p = pending.lookup(&key);
+    } else {
+        p = &t->free_call;
+    }
+    if (!p || !p->ts_ns)
         return 0;
     struct gs_event e;
     fill_common(&e, T_FREE);
@@ -114,8 +132,11 @@ int gs_kr_msm_gem_free_object(struct pt_regs *ctx)
     e.a2 = p->a2;
     e.a3 = p->a3;
     e.stack_id = p->stack_id;
-    e.bits = context_bits() | p->aux;
-    pending.delete(&key);
+    e.bits = bits_of(t) | p->aux;
+    if (nested)
+        pending.delete(&key);
+    else
+        p->ts_ns = 0;
     emit(ctx, &e);
     return 0;
 }
@@ -171,9 +192,8 @@ int gs_kr_msm_gem_shrinker_scan(struct pt_regs *ctx)
     struct gs_pending *p = pending.lookup(&key);
     struct gs_event e;
     fill_common(&e, T_SHRINK_SCAN);
-    e.bits = context_bits();
-    u32 tid = current_tid();
-    struct gs_thread *t = threads.lookup(&tid);
+    struct gs_thread *t = thread_now();
+    e.bits = bits_of(t);
     if (t && t->shrinker_depth)
         t->shrinker_depth--;
     if (!p)
@@ -238,8 +258,8 @@ int gs_kr_drm_gem_lru_scan(struct pt_regs *ctx)
 {
     u64 key = pkey(current_tid(), P_LRU_SCAN);
     struct gs_pending *p = pending.lookup(&key);
-    u32 tid = current_tid();
-    struct gs_thread *t = threads.lookup(&tid);
+    struct gs_thread *t = thread_now();
+    u32 bits = bits_of(t);      /* before the stage is cleared: the stage bits come from p */
     if (t)
         t->lru_stage = 0;
     if (!p)
@@ -258,7 +278,7 @@ int gs_kr_drm_gem_lru_scan(struct pt_regs *ctx)
         e.a3 = now_remaining - p->a3;
         e.bits |= B_HAVE_REMAINING;
     }
-    e.bits |= context_bits() | (p->aux << STAGE_SHIFT);
+    e.bits |= (bits & ~(0xf << STAGE_SHIFT)) | (p->aux << STAGE_SHIFT);
     pending.delete(&key);
     emit(ctx, &e);
     return 0;
@@ -360,8 +380,7 @@ int gs_k_msm_gpu_retire(struct pt_regs *ctx)
 int gs_k_msm_submit_retire(struct pt_regs *ctx)
 {
 #ifndef GS_MSM_TRACEPOINTS
-    u32 tid = current_tid();
-    struct gs_thread *t = threads.lookup(&tid);
+    struct gs_thread *t = thread_now();
     if (t && t->retire_depth)
         t->submits++;
 #endif

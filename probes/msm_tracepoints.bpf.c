@@ -61,11 +61,10 @@ int gs_tp_msm_gpu_submit_retired(struct gs_tp_msm_gpu_submit_retired *args)
     e.ret = args->end_ticks;
     e.aux = args->pid;
     /* one retire_submit per event: the submits_retired count of the current retire run */
-    u32 tid = current_tid();
-    struct gs_thread *t = threads.lookup(&tid);
+    struct gs_thread *t = thread_now();
     if (t && t->retire_depth)
         t->submits++;
-    e.bits = context_bits();
+    e.bits = bits_of(t);
     emit(args, &e);
     return 0;
 }

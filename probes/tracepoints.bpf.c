@@ -27,10 +27,9 @@ RAW_TRACEPOINT_PROBE(contention_begin)
 #if defined(GS_KPROBES) || defined(GS_FENTRY)
     /* this thread waits inside ww_mutex_lock on this lock: its resv_lock event gets this stack
      * (its call site), walked once for both events */
-    u64 wkey = pkey(current_tid(), P_WW_LOCK);
-    struct gs_pending *w = pending.lookup(&wkey);
-    if (w && w->a0 == lock && w->stack_id < 0)
-        w->stack_id = p.stack_id;
+    struct gs_thread *t = thread_now();
+    if (t && t->lock_call.ts_ns && t->lock_call.a0 == lock && t->lock_call.stack_id < 0)
+        t->lock_call.stack_id = p.stack_id;
 #endif
     return 0;
 }
@@ -130,7 +129,7 @@ TRACEPOINT_PROBE(vmscan, mm_vmscan_direct_reclaim_end)
     e.a0 = p->a0;
     e.a1 = args->nr_reclaimed;
     e.aux = p->aux;
-    e.bits = context_bits() | B_IN_RECLAIM | B_DIRECT;
+    e.bits = bits_of(t) | B_IN_RECLAIM | B_DIRECT;
     pending.delete(&key);
     emit(args, &e);
     return 0;
@@ -199,7 +198,7 @@ TRACEPOINT_PROBE(sched, sched_kthread_work_execute_end)
     e.a0 = t->retire_queued_ns ? t->retire_start_ns - t->retire_queued_ns : (u64)-1;
     e.a1 = t->submits;
     t->retire_depth = 0;
-    e.bits = context_bits() | B_IN_RETIRE;
+    e.bits = bits_of(t) | B_IN_RETIRE;
     emit(args, &e);
     return 0;
 }
