@@ -14,6 +14,9 @@ trace-cmd reads too. Then, each timed once (wall clock, one run):
                                              fetch-args, a perf-probe kprobe, tgid/flag columns)
 Each row gives wall and CPU seconds (this process and its children): the machine is shared, so
 events per CPU second is the figure that does not depend on the load of other work.
+--phases then imports the host text once more per worker count and prints the CPU seconds of each
+phase (thread CPU time, summed over the parse threads): read, chunk scan, the two byte-level
+payload readers, merge, and the mapping's payload regexes, symbols, pairing and the rest.
 """
 from __future__ import annotations
 
@@ -68,11 +71,72 @@ def timed(label, func):
     return label, dt, result
 
 
+PHASES = (  # (module, function, label); nested phases are subtracted from their parent
+    ("tracer.ftrace.text", "read_padded", "read (map the file)"),
+    ("tracer.ftrace.text", "_parse_chunk", "chunks: scan, names, comms"),
+    ("tracer.ftrace.text", "_contention_fields", "chunks: lock:contention_* payloads"),
+    ("tracer.ftrace.text", "template_fields", "chunks: mm_shrink_slab_* payloads"),
+    ("tracer.ftrace.text", "_merge", "merge"),
+    ("tracer.ftrace.mapping", "map_trace", "map: rest"),
+    ("tracer.ftrace.mapping", "extract_fields", "map: payload regexes"),
+    ("tracer.ftrace.mapping", "_symbolize", "map: symbols"),
+    ("tracer.ftrace.mapping", "pair", "map: pairing"),
+    ("tracer.ftrace.mapping", "_reclaim_context", "map: reclaim context"))
+PARENT = {"chunks: lock:contention_* payloads": "chunks: scan, names, comms",
+          "chunks: mm_shrink_slab_* payloads": "chunks: scan, names, comms"}
+
+
+def print_phases(txt: Path, lines: int, workers: int) -> None:
+    """Thread CPU seconds of each phase of one text import (parse with `workers` threads + map)."""
+    import functools
+    import importlib
+    import threading
+    spent: dict[str, float] = {}
+    lock = threading.Lock()
+    saved = []
+    for mod_name, fn, label in PHASES:
+        mod = importlib.import_module(mod_name)
+        orig = getattr(mod, fn)
+
+        def timed_fn(*a, _orig=orig, _label=label, **k):
+            t0 = time.thread_time()
+            try:
+                return _orig(*a, **k)
+            finally:
+                with lock:
+                    spent[_label] = spent.get(_label, 0.0) + time.thread_time() - t0
+        saved.append((mod, fn, orig))
+        setattr(mod, fn, functools.wraps(orig)(timed_fn))
+    text_mod = importlib.import_module("tracer.ftrace.text")
+    map_mod = importlib.import_module("tracer.ftrace.mapping")
+    try:
+        t0 = time.perf_counter()
+        buf, n = text_mod.read_padded(str(txt))
+        raw = text_mod.parse_buffer(buf, n, workers=workers)
+        map_mod.map_trace(raw)
+        wall = time.perf_counter() - t0
+    finally:
+        for mod, fn, orig in saved:
+            setattr(mod, fn, orig)
+    for child, parent in PARENT.items():
+        spent[parent] = spent.get(parent, 0.0) - spent.get(child, 0.0)
+    for child in ("map: payload regexes", "map: symbols", "map: pairing", "map: reclaim context"):
+        spent["map: rest"] = spent.get("map: rest", 0.0) - spent.get(child, 0.0)
+    total = sum(spent.values())
+    print(f"text import phases, {workers} parse thread(s): {wall:.2f} s wall, {total:.2f} "
+          f"thread CPU-s ({lines / total:,.0f} lines per CPU-s), load {os.getloadavg()[0]:.1f}")
+    for _, _, label in PHASES:
+        v = spent.get(label, 0.0)
+        print(f"  {label:36} {v:6.3f} CPU-s {1e9 * v / lines:7.0f} ns/line")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--events", type=int, default=2_000_000)
     ap.add_argument("--keep", help="keep the generated files in this directory")
     ap.add_argument("--mixed-lines", type=int, help="lines of the mixed text (default: --events)")
+    ap.add_argument("--phases", action="store_true",
+                    help="also print the CPU seconds of each phase of the text import")
     args = ap.parse_args()
     if not shutil.which("trace-cmd"):
         print("trace-cmd is not installed (scripts/setup.sh --test installs it)", file=sys.stderr)
@@ -136,6 +200,9 @@ def main() -> int:
     print(f"mixed text {mixed.stat().st_size / 1e6:.0f} MB, {mixed_lines} lines, "
           f"{raw3.events_in} events ({raw3.bad_count} bad lines); mapped kinds: " +
           ", ".join(f"{k} {mapped3.count(k)}" for k in sorted(mapped3.kinds)))
+    if args.phases:
+        for workers in (1, 2):
+            print_phases(txt, lines, workers)
     if not args.keep:
         shutil.rmtree(work)
     return 0

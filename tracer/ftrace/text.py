@@ -335,7 +335,9 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     codes = names.indices.to_numpy(zero_copy_only=False)
     comms = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False).dictionary_encode()
     comm_codes = comms.indices.to_numpy(zero_copy_only=False)
-    order = np.argsort(codes, kind="stable")
+    # a few names: as 16-bit numbers the stable sort is a radix sort
+    order = np.argsort(codes.astype(np.uint16) if len(names.dictionary) <= 1 << 16 else codes,
+                       kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
     ctrl = None
     for grp in np.split(order, bounds):
