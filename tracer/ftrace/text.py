@@ -377,9 +377,10 @@ def _merge(trace: RawTrace, parts: _Parts) -> None:
             (lambda k: np.concatenate([getattr(p, k) for p in ps]))
         trace.groups[name] = EventGroup(name, None, cat("ts"), cat("cpu"), cat("tid"), cat("seq"),
                                         comm=comm, tgid=tgid, fields=fields, payload=payload)
-    ev_lines = np.concatenate(parts.ev_lines) if parts.ev_lines else np.zeros(0, np.int64)
-    ev_cpu = np.concatenate(parts.ev_cpu) if parts.ev_cpu else np.zeros(0, np.int16)
-    _stack_group(trace, parts.frames, parts.stk, ev_lines, ev_cpu)
+    if parts.stk or "kernel_stack" in trace.groups:   # the event lines matter for stacks only
+        ev_lines = np.concatenate(parts.ev_lines) if parts.ev_lines else np.zeros(0, np.int64)
+        ev_cpu = np.concatenate(parts.ev_cpu) if parts.ev_cpu else np.zeros(0, np.int16)
+        _stack_group(trace, parts.frames, parts.stk, ev_lines, ev_cpu)
     trace.events_in += trace.bad_count
 
 
