@@ -31,10 +31,12 @@ def pair(b_tid, b_key, b_ts, b_seq, e_tid, e_key, e_ts, e_seq, or_values=None) -
     empty = np.zeros(0, np.int64)
     if nb + ne == 0:
         return Pairs(empty, empty, empty, 0, 0, empty if or_values is not None else None)
-    T = np.concatenate([b_tid, e_tid]).astype(np.int64)
-    K = np.concatenate([np.asarray(b_key).astype(np.uint64), np.asarray(e_key).astype(np.uint64)])
-    TS = np.concatenate([b_ts, e_ts]).astype(np.int64)
-    SQ = np.concatenate([b_seq, e_seq]).astype(np.int64)
+    # one copy each (astype after a concatenate would copy again)
+    T = np.concatenate([b_tid, e_tid]).astype(np.int64, copy=False)
+    K = np.concatenate([np.asarray(b_key).astype(np.uint64, copy=False),
+                        np.asarray(e_key).astype(np.uint64, copy=False)])
+    TS = np.concatenate([b_ts, e_ts]).astype(np.int64, copy=False)
+    SQ = np.concatenate([b_seq, e_seq]).astype(np.int64, copy=False)
     order, grp = pair_order(T, K, TS, SQ)      # == np.lexsort((SQ, TS, K, T)), and (T, K) numbers
     is_end = order >= nb
     newkey = np.r_[True, grp[1:] != grp[:-1]]
