@@ -198,7 +198,8 @@ def map_trace(trace: RawTrace) -> Mapped:
         ke = _key(ge, key, re_)
         orv = _f(gb, "flags", rb).fill_null(0).to_numpy(zero_copy_only=False) \
             if kind == "lock_contention" else None
-        p = pair(gb.tid[rb], kb, gb.ts[rb], gb.seq[rb], ge.tid[re_], ke, ge.ts[re_], ge.seq[re_], orv)
+        p = pair(_rows(gb.tid, rb), kb, _rows(gb.ts, rb), _rows(gb.seq, rb),
+                 _rows(ge.tid, re_), ke, _rows(ge.ts, re_), _rows(ge.seq, re_), orv)
         consumed[bname][rb] = True
         consumed[ename][re_] = True
         if p.open_since is not None:
@@ -328,11 +329,16 @@ def _stacks(trace: RawTrace, groups: dict, consumed: dict, out: Mapped):
     return stack_of
 
 
+def _rows(arr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """arr[rows] for sorted distinct rows; arr itself (no copy) when they are all of its rows."""
+    return arr if len(rows) == len(arr) else arr[rows]
+
+
 def _key(g: EventGroup, key: str | None, rows: np.ndarray) -> np.ndarray:
     if key is None:
         return np.zeros(len(rows), np.uint64)
     v, _ = g.field_np(key, np.uint64)
-    return v[rows]
+    return _rows(v, rows)
 
 
 def _is_retire(g: EventGroup, rows: np.ndarray) -> np.ndarray:

@@ -50,10 +50,11 @@ def _small_int_rank(values: np.ndarray) -> tuple[np.ndarray, int]:
     lo, hi = int(values.min()), int(values.max())
     if hi - lo >= 1 << 22:
         return _dense_rank(values)
+    off = values - lo
     present = np.zeros(hi - lo + 1, bool)
-    present[values - lo] = True
+    present[off] = True
     rank = np.cumsum(present) - 1
-    return rank[values - lo], int(rank[-1]) + 1
+    return rank[off], int(rank[-1]) + 1
 
 
 def _group_rank(tid: np.ndarray, key: np.ndarray) -> np.ndarray:
