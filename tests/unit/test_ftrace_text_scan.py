@@ -132,3 +132,28 @@ def test_digits_before_equals_the_byte_reader_on_random_bytes():
         v1, n1 = digits_before(words(a), end)
         v2, n2 = digits_back(a, end - 1, 8)
         assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()
+
+
+def test_skip_over_runs_of_every_length():
+    """Runs of 0 to 40 spaces (one word, two words, skip_wide) end where the byte scan ends."""
+    from tracer.ftrace.text_scan import skip, skip_wide
+    body = b"".join(b" " * k + b"x" for k in range(41))
+    a = _buf(body)
+    starts = 160 + np.array([sum(k + 1 for k in range(j)) for j in range(41)], np.int64)
+    assert (skip(a, starts, 16) - starts).tolist() == list(range(41))
+    assert skip(a, starts, 16).tolist() == skip_wide(a, starts, 16).tolist()
+
+
+def test_digits_ending_at_equals_the_byte_reader():
+    from tracer.ftrace.text_scan import digits_back, digits_ending_at
+    rng = np.random.default_rng(14)
+    alpha = np.frombuffer(("0123456789" * 5 + " -[]").encode(), np.uint8)
+    for _ in range(40):
+        a = _buf(alpha[rng.integers(0, len(alpha), 400)].tobytes())
+        pos = np.arange(-3, len(a) + 2, dtype=np.int64)          # the edges too
+        v1, n1 = digits_ending_at(a, pos, 9)
+        v2, n2 = digits_back(a, pos, 9)
+        assert n1.tolist() == n2.tolist() and v1.tolist() == v2.tolist()
+    a = _buf(b"python-19056 [000] x-123456789012")
+    v, n = digits_ending_at(a, np.array([171, 192], np.int64), 9)
+    assert (v.tolist(), n.tolist()) == ([19056, 456789012], [5, 9])

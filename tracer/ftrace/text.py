@@ -23,7 +23,7 @@ import pyarrow as pa
 from .rawevents import EventGroup, RawTrace, spans_to_strings
 from .text_payload import SPECS, template_fields
 from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE, bytes_at,
-                        digits as _digits, digits_back as _digits_back,
+                        digits as _digits, digits_ending_at as _digits_ending_at,
                         first_at_or_after as _first_at_or_after, first_byte,
                         first_cpu_bracket, hex_digits, rskip as _rskip,
                         skip as _skip, window as _window, words)
@@ -298,7 +298,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
         val, ntg = _digits(a, _skip(a, lpar + 1, 10), 8, 10)
         tgid[tg] = np.where(ntg > 0, val, -1)
         h[tg] = _rskip(a, lpar - 1, 16)
-    pid, npd = _digits_back(a, h, 9)
+    pid, npd = _digits_ending_at(a, h, 9)
     ok &= (npd > 0) & (a[h - npd] == DASH)
     cs = _skip(a, starts, 16)
     # trace-cmd report prefixes "INSTANCE:  " (colon, two or more spaces) when a file holds

@@ -126,6 +126,20 @@ def digits_before(wd: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return y.astype(np.int64), nd
 
 
+def digits_ending_at(a, pos, w):
+    """digits_back (value and count of the decimal digits ending at pos, inclusive, at most w)
+    read from one 8-byte word per row; rows with 8 digits or more go to digits_back."""
+    pos = np.asarray(pos, np.int64)
+    if len(a) < 16 or w < 8:
+        return digits_back(a, pos, w)
+    end = np.clip(pos + 1, 8, len(a))
+    val, nd = digits_before(words(a), end)
+    more = np.flatnonzero((nd >= 8) | (end != pos + 1))
+    if len(more):
+        val[more], nd[more] = digits_back(a, pos[more], w)
+    return val, nd
+
+
 def digits_back(a, pos, w):
     """Value and count of the decimal digits ending at pos (inclusive)."""
     d = window(a, pos - w + 1, w)[:, ::-1] - np.uint8(48)
@@ -149,15 +163,23 @@ def skip_wide(a, pos, w, ch=SPACE):
 
 
 def skip(a, pos, w, ch=SPACE):
-    """First byte != ch at or after pos: one 8-byte word per row; rows whose word is all ch
-    (or that sit at the buffer's edges) are scanned by skip_wide, w bytes at a time."""
+    """First byte != ch at or after pos: one 8-byte word per row, a second one where the first
+    is all ch; rows whose two words are all ch (or that sit at the buffer's edges) are scanned
+    by skip_wide, w bytes at a time."""
     pos = np.asarray(pos, np.int64)
     if len(a) < 16:
         return skip_wide(a, pos, w, ch)
     p = np.clip(pos, 0, len(a) - 16)
-    x = words(a)[p] ^ np.uint64(ch * 0x0101010101010101)
+    wd, rep = words(a), np.uint64(ch * 0x0101010101010101)
+    x = wd[p] ^ rep
     out = p + (_ctz(x & (~x + _U[8])) >> 3)
-    more = np.flatnonzero((x == 0) | (p != pos))
+    wide = p != pos                                  # at the buffer's edges: skip_wide
+    second = np.flatnonzero((x == 0) & ~wide)        # eight ch: the next word (line indents)
+    if len(second):
+        x2 = wd[p[second] + 8] ^ rep
+        out[second] = p[second] + 8 + (_ctz(x2 & (~x2 + _U[8])) >> 3)
+        wide[second[x2 == 0]] = True                 # sixteen ch: skip_wide goes on
+    more = np.flatnonzero(wide)
     if len(more):
         out[more] = skip_wide(a, pos[more], w, ch)
     return out
