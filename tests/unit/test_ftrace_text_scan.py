@@ -157,3 +157,15 @@ def test_digits_ending_at_equals_the_byte_reader():
     a = _buf(b"python-19056 [000] x-123456789012")
     v, n = digits_ending_at(a, np.array([171, 192], np.int64), 9)
     assert (v.tolist(), n.tolist()) == ([19056, 456789012], [5, 9])
+
+
+def test_second_words_of_every_row():
+    """Every row needs its second word (the path without indexing): 9-digit fractions, 16-digit
+    addresses, one 17-digit number among them (no value)."""
+    from tracer.ftrace.text_scan import hex_digits
+    a = _buf(b"888798519 123456789012 0xffff888627c2ba80 ffff888627c2ba801 0123456789abcdef")
+    val, nd = digits(a, np.array([160, 170], np.int64), 10, 12)
+    assert (val.tolist(), nd.tolist()) == ([888798519, 123456789012], [9, 12])
+    val, nd, h0 = hex_digits(a, np.array([183, 202, 220], np.int64))
+    assert val.tolist() == [0xffff888627c2ba80, 0, 0x0123456789abcdef]
+    assert nd.tolist() == [16, 0, 16]

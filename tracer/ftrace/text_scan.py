@@ -97,7 +97,10 @@ def digits(a, pos, w, w_max=19):
     p = np.clip(pos, 0, len(a) - 16)
     val, nd = _swar8(wd[p])
     two = np.flatnonzero(nd == 8)                 # 8 digits or more: the next word goes on
-    if len(two):
+    if len(two) == len(p):                        # every row (nanosecond fractions): no indexing
+        v1, n1 = _swar8(wd[p + 8])
+        val, nd = val * _POW10[n1] + v1, nd + n1
+    elif len(two):
         v1, n1 = _swar8(wd[p[two] + 8])
         val[two] = val[two] * _POW10[n1] + v1
         nd[two] += n1
@@ -236,11 +239,16 @@ def hex_digits(a, pos):
     val, nd = _hex8(wd[p])
     two = np.flatnonzero(nd == 8)                       # the second word goes on
     if len(two):
-        v1, n1 = _hex8(wd[p[two] + 8])
-        val[two] = (val[two] << (n1.astype(np.uint64) * _S[4])) | v1
+        every = len(two) == len(p)                      # (kernel addresses): no indexing
+        pt = p if every else p[two]
+        v1, n1 = _hex8(wd[pt + 8])
         n17 = np.flatnonzero(n1 == 8)                   # 16 digits: a 17th makes it no number
-        n1[n17[HEX[a[p[two[n17]] + 16]] < 16]] = -8
-        nd[two] += n1
+        n1[n17[HEX[a[pt[n17] + 16]] < 16]] = -8
+        if every:
+            val, nd = (val << (np.maximum(n1, 0).astype(np.uint64) * _S[4])) | v1, nd + n1
+        else:
+            val[two] = (val[two] << (np.maximum(n1, 0).astype(np.uint64) * _S[4])) | v1
+            nd[two] += n1
     val = np.where(nd > 0, val, _U[9])
     edge = np.flatnonzero(p != h0)
     if len(edge):
