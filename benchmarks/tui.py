@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import resource
 import statistics
@@ -61,6 +62,47 @@ def recording(events: float, path: str) -> str:
     return path
 
 
+def rss_mb() -> float:
+    """Resident memory of this process now, MB."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+
+
+class GcWatch:
+    """Every generation-2 (full) garbage collection: on which thread, its wall time and the
+    collecting thread's CPU time (gc.callbacks)."""
+
+    def __init__(self):
+        self.full: list[tuple[bool, float, float]] = []     # (on the UI thread, wall, cpu)
+        self._start: dict[int, tuple[float, float]] = {}
+        self._ui = threading.main_thread().ident
+        gc.callbacks.append(self._cb)
+
+    def _cb(self, phase: str, info: dict) -> None:
+        if info["generation"] != 2:
+            return
+        tid = threading.get_ident()
+        if phase == "start":
+            self._start[tid] = (time.perf_counter(), time.thread_time())
+        elif tid in self._start:
+            w, c = self._start.pop(tid)
+            self.full.append((tid == self._ui, time.perf_counter() - w, time.thread_time() - c))
+
+    def since(self, i: int) -> str:
+        """The full collections since the i-th: how many on the UI thread and elsewhere, the
+        longest (wall, ms) and their total CPU."""
+        out = []
+        for label, ui in (("UI thread", True), ("other threads", False)):
+            got = [g for g in self.full[i:] if g[0] == ui]
+            out.append(f"{len(got)} on the {label}" + (
+                f" (longest {1000 * max(g[1] for g in got):.0f} ms, cpu total "
+                f"{1000 * sum(g[2] for g in got):.0f} ms)" if got else ""))
+        return "full collections: " + ", ".join(out)
+
+
+GC = GcWatch()
+
+
 def cpu_s() -> float:
     """CPU time of this process so far (every thread), seconds."""
     r = resource.getrusage(resource.RUSAGE_SELF)
@@ -77,6 +119,7 @@ class Phase:
     def __init__(self):
         self.wall, self.cpu = time.perf_counter(), cpu_s()
         self.gaps: list[tuple[float, float]] = []
+        self.gc_from = len(GC.full)
         self._beat = asyncio.get_running_loop().create_task(self._heartbeat())
 
     async def _heartbeat(self) -> None:
@@ -99,7 +142,7 @@ class Phase:
         over = sum(1 for g in self.gaps if g[0] > 0.1)
         return (f"UI stalls: longest {1000 * wall[0]:6.1f} ms (UI-thread cpu "
                 f"{1000 * wall[1]:.1f} ms), most UI-thread cpu in one {1000 * cpu[1]:6.1f} ms, "
-                f"{over} over 100 ms")
+                f"{over} over 100 ms\n{' ' * 23}{GC.since(self.gc_from)}")
 
 
 def data_ready(app) -> bool:
@@ -308,6 +351,7 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
         print(f"live: first frame       {time.perf_counter() - t:8.2f} s  "
               f"({app.snapshot.health.events_loaded:,} events in the buffer)")
         frames, datas, ages, res, lags = [], [], [], [], []
+        rss, tracked0 = [rss_mb()], len(gc.get_objects())
 
         async def sample_lag():
             """Every 100 ms: how far behind the source the data on screen is (events the
@@ -317,6 +361,7 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
                 lags.append(((src.buffer.events - snap.health.events_loaded) / rate,
                              window_kind(app.current_request().window)))
                 computed[snap.seq] = snap
+                rss.append(rss_mb())
                 await asyncio.sleep(0.1)
         computed = {}
         sampler = asyncio.create_task(sample_lag())
@@ -335,6 +380,11 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
             i += 1
         sampler.cancel()
         elapsed = time.perf_counter() - src.started
+        rss.append(rss_mb())
+        print(f"live: RSS {rss[0]:,.0f} MB at the start, {max(rss):,.0f} MB at most, "
+              f"{rss[-1]:,.0f} MB at the end ({(rss[-1] - rss[0]) / elapsed:.1f} MB/s); "
+              f"tracked objects {tracked0:,} -> {len(gc.get_objects()):,} (+"
+              f"{gc.get_freeze_count():,} frozen); load average {os.getloadavg()[0]:.1f}")
         print(f"live: {len(frames)} keys over {elapsed:.0f} s while appending "
               f"{src.appended / elapsed:,.0f} events/s {phase}")
         print(f"live: key-to-frame      {frame_ms(res)}")
