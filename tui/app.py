@@ -15,13 +15,14 @@ import time
 from typing import Any, Callable
 
 from rich.markup import escape
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Footer, Input, TabbedContent, TabPane
 
 from tracer.event_index import EventFilter
 
+from .collector import CHECK_S, IdleCollector
 from .screens.help import HelpScreen
 from .screens.object import ObjectScreen
 from .snapshot import Request, Snapshot, SnapshotComputer, Superseded
@@ -98,6 +99,7 @@ class GemscopeApp(App):
         self.jumped_to = None
         self.finding_worst = False      # a J search is running in its worker
         self._status_text = ""
+        self.collector = IdleCollector(clock)
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -136,13 +138,31 @@ class GemscopeApp(App):
         # those objects are the imported modules and the widgets, alive until the app ends:
         # frozen, the collector skips them (a full collection then takes ~70 ms).
         gc.freeze()
+        # and the full collections left run when nobody waits for the screen (tui/collector.py)
+        self.collector.start()
+        self.set_interval(CHECK_S, self._idle_collect)
 
     async def on_unmount(self) -> None:
+        self.collector.stop()
         gc.unfreeze()
         sys.setswitchinterval(self._switch_interval)
         # off the event loop: a source's stop joins its reader and may run an asyncio loop of its
         # own (pyroute2's taskstats close does), which cannot run inside Textual's
         await asyncio.to_thread(self.source.stop)
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):
+            self.collector.activity()
+        await super().on_event(event)
+
+    def _settled(self) -> bool:
+        """The screen shows the data the last input asked for (nothing is awaited)."""
+        snap = self.snapshot
+        return snap is not None and snap.request == self.current_request() and \
+            self.active_view.shown_seq == snap.seq and not self.finding_worst
+
+    def _idle_collect(self) -> None:
+        self.collector.maybe_collect(self._settled())
 
     # --- the tick -------------------------------------------------------------------------
     @property
@@ -225,6 +245,8 @@ class GemscopeApp(App):
             if self.snapshot is None or self.snapshot.request != self.current_request():
                 self.request_snapshot()     # superseded: compute what is wanted now
             return
+        if self.snapshot is None or snap.request != self.snapshot.request:
+            self.collector.activity()       # the screen answers an input: idle from now on
         self.snapshot = snap
         for e in snap.errors:
             self._notify_once(e, severity="error")

@@ -1,0 +1,113 @@
+"""Full garbage collections wait for an idle moment (tui/collector.py): CPython's automatic ones
+are held back while the app runs, and the app runs one itself once input stopped."""
+from __future__ import annotations
+
+import gc
+import threading
+
+from tests.tui.helpers import asynctest, settle
+from tracer.sources.recording_source import RecordingSource
+from tui.app import GemscopeApp
+from tui.collector import BACKSTOP_GEN1, CHECK_S, IDLE_S
+
+
+class Clock:
+    """A clock the test moves by hand (the app's ticks and the idle collector read it)."""
+
+    def __init__(self):
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FullCollections:
+    """Counts the full collections run on the UI thread (gc.callbacks)."""
+
+    def __init__(self):
+        self.n = 0
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "stop" and info["generation"] == 2 and \
+                threading.current_thread() is threading.main_thread():
+            self.n += 1
+
+    def __enter__(self):
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        gc.callbacks.remove(self)
+
+
+async def until(pilot, cond, steps: int = 200) -> None:
+    for _ in range(steps):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not met")
+
+
+@asynctest
+async def test_the_generation_2_threshold_is_raised_while_the_app_runs(fixture_path):
+    before = gc.get_threshold()
+    app = GemscopeApp(RecordingSource(fixture_path))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        assert gc.get_threshold() == (before[0], before[1], BACKSTOP_GEN1)
+        assert BACKSTOP_GEN1 > before[2]
+    assert gc.get_threshold() == before
+
+
+@asynctest
+async def test_a_full_collection_runs_once_input_stops_not_during_a_burst_of_keys(fixture_path):
+    clock = Clock()
+    app = GemscopeApp(RecordingSource(fixture_path), clock=clock)
+    with FullCollections() as full:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await settle(app, pilot)
+            junk = [[] for _ in range(150_000)]     # ~20 younger collections: one is due
+            del junk
+            assert app.collector.due()
+            ran, collections = full.n, app.collector.collections
+            for key in ["w", "left_square_bracket", "2", "right_square_bracket", "3", "0"] * 2:
+                clock.t += 0.4 * IDLE_S         # each key well within IDLE_S of the last
+                await pilot.press(key)
+                await pilot.pause(1.5 * CHECK_S)    # the idle timer looks at least once
+            await settle(app, pilot)
+            clock.t += 0.5 * IDLE_S
+            await pilot.pause(2 * CHECK_S)
+            assert (full.n, app.collector.collections) == (ran, collections)
+            assert app.collector.due()
+            clock.t += IDLE_S                   # input stopped IDLE_S ago, the screen settled
+            await until(pilot, lambda: app.collector.collections > collections)
+            assert full.n == ran + 1 and app.collector.collections == collections + 1
+            assert not app.collector.due()
+            await pilot.pause(2 * CHECK_S)      # not due any more: no other collection
+            assert full.n == ran + 1
+
+
+@asynctest
+async def test_while_the_screen_waits_for_data_the_idle_collection_waits_longer(fixture_path):
+    clock = Clock()
+    gate = threading.Event()
+    from tests.tui.test_responsive import gated
+    gate.set()
+    app = GemscopeApp(RecordingSource(fixture_path), clock=clock, first_view="contention",
+                      analyses=gated(gate))
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        gate.clear()                                # the next contention run hangs
+        await pilot.press("w")
+        await until(pilot, lambda: "computing…" in app.status_bar.text)
+        junk = [[] for _ in range(150_000)]
+        del junk
+        assert app.collector.due()
+        collections = app.collector.collections
+        clock.t += 2 * IDLE_S                       # idle, but the data asked is not shown
+        await pilot.pause(2 * CHECK_S)
+        assert app.collector.collections == collections
+        clock.t += 5 * IDLE_S                       # a computation that never ends
+        await until(pilot, lambda: app.collector.collections > collections)
+        gate.set()
+        await settle(app, pilot)
