@@ -14,6 +14,7 @@ from __future__ import annotations
 import ctypes
 import mmap
 import os
+import stat
 import weakref
 
 import numpy as np
@@ -47,7 +48,7 @@ def map_padded(path: str, pad: int, fill: int) -> tuple[np.ndarray, int] | None:
     with open(path, "rb") as f:
         st = os.fstat(f.fileno())
         size = st.st_size
-        if size == 0 or not (st.st_mode & 0o170000) == 0o100000:      # regular files only
+        if size == 0 or not stat.S_ISREG(st.st_mode):         # regular files only
             return None
         total = page + -(-size // page) * page + page     # front page, the file, a page after
         base = _LIBC.mmap(None, total, _PROT, mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS, -1, 0)
