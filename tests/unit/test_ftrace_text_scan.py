@@ -169,3 +169,25 @@ def test_second_words_of_every_row():
     val, nd, h0 = hex_digits(a, np.array([183, 202, 220], np.int64))
     assert val.tolist() == [0xffff888627c2ba80, 0, 0x0123456789abcdef]
     assert nd.tolist() == [16, 0, 16]
+
+
+def _first_cpu_bracket_bytes(a: bytes, p: int, w: int) -> int:
+    for b in range(p, p + w):
+        if 1 <= b < len(a) - 1 and a[b] == 91 and a[b - 1] == 32 and 48 <= a[b + 1] <= 57:
+            return b
+    return -1
+
+
+def test_first_cpu_bracket_equals_a_byte_loop():
+    """Comms with brackets before the CPU column ("[x", "a[1", " [x"), no bracket at all."""
+    from tracer.ftrace.text_scan import first_cpu_bracket
+    rng = np.random.default_rng(15)
+    alpha = np.frombuffer(b"   [[]]0123x-", np.uint8)
+    for _ in range(60):
+        body = alpha[rng.integers(0, len(alpha), 200)].tobytes()
+        a = _buf(body)
+        pos = np.arange(150, 370, dtype=np.int64)
+        got = first_cpu_bracket(a, pos, 40).tolist()
+        assert got == [_first_cpu_bracket_bytes(a.tobytes(), p, 40) for p in pos.tolist()]
+    a = _buf(b"  a[1] [x [02] foo [3]")
+    assert first_cpu_bracket(a, np.array([160, 170, 175], np.int64), 40).tolist() == [170, 170, 179]

@@ -279,12 +279,22 @@ def first_byte(a, pos, w, ch):
 
 
 def first_cpu_bracket(a, pos, w):
-    """First " [<digit>" whose bracket is at or after pos within w bytes; -1 where none."""
+    """First " [<digit>" whose bracket is at or after pos within w bytes; -1 where none.
+    The first "[" of the window is tried first (the CPU column's, on most lines); rows where it
+    is not " [<digit>" are searched for every pattern byte."""
     win = window(a, pos - 1, w + 2)
-    d = win[:, 2:] - np.uint8(48)
-    hit = (win[:, 1:-1] == LBR) & (win[:, :-2] == SPACE) & (d <= 9)
-    k = np.argmax(hit, axis=1)
-    return np.where(hit[np.arange(len(pos)), k], pos + k, -1)
+    lb = win[:, 1:-1] == LBR
+    k = np.argmax(lb, axis=1)
+    rows = np.arange(len(pos))
+    ok = lb[rows, k] & (win[rows, k] == SPACE) & (win[rows, k + 2] - np.uint8(48) <= 9)
+    out = np.where(ok, pos + k, -1)
+    rest = np.flatnonzero(~ok)
+    if len(rest):
+        wr = win[rest]
+        hit = lb[rest] & (wr[:, :-2] == SPACE) & (wr[:, 2:] - np.uint8(48) <= 9)
+        kr = np.argmax(hit, axis=1)
+        out[rest] = np.where(hit[np.arange(len(rest)), kr], pos[rest] + kr, -1)
+    return out
 
 
 def bytes_at(wd: np.ndarray, pos: np.ndarray, lit: bytes) -> np.ndarray:
