@@ -48,3 +48,11 @@ def test_mapped_text_parses_like_the_bytes():
     for name, g in t1.groups.items():
         assert g.ts.tolist() == t2.groups[name].ts.tolist()
         assert g.comm.to_pylist() == t2.groups[name].comm.to_pylist()
+
+
+def test_files_without_a_size_are_read_to_their_end():
+    """tracefs `trace` and /proc files report size 0 but have text: all of it is read."""
+    a, n = read_padded("/proc/self/status")
+    text = a[PAD:PAD + n].tobytes()
+    assert n > 0 and text.startswith(b"Name:") and a[PAD + n] == 10
+    assert a[:PAD].tobytes() == b" " * PAD and a[PAD + n + 1:].tobytes() == b" " * PAD

@@ -40,12 +40,17 @@ _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
 
 def read_padded(path: str) -> tuple[np.ndarray, int]:
     """The file's bytes inside a buffer with PAD spaces on both sides: the file mapped in place
-    where it can be (text_mmap.py), else read into a new buffer."""
+    where it can be (text_mmap.py), else read into a new buffer. Files that report no size
+    (tracefs `trace`, /proc files, pipes) are read to their end."""
     from .text_mmap import map_padded
     mapped = map_padded(path, PAD, SPACE)
     if mapped is not None:
         return mapped
     size = os.path.getsize(path)
+    if size == 0:
+        with open(path, "rb") as f:
+            data = f.read()
+        return _padded(data), len(data)
     a = np.empty(PAD + size + 1 + PAD, np.uint8)
     a[:PAD] = SPACE
     a[PAD + size:] = SPACE
