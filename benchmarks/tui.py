@@ -342,7 +342,7 @@ class LiveLoadSource:
             time.sleep(max(0.0, t0 + tick * 0.1 - time.perf_counter()))
 
 
-async def live(preload, pool: list, rate: int, seconds: float) -> None:
+async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: float) -> None:
     src = LiveLoadSource(preload, pool, rate)
     app = GemscopeApp(src)
     async with app.run_test(size=SIZE) as pilot:
@@ -360,7 +360,8 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
                 snap = app.snapshot
                 lags.append(((src.buffer.events - snap.health.events_loaded) / rate,
                              window_kind(app.current_request().window)))
-                computed[snap.seq] = snap
+                # not the Snapshot itself: keeping every one would keep its frames and tables
+                computed[snap.seq] = (snap.request.window, snap.compute_s, snap.compute_cpu_s)
                 rss.append(rss_mb())
                 await asyncio.sleep(0.1)
         computed = {}
@@ -380,16 +381,22 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
             i += 1
         sampler.cancel()
         elapsed = time.perf_counter() - src.started
-        rss.append(rss_mb())
-        print(f"live: RSS {rss[0]:,.0f} MB at the start, {max(rss):,.0f} MB at most, "
-              f"{rss[-1]:,.0f} MB at the end ({(rss[-1] - rss[0]) / elapsed:.1f} MB/s); "
-              f"tracked objects {tracked0:,} -> {len(gc.get_objects()):,} (+"
+        stalls, keys_phase, keys_rss, appended = phase.stalls(), str(phase), rss_mb(), src.appended
+        idle = Phase()
+        tracked1 = len(gc.get_objects())
+        for _ in range(int(idle_seconds * 10)):  # nobody presses a key; the source appends
+            await asyncio.sleep(0.1)
+            rss.append(rss_mb())
+        print(f"live: RSS {rss[0]:,.0f} MB at the start, {keys_rss:,.0f} MB after the keys, "
+              f"{rss[-1]:,.0f} MB after the idle time, {max(rss):,.0f} MB at most; tracked "
+              f"objects {tracked0:,} -> {tracked1:,} -> {len(gc.get_objects()):,} (+"
               f"{gc.get_freeze_count():,} frozen); load average {os.getloadavg()[0]:.1f}")
         print(f"live: {len(frames)} keys over {elapsed:.0f} s while appending "
-              f"{src.appended / elapsed:,.0f} events/s {phase}")
+              f"{appended / elapsed:,.0f} events/s {keys_phase}")
         print(f"live: key-to-frame      {frame_ms(res)}")
         print(f"live: key-to-data       {ms(datas)}")
-        print(f"live: {phase.stalls()}")
+        print(f"live: {stalls}")
+        print(f"live: then {idle_seconds:.0f} s without a key {idle}: {idle.stalls()}")
         print(f"live: events not yet shown when the data arrived: median "
               f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
               f"appends)")
@@ -403,11 +410,10 @@ async def live(preload, pool: list, rate: int, seconds: float) -> None:
                       f"{statistics.median(got):.2f} s  max {max(got):.2f} s  "
                       f"({len(got)} samples)")
         for label in WINDOW_KINDS:
-            snaps = [s for s in computed.values() if window_kind(s.request.window) == label]
+            snaps = [s for s in computed.values() if window_kind(s[0]) == label]
             if snaps:
                 print(f"live: snapshots of {label:13} windows: {len(snaps)}, compute wall "
-                      f"{ms([s.compute_s for s in snaps])}, cpu "
-                      f"{ms([s.compute_cpu_s for s in snaps])}")
+                      f"{ms([s[1] for s in snaps])}, cpu {ms([s[2] for s in snaps])}")
         src.stop()
 
 
@@ -417,12 +423,15 @@ def main() -> int:
     ap.add_argument("--file", help="recording to use (default: generated in /tmp once)")
     ap.add_argument("--live-rate", type=int, default=100_000)
     ap.add_argument("--live-seconds", type=float, default=20.0)
+    ap.add_argument("--live-idle-seconds", type=float, default=10.0,
+                    help="after the keys, how long the live source runs with no key pressed")
     a = ap.parse_args()
     path = recording(a.events, a.file or f"/tmp/gs-tui-bench-{a.events:.0e}.gsrec")
     print(f"recording {path} ({os.path.getsize(path) / 1e6:.0f} MB); load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
     frames = asyncio.run(replay(path))
-    asyncio.run(live(frames, first_batches(path), a.live_rate, a.live_seconds))
+    asyncio.run(live(frames, first_batches(path), a.live_rate, a.live_seconds,
+                     a.live_idle_seconds))
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
     return 0
 

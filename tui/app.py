@@ -162,7 +162,12 @@ class GemscopeApp(App):
             self.active_view.shown_seq == snap.seq and not self.finding_worst
 
     def _idle_collect(self) -> None:
-        self.collector.maybe_collect(self._settled())
+        self.collector.maybe_collect(self._settled(), before=self._drop_hidden_lines)
+
+    def _drop_hidden_lines(self) -> None:
+        for name, view in self.views.items():
+            if name != self.tabs.active:
+                view.drop_lines()
 
     # --- the tick -------------------------------------------------------------------------
     @property

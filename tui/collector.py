@@ -53,14 +53,17 @@ class IdleCollector:
         """Enough younger collections since the last full one (gc.get_count()[2] counts them)."""
         return gc.get_count()[2] >= self.due_gen1
 
-    def maybe_collect(self, settled: bool) -> bool:
+    def maybe_collect(self, settled: bool, before: Callable[[], None] | None = None) -> bool:
         """Run a full collection when it is due and the app is idle: `settled` (the screen
         shows what the last input asked for) and no activity for idle_s, or no activity for
-        5 * idle_s whatever the screen shows (a computation that never ends)."""
+        5 * idle_s whatever the screen shows (a computation that never ends). `before()` runs
+        first (to drop what need not be visited)."""
         idle = self.clock() - self.last_activity
         if self._saved is None or not self.due() or idle < self.idle_s or \
                 (not settled and idle < 5 * self.idle_s):
             return False
+        if before is not None:
+            before()
         gc.collect()
         self.collections += 1
         return True

@@ -111,3 +111,35 @@ async def test_while_the_screen_waits_for_data_the_idle_collection_waits_longer(
         await until(pilot, lambda: app.collector.collections > collections)
         gate.set()
         await settle(app, pilot)
+
+
+def drawn_lines(view) -> int:
+    """Lines the view's widgets keep drawn (Textual's styles and render caches)."""
+    return sum(len(w._styles_cache._cache) + len(w._render_cache.lines)
+               for w in (view, *view.query("*")))
+
+
+@asynctest
+async def test_an_idle_collection_drops_the_hidden_views_lines_which_are_drawn_again(
+        fixture_path):
+    clock = Clock()
+    app = GemscopeApp(RecordingSource(fixture_path), clock=clock, first_view="contention")
+    async with app.run_test(size=(160, 50)) as pilot:
+        for key in "42":
+            await pilot.press(key)
+            await settle(app, pilot)
+        shown = app.export_screenshot()
+        await pilot.press("4")
+        await settle(app, pilot)
+        contention, finalizers = app.views["contention"], app.views["finalizers"]
+        assert drawn_lines(contention) > 0 and drawn_lines(finalizers) > 0
+        junk = [[] for _ in range(150_000)]
+        del junk
+        collections = app.collector.collections
+        clock.t += 2 * IDLE_S
+        await until(pilot, lambda: app.collector.collections > collections)
+        assert drawn_lines(contention) == 0 and drawn_lines(finalizers) > 0
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert drawn_lines(contention) > 0
+        assert app.export_screenshot() == shown
