@@ -383,6 +383,7 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
         elapsed = time.perf_counter() - src.started
         stalls, keys_phase, keys_rss, appended = phase.stalls(), str(phase), rss_mb(), src.appended
         idle = Phase()
+        app_collections = getattr(getattr(app, "collector", None), "collections", 0)
         tracked1 = len(gc.get_objects())
         for _ in range(int(idle_seconds * 10)):  # nobody presses a key; the source appends
             await asyncio.sleep(0.1)
@@ -397,6 +398,9 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
         print(f"live: key-to-data       {ms(datas)}")
         print(f"live: {stalls}")
         print(f"live: then {idle_seconds:.0f} s without a key {idle}: {idle.stalls()}")
+        if hasattr(app, "collector"):
+            print(f"live: full collections the app ran itself when idle: {app_collections} "
+                  f"during the keys, {app.collector.collections - app_collections} after")
         print(f"live: events not yet shown when the data arrived: median "
               f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
               f"appends)")
