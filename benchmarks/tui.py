@@ -19,7 +19,10 @@ the load average is printed too, and the process's CPU time (user+sys, all threa
 wall time of each phase: under load, wall time can be several times the CPU time.
 Per phase, "UI stalls" is the longest time the event loop (the UI thread) went without a turn,
 measured by a 5 ms heartbeat: a key pressed then waits at least that long. It catches what
-key-to-frame does not, e.g. the frame drawn when a view's data arrives, and a garbage collection.
+key-to-frame does not, e.g. the frame drawn when a view's data arrives, and a garbage collection;
+"full collections" lists the generation-2 collections of the phase and the thread they ran on.
+The live phase ends with a time without keys (--live-idle-seconds), where the app runs its own
+full collections (tui/collector.py), and prints the process's RSS and tracked objects.
 
     .venv/bin/python benchmarks/tui.py                     # 10 million events (generated once)
     .venv/bin/python benchmarks/tui.py --events 1e6        # a quick run
