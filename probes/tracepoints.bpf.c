@@ -22,6 +22,10 @@ RAW_TRACEPOINT_PROBE(contention_begin)
     p.a0 = lock;
     p.aux = flags;
     p.holder = (flags & LCB_F_MUTEX) ? owner_word(lock) : 0;
+    /* a first waiter's begin can come right after the unlocker handed the mutex to it
+     * (__mutex_handoff makes the waiter the owner before it wakes): no other holder then */
+    if ((p.holder & ~7ULL) == bpf_get_current_task())
+        p.holder = 0;
     p.stack_id = gs_stack(ctx);
     pending.update(&key, &p);
 #if defined(GS_KPROBES) || defined(GS_FENTRY)
@@ -38,7 +42,9 @@ RAW_TRACEPOINT_PROBE(contention_end)
 {
     u64 key = pkey(current_tid(), P_CONTENTION);
     struct gs_pending *p = pending.lookup(&key);
-    if (!p)
+    /* only the end of the wait that began: a spinlock contended inside a mutex wait (its
+     * wait_lock) ends first, and is not the mutex's end */
+    if (!p || p->a0 != ctx->args[0])
         return 0;
     struct gs_event e;
     fill_common(&e, T_LOCK_CONTENTION);
