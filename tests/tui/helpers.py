@@ -29,6 +29,30 @@ async def settle(app, pilot, timeout_s: float = 30.0) -> None:
     raise AssertionError("the app did not settle")
 
 
+async def until(pilot, cond, steps: int = 600) -> None:
+    """Wait (0.02 s a step, at most `steps`) until cond() holds."""
+    for _ in range(steps):
+        if cond():
+            return
+        await pilot.pause(0.02)
+    raise AssertionError("condition not met")
+
+
+def gated(gate):
+    """The real analyses; contention waits for `gate` (a threading.Event) once it is cleared."""
+    from tracer.analyses import ALL
+    from tracer.analyses.base import Analysis
+    out = []
+    for a in ALL:
+        if a.name == "contention":
+            def slow(frames, func=a.func):
+                gate.wait(30)
+                return func(frames)
+            a = Analysis(a.name, a.title, a.needs, slow, a.optional)
+        out.append(a)
+    return out
+
+
 def asynctest(func):
     """Run an async test function with asyncio.run (no pytest async plugin needed)."""
     import asyncio

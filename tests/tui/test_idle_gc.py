@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from tests.tui.helpers import asynctest, settle
+from tests.tui.helpers import asynctest, gated, settle, until
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.collector import BACKSTOP_GEN1, CHECK_S, IDLE_S
@@ -40,14 +40,6 @@ class FullCollections:
         gc.callbacks.remove(self)
 
 
-async def until(pilot, cond, steps: int = 200) -> None:
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met")
-
-
 @asynctest
 async def test_the_generation_2_threshold_is_raised_while_the_app_runs(fixture_path):
     before = gc.get_threshold()
@@ -80,7 +72,7 @@ async def test_a_full_collection_runs_once_input_stops_not_during_a_burst_of_key
             assert (full.n, app.collector.collections) == (ran, collections)
             assert app.collector.due()
             clock.t += IDLE_S                   # input stopped IDLE_S ago, the screen settled
-            await until(pilot, lambda: app.collector.collections > collections)
+            await until(pilot, lambda: app.collector.collections > collections, steps=200)
             assert full.n == ran + 1 and app.collector.collections == collections + 1
             assert not app.collector.due()
             await pilot.pause(2 * CHECK_S)      # not due any more: no other collection
@@ -91,7 +83,6 @@ async def test_a_full_collection_runs_once_input_stops_not_during_a_burst_of_key
 async def test_while_the_screen_waits_for_data_the_idle_collection_waits_longer(fixture_path):
     clock = Clock()
     gate = threading.Event()
-    from tests.tui.test_responsive import gated
     gate.set()
     app = GemscopeApp(RecordingSource(fixture_path), clock=clock, first_view="contention",
                       analyses=gated(gate))
@@ -99,7 +90,7 @@ async def test_while_the_screen_waits_for_data_the_idle_collection_waits_longer(
         await settle(app, pilot)
         gate.clear()                                # the next contention run hangs
         await pilot.press("w")
-        await until(pilot, lambda: "computing…" in app.status_bar.text)
+        await until(pilot, lambda: "computing…" in app.status_bar.text, steps=200)
         junk = [[] for _ in range(150_000)]
         del junk
         assert app.collector.due()
@@ -108,7 +99,7 @@ async def test_while_the_screen_waits_for_data_the_idle_collection_waits_longer(
         await pilot.pause(2 * CHECK_S)
         assert app.collector.collections == collections
         clock.t += 5 * IDLE_S                       # a computation that never ends
-        await until(pilot, lambda: app.collector.collections > collections)
+        await until(pilot, lambda: app.collector.collections > collections, steps=200)
         gate.set()
         await settle(app, pilot)
 
@@ -137,7 +128,7 @@ async def test_an_idle_collection_drops_the_hidden_views_lines_which_are_drawn_a
         del junk
         collections = app.collector.collections
         clock.t += 2 * IDLE_S
-        await until(pilot, lambda: app.collector.collections > collections)
+        await until(pilot, lambda: app.collector.collections > collections, steps=200)
         assert drawn_lines(contention) == 0 and drawn_lines(finalizers) > 0
         await pilot.press("2")
         await settle(app, pilot)

@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import threading
 
-from tests.tui.helpers import asynctest, settle
-from tracer.analyses import ALL, run_all
-from tracer.analyses.base import Analysis
+from tests.tui.helpers import asynctest, gated, settle, until
+from tracer.analyses import run_all
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.fmt import fmt_value
 from tui.timewindow import S
 from tui.widgets.cell_table import CellTable
-
-
-def gated(gate: threading.Event) -> list[Analysis]:
-    """The real analyses; contention waits for `gate` once it is cleared."""
-    out = []
-    for a in ALL:
-        if a.name == "contention":
-            def slow(frames, func=a.func):
-                gate.wait(30)
-                return func(frames)
-            a = Analysis(a.name, a.title, a.needs, slow, a.optional)
-        out.append(a)
-    return out
-
-
-async def until(pilot, cond, steps: int = 600) -> None:
-    for _ in range(steps):
-        if cond():
-            return
-        await pilot.pause(0.02)
-    raise AssertionError("condition not met")
 
 
 @asynctest
