@@ -38,26 +38,13 @@ _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
                         r"Kernel buffer statistics|\w[\w ]*: \d+$)")
 
 
-def read_padded(path: str) -> tuple[np.ndarray, int]:
-    """The file's bytes inside a buffer with PAD spaces on both sides: the file mapped in place
-    where it can be (text_mmap.py), else read into a new buffer. Files that report no size
-    (tracefs `trace`, /proc files, pipes) are read to their end."""
-    from .text_mmap import map_padded
-    mapped = map_padded(path, PAD, SPACE)
-    if mapped is not None:
-        return mapped
-    size = os.path.getsize(path)
-    if size == 0:
-        with open(path, "rb") as f:
-            data = f.read()
-        return _padded(data), len(data)
-    a = np.empty(PAD + size + 1 + PAD, np.uint8)
-    a[:PAD] = SPACE
-    a[PAD + size:] = SPACE
-    a[PAD + size] = 10
-    with open(path, "rb") as f:
-        got = f.readinto(memoryview(a)[PAD:PAD + size])
-    return a, got
+def read_padded(path: str) -> tuple:
+    """(text, size) for parse_buffer: a TextFile that it reads in chunks (regular files with a
+    size, text_read.py), or the file's bytes in memory with PAD spaces on both sides (files that
+    report no size, such as tracefs `trace` and /proc files, are read to their end)."""
+    from .text_read import open_text, read_whole
+    f = open_text(path)
+    return (f, f.size) if f is not None else read_whole(path)
 
 
 CHUNK_BYTES = 4 << 20   # lines are parsed in chunks of about this size: the scratch arrays stay
@@ -90,7 +77,8 @@ class _Part:
     tgid: np.ndarray | None
     fields: dict | None            # read straight from the bytes (contention_*), else None
     payload: pa.Array | None
-    span: tuple | None             # (buffer, starts, lengths) of the payloads when fields is set
+    span: tuple | None             # (buffer or where, starts, lengths) of the payloads when
+                                   # fields is set (_span_strings)
 
 
 @dataclass
@@ -115,41 +103,72 @@ def _chunk_end(a: np.ndarray, lo: int, end: int, chunk_bytes: int) -> int:
     return end + 1
 
 
-def parse_buffer(a: np.ndarray, n_data: int, progress=None,
+def parse_buffer(a, n_data: int, progress=None,
                  chunk_bytes: int = CHUNK_BYTES, workers: int | None = None) -> RawTrace:
-    """All events of an ftrace text in a padded buffer (read_padded); bad lines are counted
-    with their line numbers, never raised. Chunks end at newlines, so every line is parsed with
-    the same bytes around it as in one pass over the whole buffer.
+    """All events of an ftrace text: a padded buffer in memory, or a TextFile read in chunks
+    (read_padded); bad lines are counted with their line numbers, never raised. Chunks end at
+    newlines and carry the text's bytes around them, so every line is parsed with the same bytes
+    around it as in one pass over the whole text.
 
-    With several CPUs the chunks are split into `workers` contiguous runs parsed by threads
-    (numpy and Arrow release the GIL inside their loops): each run starts at the line number
-    counted for it beforehand and keeps its own parts and bookkeeping, merged in file order, so
-    the result is the same as one thread's (tests/unit/test_ftrace_text_chunks.py)."""
+    With several CPUs the text is split into `workers` contiguous runs of lines parsed by threads
+    (numpy and Arrow release the GIL inside their loops): each run numbers its lines from 1 and
+    keeps its own parts and bookkeeping, merged in file order with its lines renumbered, so the
+    result is the same as one thread's (tests/unit/test_ftrace_text_chunks.py)."""
+    from .text_read import TextFile
+    if workers is None:
+        workers = min(MAX_WORKERS, os.cpu_count() or 1)
+    advance = None
+    if progress:
+        progress(0, max(n_data, 1))
+        advance = _progress_in_bytes(progress, n_data)
+    if isinstance(a, TextFile):
+        runs = _file_runs(a, workers, chunk_bytes)
+    else:
+        runs = _buffer_runs(a, n_data, workers, chunk_bytes)
+    if len(runs) == 1:
+        results = [_parse_run(runs[0], advance)]
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+        with ThreadPoolExecutor(len(runs), thread_name_prefix="gemscope-text") as pool:
+            futures = [pool.submit(_parse_run, run, advance) for run in runs]
+            results = [f.result() for f in futures]
+    trace, parts, lines = results[0]
+    for t, p, n in results[1:]:
+        _absorb(trace, parts, t, p, lines)
+        lines += n
+    _merge(trace, parts)
+    return trace
+
+
+MAX_WORKERS = 2   # more threads gain little: the GIL is held between numpy calls
+
+
+def _buffer_runs(a: np.ndarray, n_data: int, workers: int, chunk_bytes: int) -> list:
+    """Chunks (view, n, None) of a padded buffer, split into up to `workers` runs of about equal
+    bytes."""
     end = PAD + n_data                        # a[end] is the newline read_padded put there
     bounds, lo = [], PAD
     while lo < end or lo == PAD:
         hi = _chunk_end(a, lo, end, chunk_bytes)      # a[hi - 1] is a newline
         bounds.append((lo, hi))
         lo = hi
-    if workers is None:
-        workers = min(MAX_WORKERS, os.cpu_count() or 1)
     workers = max(1, min(workers, len(bounds)))
-    advance = None
-    if progress:
-        progress(0, max(n_data, 1))
-        advance = _progress_in_bytes(progress, n_data)
-    if workers == 1:
-        runs = [_parse_run(a, bounds, 0, n_data, advance)]
-    else:
-        runs = _parse_parallel(a, bounds, workers, n_data, advance)
-    trace, parts = runs[0]
-    for t, p in runs[1:]:
-        _absorb(trace, parts, t, p)
-    _merge(trace, parts)
-    return trace
+    sizes = np.array([hi - lo for lo, hi in bounds], np.int64)
+    cut = np.searchsorted(np.cumsum(sizes), np.arange(1, workers) * sizes.sum() / workers)
+    edges = [0, *sorted(set(int(c) + 1 for c in cut if c + 1 < len(bounds))), len(bounds)]
+    return [[(a[lo - PAD:hi + PAD], hi - 1 - lo, None) for lo, hi in bounds[i:j]]
+            for i, j in zip(edges, edges[1:]) if j > i]
 
 
-MAX_WORKERS = 2   # more threads gain little: the GIL is held between numpy calls
+def _file_runs(f, workers: int, chunk_bytes: int) -> list:
+    """Chunk iterators of a TextFile, one per run of lines of about equal bytes."""
+    fd = os.open(f.path, os.O_RDONLY)
+    try:
+        cuts = [f.line_start_after(fd, f.size * k // workers) for k in range(workers)]
+    finally:
+        os.close(fd)
+    edges = sorted(set(c for c in cuts if c <= f.size)) + [f.size + 1]
+    return [f.chunks(lo, hi, chunk_bytes) for lo, hi in zip(edges, edges[1:])]
 
 
 def _progress_in_bytes(progress, n_data: int):
@@ -164,60 +183,45 @@ def _progress_in_bytes(progress, n_data: int):
     return advance
 
 
-def _parse_run(a: np.ndarray, bounds: list, line0: int, n_data: int,
-               advance=None) -> tuple[RawTrace, "_Parts"]:
-    """Parse the chunks `bounds` (consecutive (lo, hi)), the first starting at line line0 + 1;
-    advance(bytes) after each chunk."""
+def _parse_run(chunks, advance=None) -> tuple[RawTrace, "_Parts", int]:
+    """Parse consecutive chunks (view, n, where) whose lines are numbered from 1; advance(bytes)
+    after each chunk. where is None for a buffer that stays, else (file, offset, length) to read
+    the view again (it is overwritten by the next chunk). Returns the lines seen too."""
     trace, parts = RawTrace(), _Parts()
-    size = max((hi - lo for lo, hi in bounds), default=0)
-    scratch = np.empty(min(size, n_data + 1) + 65536 + 2 * PAD + 2, bool)
-    for lo, hi in bounds:
-        n = hi - 1 - lo
-        view = a[lo - PAD:hi + PAD]
+    scratch, lines = np.empty(0, bool), 0
+    for view, n, where in chunks:
         if len(scratch) < len(view):
-            scratch = np.empty(len(view), bool)
-        line0 = _parse_chunk(view, n, scratch[:len(view)], line0, trace, parts)
+            scratch = np.empty(len(view) + 65536, bool)
+        lines = _parse_chunk(view, n, scratch[:len(view)], lines, trace, parts, where)
         if advance:
-            advance(hi - lo)
-    return trace, parts
+            advance(n + 1)
+    return trace, parts, lines
 
 
-def _parse_parallel(a, bounds, workers, n_data, advance) -> list:
-    from concurrent.futures import ThreadPoolExecutor
-    # contiguous runs of about equal bytes, each starting at its own line number
-    sizes = np.array([hi - lo for lo, hi in bounds], np.int64)
-    cut = np.searchsorted(np.cumsum(sizes), np.arange(1, workers) * sizes.sum() / workers)
-    edges = [0, *sorted(set(int(c) + 1 for c in cut if c + 1 < len(bounds))), len(bounds)]
-    runs = [bounds[i:j] for i, j in zip(edges, edges[1:]) if j > i]
-    line0 = [0]
-    for run in runs[:-1]:
-        line0.append(line0[-1] + int(np.count_nonzero(a[run[0][0]:run[-1][1]] == 10)))
-    with ThreadPoolExecutor(len(runs), thread_name_prefix="gemscope-text") as pool:
-        futures = [pool.submit(_parse_run, a, run, l0, n_data, advance)
-                   for run, l0 in zip(runs, line0)]
-        return [f.result() for f in futures]
-
-
-def _absorb(trace: RawTrace, parts: "_Parts", t: RawTrace, p: "_Parts") -> None:
-    """Add a later run's results to the earlier runs' (file order kept)."""
+def _absorb(trace: RawTrace, parts: "_Parts", t: RawTrace, p: "_Parts", lines: int) -> None:
+    """Add a later run's results to the earlier runs' (file order kept), its line numbers moved
+    past the `lines` lines of the earlier runs."""
     trace.events_in += t.events_in
     trace.bad_count += t.bad_count
-    trace.bad_lines.extend(t.bad_lines[:max(0, MAX_BAD_LINES_KEPT - len(trace.bad_lines))])
+    room = max(0, MAX_BAD_LINES_KEPT - len(trace.bad_lines))
+    trace.bad_lines.extend(ln + lines for ln in t.bad_lines[:room])
     for cpu, n in t.lost_by_cpu.items():
         trace.lost_by_cpu[cpu] = trace.lost_by_cpu.get(cpu, 0) + n
     for k, v in t.meta.items():
         trace.meta[k] = trace.meta.get(k, 0) + v if isinstance(v, int) else v
     for name, ps in p.by_name.items():
+        for part in ps:
+            part.seq += lines
         parts.by_name.setdefault(name, []).extend(ps)
-    parts.stk += p.stk
-    parts.frames += p.frames
-    parts.ev_lines += p.ev_lines
+    parts.stk += [(ts, cpu, pid, ln + lines, comm) for ts, cpu, pid, ln, comm in p.stk]
+    parts.frames += [(ln + lines, frame) for ln, frame in p.frames]
+    parts.ev_lines += [ln + lines for ln in p.ev_lines]
     parts.ev_cpu += p.ev_cpu
 
 
-def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
+def _parse_chunk(a, n_data, mask, line0, trace, parts, where=None) -> int:
     """Parse the lines of a[PAD:PAD + n_data] (a[PAD + n_data] is a newline) into parts;
-    returns the number of lines read so far."""
+    returns the number of lines read so far. where: see _parse_run."""
     if a[PAD:PAD + n_data].max(initial=0) > 127:
         # not plain ASCII: make it valid UTF-8 once, then every slice is valid
         raw = bytes(a[PAD:PAD + n_data])
@@ -225,11 +229,11 @@ def _parse_chunk(a, n_data, mask, line0, trace, parts) -> int:
         if text != raw:
             b = _padded(text)
             return _parse(b, len(text), np.empty(len(b), bool), line0, trace, parts)
-    return _parse(a, n_data, mask, line0, trace, parts)
+    return _parse(a, n_data, mask, line0, trace, parts, where)
 
 
 def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawTrace,
-           parts: _Parts) -> int:
+           parts: _Parts, where=None) -> int:
     """Comms are dictionary-encoded per chunk while its bytes are in cache (a few distinct
     values); the strings are made once, at the merge, from the codes."""
     np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
@@ -360,7 +364,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             line_no[rows], (comm_codes[grp], comms.dictionary),
             tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
-            (a, p_s, p_l) if fast else None))
+            (where or a, p_s, p_l) if fast else None))
     return lines_seen
 
 
@@ -376,7 +380,7 @@ def _merge(trace: RawTrace, parts: _Parts) -> None:
             fields = {k: pa.concat_arrays([p.fields[k] for p in ps]) for k in ps[0].fields}
         else:   # a chunk's payloads did not all have the fast shape: all take the general path
             payload = pa.concat_arrays([p.payload if p.payload is not None else
-                                        spans_to_strings(*p.span, validate=False) for p in ps])
+                                        _span_strings(*p.span) for p in ps])
         comm = _strings([p.comm for p in ps])
         cat = (lambda k: getattr(ps[0], k)) if len(ps) == 1 else \
             (lambda k: np.concatenate([getattr(p, k) for p in ps]))
@@ -387,6 +391,15 @@ def _merge(trace: RawTrace, parts: _Parts) -> None:
         ev_cpu = np.concatenate(parts.ev_cpu) if parts.ev_cpu else np.zeros(0, np.int16)
         _stack_group(trace, parts.frames, parts.stk, ev_lines, ev_cpu)
     trace.events_in += trace.bad_count
+
+
+def _span_strings(buf, starts, lengths) -> pa.Array:
+    """The payload strings of a part read by the fast path, from its chunk's buffer, read again
+    from the file when the buffer was reused (where = (TextFile, offset, length))."""
+    if isinstance(buf, tuple):
+        f, off, n = buf
+        buf = f.reread(off, n)
+    return spans_to_strings(buf, starts, lengths, validate=False)
 
 
 def _strings(pieces: list) -> pa.Array:
