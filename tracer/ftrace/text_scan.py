@@ -229,11 +229,43 @@ def _hex8(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def hex_digits(a, pos):
     """(value as uint64, digit count, first digit) of the hex number at pos with an optional 0x;
-    more than 16 digits give a count of 0 (no value). Read as two 8-byte words (SWAR)."""
+    more than 16 digits give a count of 0 (no value). Numbers of exactly 16 digits (kernel
+    addresses) are read as 8 digit pairs from a table (_hex16); the others as two 8-byte words
+    (SWAR)."""
     pos = np.asarray(pos, np.int64)
     h0 = pos + 2 * ((a[pos] == 48) & (a[pos + 1] == 120))
     if len(a) < 24:
         return hex_digits_wide(a, pos)
+    val, ok = _hex16(a, h0)
+    nd = np.full(len(pos), 16, np.int64)
+    if ok.all():
+        return val, nd, h0
+    rest = np.flatnonzero(~ok)
+    val[rest], nd[rest] = _hex_words(a, pos[rest], h0[rest])
+    return val, nd, h0
+
+
+# two hex digits seen as a little-endian uint16 (first digit in the low byte) -> their value;
+# 0xFFFF where either byte is not a hex digit
+_PAIR = np.full(1 << 16, 0xFFFF, np.uint16)
+_c0, _c1 = np.divmod(np.arange(1 << 16), 256)[::-1]
+_both = (HEX[_c0] < 16) & (HEX[_c1] < 16)
+_PAIR[_both] = HEX[_c0[_both]].astype(np.uint16) * 16 + HEX[_c1[_both]]
+_HIGH_BYTES = np.uint64(0xFF00FF00FF00FF00)
+
+
+def _hex16(a, h0):
+    """(value, ok): ok where a[h0:h0 + 16] are 16 hex digits and a[h0 + 16] is not one."""
+    pairs = _PAIR[window(a, h0, 16).view(np.uint16)]            # (n, 8) digit pairs
+    lanes = pairs.view(np.uint64)                               # (n, 2): 4 pairs each
+    ok = ((lanes[:, 0] | lanes[:, 1]) & _HIGH_BYTES) == 0
+    ok &= (HEX[a[np.minimum(h0 + 16, len(a) - 1)]] >= 16) & (h0 + 16 < len(a))
+    return pairs.astype(np.uint8).view(">u8").ravel().astype(np.uint64), ok
+
+
+def _hex_words(a, pos, h0):
+    """(value, count) of hex_digits read as two 8-byte words (SWAR); byte by byte at the
+    buffer's edges."""
     wd = words(a)
     p = np.clip(h0, 0, len(a) - 24)
     val, nd = _hex8(wd[p])
@@ -253,7 +285,7 @@ def hex_digits(a, pos):
     edge = np.flatnonzero(p != h0)
     if len(edge):
         val[edge], nd[edge], _ = hex_digits_wide(a, pos[edge])
-    return val, np.maximum(nd, 0), h0
+    return val, np.maximum(nd, 0)
 
 
 def hex_digits_wide(a, pos):
