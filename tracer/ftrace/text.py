@@ -246,7 +246,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     cr = (ends > starts) & (a[np.maximum(ends - 1, 0)] == 13)
     ends = ends - cr
     line_no = np.arange(line0 + 1, line0 + len(starts) + 1, dtype=np.int64)
-    lines_seen = line0 + len(starts)
+    lines_seen, n_lines = line0 + len(starts), len(starts)
     starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
     # the [CPU] bracket: the first " [<digit>" of the line
     # searched in a window after the line start; the rare lines with no bracket there look it
@@ -356,8 +356,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
         fast = _contention_fields(a, name, p_s, p_s + p_l)
         if fast is None and name in SPECS:
             if ctrl is None:
-                np.less(a, SPACE, out=mask)
-                ctrl = np.flatnonzero(mask)
+                ctrl = _control_bytes(a, n_data, n_lines, mask)
             fast = template_fields(a, name, p_s, p_s + p_l, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
@@ -366,6 +365,17 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
             (where or a, p_s, p_l) if fast else None))
     return lines_seen
+
+
+def _control_bytes(a: np.ndarray, n_data: int, n_lines: int, mask: np.ndarray) -> np.ndarray:
+    """Sorted positions of the bytes below 32 (tabs, CRs) in a chunk, none when its only ones
+    are the n_lines newlines (they end payloads, never sit inside one): one count instead of
+    listing a newline per line."""
+    below = np.less(a[PAD:PAD + n_data + 1], SPACE, out=mask[PAD:PAD + n_data + 1])
+    if np.count_nonzero(below) == n_lines:
+        return np.zeros(0, np.int64)
+    np.less(a, SPACE, out=mask)
+    return np.flatnonzero(mask)
 
 
 def _merge(trace: RawTrace, parts: _Parts) -> None:
