@@ -15,7 +15,7 @@ trace-cmd reads too. Then, each timed once (wall clock, one run):
 Each row gives wall and CPU seconds (this process and its children): the machine is shared, so
 events per CPU second is the figure that does not depend on the load of other work.
 --phases then imports the host text once more per worker count and prints the CPU seconds of each
-phase (thread CPU time, summed over the parse threads): read, chunk scan, the two byte-level
+phase (thread CPU time, summed over the parse threads): open, read, chunk scan, the two byte-level
 payload readers, merge, and the mapping's payload regexes, symbols, pairing and the rest.
 """
 from __future__ import annotations
@@ -72,7 +72,8 @@ def timed(label, func):
 
 
 PHASES = (  # (module, function, label); nested phases are subtracted from their parent
-    ("tracer.ftrace.text", "read_padded", "read (map the file)"),
+    ("tracer.ftrace.text", "read_padded", "open the file"),
+    ("tracer.ftrace.text_read", "TextFile.fill", "read (preadv into reused buffers)"),
     ("tracer.ftrace.text", "_parse_chunk", "chunks: scan, names, comms"),
     ("tracer.ftrace.text", "_contention_fields", "chunks: lock:contention_* payloads"),
     ("tracer.ftrace.text", "template_fields", "chunks: mm_shrink_slab_* payloads"),
@@ -96,6 +97,9 @@ def print_phases(txt: Path, lines: int, workers: int) -> None:
     saved = []
     for mod_name, fn, label in PHASES:
         mod = importlib.import_module(mod_name)
+        *outer, fn = fn.split(".")                # "Class.method": patched on the class
+        for name in outer:
+            mod = getattr(mod, name)
         orig = getattr(mod, fn)
 
         def timed_fn(*a, _orig=orig, _label=label, **k):

@@ -88,6 +88,18 @@ def test_a_file_truncated_before_a_payload_is_read_again(tmp_path, monkeypatch):
         parse_buffer(f, n, chunk_bytes=50, workers=1)
 
 
+def test_a_run_whose_end_is_no_longer_a_line_start_stops_with_an_error(tmp_path):
+    """A file rewritten between finding the threads' line starts and reading them: an error,
+    never a loop waiting for a newline that is not there."""
+    p = tmp_path / "t.txt"
+    p.write_bytes(b"abc\ndef")
+    chunks = TextFile(str(p), 7).chunks(0, 6, 1)
+    view, n, _ = next(chunks)
+    assert view[PAD:PAD + n + 1].tobytes() == b"abc\n"
+    with pytest.raises(TextReadError, match="changed while it was read"):
+        next(chunks)
+
+
 def test_read_whole_keeps_the_layout_when_the_file_shrank_after_the_stat(tmp_path, monkeypatch):
     """read_whole for a file whose stat says more bytes than a read gives: the newline and the
     padding follow the bytes read."""

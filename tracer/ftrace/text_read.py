@@ -93,6 +93,9 @@ class TextFile:
                     filled = want
                 last = _last_newline(buf, PAD, min(want - PAD, stop - pos + PAD))
                 if last < 0:                # a line longer than the chunk: read more of it
+                    if want == stop - pos + 2 * PAD:    # no newline before stop: not the file
+                        raise TextReadError(f"{self.path}: the file changed while it was read; "
+                                            "import a copy that is not being written")
                     step *= 2
                     continue
                 n = last - PAD
