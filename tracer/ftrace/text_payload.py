@@ -69,8 +69,12 @@ def _last_space(wd: np.ndarray, end: np.ndarray, lo: np.ndarray):
     start = cur - 8
     x = wd[start] ^ _SP
     t = ~(((x & _7F) + _7F) | x | _7F)
-    if (start >= lo).all() and t.all():                 # the usual case: one word per row
-        return start + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3)
+    if (start >= lo).all():
+        if t.all():                                     # the usual case: one word per row
+            return start + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3)
+        near = _last_space_near(wd, start, t, lo)
+        if near is not None:
+            return near
     res = np.full(len(end), -1, np.int64)
     rows = np.arange(len(end))
     for _ in range(MAX_TOKEN_WORDS):
@@ -89,6 +93,27 @@ def _last_space(wd: np.ndarray, end: np.ndarray, lo: np.ndarray):
         if len(rows) == 0:
             return res
     return None
+
+
+def _last_space_near(wd: np.ndarray, start: np.ndarray, t: np.ndarray, lo: np.ndarray):
+    """_last_space when every row has a space within its last NEAR_WORDS words (tokens such as
+    kernel addresses and gfp flags): those words of every row at once, no row subsets; None
+    otherwise. start, t: the last word's position and space bits (start >= lo)."""
+    res = np.where(t != 0, start + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3), -1)
+    for k in range(1, NEAR_WORDS):
+        open_ = res < 0
+        if not open_.any():
+            return res
+        s_k = start - 8 * k
+        if (open_ & (s_k < lo)).any():
+            return None                                 # near lo: the word by word search
+        x = wd[np.maximum(s_k, 0)] ^ _SP
+        t = ~(((x & _7F) + _7F) | x | _7F) & np.where(open_, ~np.uint64(0), np.uint64(0))
+        res = np.where(t != 0, s_k + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3), res)
+    return res if (res >= 0).all() else None
+
+
+NEAR_WORDS = 3
 
 
 def _decimal_before(a: np.ndarray, wd: np.ndarray, e: np.ndarray, ps: np.ndarray):
