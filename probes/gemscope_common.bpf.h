@@ -17,6 +17,9 @@
  *   GS_ALL_LOCK_STACKS          walk the stack at EVERY resv acquisition (holder call sites);
  *                               default: only when it waits (taken in lock:contention_begin),
  *                               runs in reclaim, or the kernel has no lock:contention tracepoint
+ *   GS_ALL_FREE_STACKS          walk the whole stack at every last put and free; default: a last
+ *                               put walks two frames (its caller), a free walks the stack when it
+ *                               is among its CPU's slowest of the second or runs under reclaim
  *   GS_BENCH_NO_STACKS          (benchmarks/guest_overhead.py only) never walk a stack
  *   GS_BENCH_NO_EMIT            (benchmarks/guest_overhead.py only) build events, never output
  *                               them: together they split the cost of a probe into parts
@@ -144,10 +147,9 @@ struct gs_thread {
     u32 direct_reclaim_depth;
     u32 lru_stage;      /* stage of the drm_gem_lru_scan this thread is inside, 0 = none */
     u32 submits;        /* msm_submit_retire calls inside the current retire run */
-    s32 last_put_stack; /* stack id of this thread's last drm_gem_object_free ... */
+    u32 _pad0;
     u64 retire_start_ns;
     u64 retire_queued_ns;
-    u64 last_put_obj;   /* ... and its object: msm_gem_free_object(obj) right after reuses it */
     /* the ww_mutex_lock(_interruptible) call in flight (a thread is inside at most one; ts_ns 0
      * = none): a0 lock, a1 ww_ctx, a2 1 if the lock is a reservation, holder, stack_id, aux */
     struct gs_pending lock_call;
@@ -189,6 +191,19 @@ BPF_HASH(resv_registry, u64, u8, 65536);
 BPF_F_TABLE("lru_hash", u64, struct gs_pending, held, 65536, GS_LRU_FLAGS);
 /* kthread_work address -> queue time (retire work queue delay) */
 BPF_HASH(queued, u64, u64, 1024);
+/* The durations of the slowest frees of this CPU in the current second (unordered; min_i indexes
+ * the smallest once all GS_TOP_FREES slots are used): a free that enters it gets its stack walked
+ * (msm.bpf.c), so the slowest frees of any second, the ones finalizers lists, have stacks while
+ * the many fast ones cost no walk. GS_TOP_FREES > finalizers.SLOWEST_FREES (20). */
+#define GS_TOP_FREES 32
+#define GS_TOP_EPOCH_NS 1000000000ULL
+struct gs_top {
+    u64 epoch;
+    u32 n;
+    u32 min_i;
+    u64 ns[GS_TOP_FREES];
+};
+BPF_PERCPU_ARRAY(slow_frees, struct gs_top, 1);
 
 #define P_CONTENTION 1
 #define P_WW_TRYLOCK 3
@@ -344,6 +359,17 @@ static __always_inline int gs_stack_fentry(void *ctx)
 #else
     return stacks.get_stackid(ctx, GS_FENTRY_SKIP);
 #endif
+}
+
+/* The return address into the probed function's caller, from a walk of two frames: bpf_get_stack
+ * stops at its buffer's depth, where bpf_get_stackid walks the whole stack (~1 us a frame under
+ * QEMU/TCG) to hash it. 0 when the walk failed. Kprobes only (fentry has two more frames). */
+static __always_inline u64 gs_caller(void *ctx)
+{
+    u64 ips[2] = {};
+    if (bpf_get_stack(ctx, ips, sizeof(ips), 0) < (int)sizeof(ips))
+        return 0;
+    return ips[1];
 }
 
 static __always_inline int log2_bucket(u64 v)

@@ -48,20 +48,23 @@ static __always_inline void obj_fields(struct gs_event *e, u64 obj_addr)
 #endif
 }
 
-/* ---- A1: the last reference was dropped (drm_gem_object_free(kref), kref == obj) ---- */
+/* ---- A1: the last reference was dropped (drm_gem_object_free(kref), kref == obj). Its call
+ * site is the caller's return address (a4), from a two-frame walk; the whole stack is walked
+ * only with GS_ALL_FREE_STACKS (it was the costliest part of a submit's probes under TCG).
+ * drm.ko's own puts (drm_gem_lru_scan's) inline drm_gem_object_free and are not seen here; their
+ * frees are. ---- */
 int gs_k_drm_gem_object_free(struct pt_regs *ctx)
 {
     struct gs_event e;
     fill_common(&e, T_LAST_PUT);
     e.a0 = PT_REGS_PARM1(ctx);
     obj_fields(&e, e.a0);
+#if defined(GS_ALL_FREE_STACKS)
     e.stack_id = gs_stack(ctx);
-    struct gs_thread *t = thread_state();
-    e.bits |= bits_of(t);
-    if (t) {
-        t->last_put_obj = e.a0;
-        t->last_put_stack = e.stack_id;
-    }
+#elif !defined(GS_BENCH_NO_STACKS)
+    e.a4 = gs_caller(ctx);
+#endif
+    e.bits |= context_bits();
     emit(ctx, &e);
     return 0;
 }
@@ -77,14 +80,7 @@ int gs_k_msm_gem_free_object(struct pt_regs *ctx)
     struct gs_thread *t = thread_state();
     if (!t)
         return 0;
-    /* drm_gem_object_free(obj) calls obj->funcs->free(obj) == this: its stack (the last put's
-     * call site) is this one's minus this frame; reuse it instead of walking again */
-    if (t->last_put_obj == p.a0) {
-        p.stack_id = t->last_put_stack;
-        t->last_put_obj = 0;
-    } else {
-        p.stack_id = gs_stack(ctx);
-    }
+    p.stack_id = -1;    /* walked at the return when the free is slow or in reclaim */
     struct gs_event tmp;
     __builtin_memset(&tmp, 0, sizeof(tmp));
     obj_fields(&tmp, p.a0);
@@ -105,6 +101,54 @@ int gs_k_msm_gem_free_object(struct pt_regs *ctx)
         t->free_call = p;
     }
     return 0;
+}
+
+/* Does a free of `dur` ns enter this CPU's slowest of the current second (struct gs_top)? */
+static __always_inline int among_slowest_frees(u64 now, u64 dur)
+{
+    int zero = 0;
+    struct gs_top *top = slow_frees.lookup(&zero);
+    if (!top)
+        return 0;
+    u64 epoch = now / GS_TOP_EPOCH_NS;
+    if (top->epoch != epoch) {
+        top->epoch = epoch;
+        top->n = 0;
+    }
+    u32 n = top->n;
+    if (n < GS_TOP_FREES) {
+        top->ns[n & (GS_TOP_FREES - 1)] = dur;
+        top->n = n + 1;
+        if (n + 1 < GS_TOP_FREES)
+            return 1;
+    } else {
+        u32 m = top->min_i & (GS_TOP_FREES - 1);
+        if (dur <= top->ns[m])
+            return 0;
+        top->ns[m] = dur;
+    }
+    u32 min_i = 0;
+#pragma unroll
+    for (int i = 1; i < GS_TOP_FREES; i++)
+        if (top->ns[i] < top->ns[min_i & (GS_TOP_FREES - 1)])
+            min_i = i;
+    top->min_i = min_i;
+    return 1;
+}
+
+/* A free's stack, walked from msm_gem_free_object's return, when the free is among the slowest
+ * or ran in reclaim (reclaim_risks lists those with stacks); -1 else. drm_gem_object_free
+ * tail-calls obj->funcs->free, so the walk starts at the last put's call site ([gs_close_all
+ * +0xb2, gs_ctl_write+0x1b5, ...] in the 6.1 and 6.12 guests), or at the function that inlined
+ * the put (drm_gem_lru_scan). */
+static __always_inline int free_stack(void *ctx, u32 bits, u64 start, s64 dur)
+{
+#if !defined(GS_ALL_FREE_STACKS)
+    if (!(bits & (B_IN_SHRINKER | B_IN_RECLAIM | B_KSWAPD)) &&
+        !among_slowest_frees(start + dur, dur))
+        return -1;
+#endif
+    return gs_stack(ctx);
 }
 
 int gs_kr_msm_gem_free_object(struct pt_regs *ctx)
@@ -131,8 +175,8 @@ int gs_kr_msm_gem_free_object(struct pt_regs *ctx)
     e.a1 = p->a1;
     e.a2 = p->a2;
     e.a3 = p->a3;
-    e.stack_id = p->stack_id;
     e.bits = bits_of(t) | p->aux;
+    e.stack_id = free_stack(ctx, e.bits, e.ts_ns, e.duration_ns);
     if (nested)
         pending.delete(&key);
     else

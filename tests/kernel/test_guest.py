@@ -139,14 +139,19 @@ def test_raw_kprobes_match_module_counters(guest_runs, series):
     assert r["tracepoint_hits"] == {tp: c[field] for tp, field in TRACEPOINTS.items()}
 
 
-def _report(series: str, guest_runs) -> tuple[dict, dict]:
+def _analyses(series: str, guest_runs) -> tuple[dict, dict]:
+    """The record phase's results and `gemscope report --format json`'s analyses of it."""
     rec = _phase(guest_runs, series, "record")
     path = guest_runs[series]["dir"] / "module.gsrec"
     p = subprocess.run([str(ROOT / ".venv" / "bin" / "gemscope"), "report", str(path),
                         "--format", "json"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, f"gemscope report failed: {p.stderr[-2000:]}"
-    rep = json.loads(p.stdout)
-    return rec, {name: a.get("headline") or {} for name, a in rep["analyses"].items()}
+    return rec, json.loads(p.stdout)["analyses"]
+
+
+def _report(series: str, guest_runs) -> tuple[dict, dict]:
+    rec, analyses = _analyses(series, guest_runs)
+    return rec, {name: a.get("headline") or {} for name, a in analyses.items()}
 
 
 def _callers(d: dict) -> dict:
@@ -200,6 +205,38 @@ def test_report_frees_match_module(guest_runs, series):
     diff = f["free_total_ns"] - c["free_total_ns"]
     assert 0 <= diff <= c["frees"] * PROBE_SLACK_NS, (f["free_total_ns"], c["free_total_ns"])
     assert h["reclaim_risks"]["frees_from_shrinker"] == c["frees_by_context"]["shrinker"]
+
+
+@pytest.mark.parametrize("series", rig_paths.SERIES)
+def test_last_put_sites_and_slowest_free_stacks(guest_runs, series):
+    """Last puts carry their caller from a two-frame walk, the slowest frees their whole stack
+    (walked at msm_gem_free_object's return, msm.bpf.c). The module's puts go through
+    drm_gem_object_free; drm_gem_lru_scan's (the shrinker's frees) inline it inside drm.ko and
+    have no last put, only their free."""
+    rec, analyses = _analyses(series, guest_runs)
+    by = rec["counters"]["frees_by_context"]
+    f = analyses["finalizers"]
+    assert f["headline"]["last_puts_by_context"] == {"ioctl": by["ioctl"],
+                                                     "retire_worker": by["retire_worker"]}
+    sites: dict = {}
+    for row in f["tables"]["last_put_sites"]:
+        key = (row["context"], *_callers({row["caller"]: 0}))
+        sites[key] = sites.get(key, 0) + row["last_puts"]
+    assert sites.pop(("retire_worker", "msm_submit_retire")) == by["retire_worker"]
+    # the workload's closes: gs_close_all at the end, gs_close_handle (inlined into
+    # gs_run_submits on these builds) for the submits' transient objects
+    assert set(sites) <= {("ioctl", "gs_close_all"), ("ioctl", "gs_run_submits"),
+                          ("ioctl", "gs_close_handle")}
+    assert sum(sites.values()) == by["ioctl"]
+    slowest = f["tables"]["slowest"]
+    assert len(slowest) == 20
+    for row in slowest:
+        frames = row["stack"].splitlines()
+        assert len(frames) >= 3, row
+        outer = {re.sub(r"\+0x.*", "", fr) for fr in frames[:3]}
+        want = {"retire_worker": "msm_submit_retire", "shrinker": "drm_gem_lru_scan"}.get(
+            row["context"], "gs_close_all")
+        assert want in outer or row["context"] == "ioctl" and "gs_run_submits" in outer, row
 
 
 @pytest.mark.parametrize("series", rig_paths.SERIES)

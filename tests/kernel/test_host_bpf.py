@@ -82,6 +82,10 @@ def _variants() -> dict[str, object]:
                           ("task_struct.flags", 44), ("task_struct.pid", 1264)))
     out["msm-6.12-btf"] = make_plan(f, Kallsyms.from_text(
         (FIX / "arm64-6.12-msm.txt").read_text()))
+    # every stack walked (record --all-lock-stacks --all-free-stacks)
+    out["msm-6.12-all-stacks"] = make_plan(f, Kallsyms.from_text(
+        (FIX / "arm64-6.12-msm.txt").read_text()))
+    out["msm-6.12-all-stacks"].defines.update(GS_ALL_LOCK_STACKS=True, GS_ALL_FREE_STACKS=True)
     from tracer.live.features import gather
     out["host"] = make_plan(gather(), Kallsyms.read())
     f = Features("6.1.0-56", kprobes=True, ringbuf=False, tracepoints=host_tp | MSM_TP)

@@ -18,11 +18,13 @@ from tracer.recording import RecordingWriter, open_recording
 
 FRAMES = {3: ["ww_mutex_trylock+0x0", "drm_gem_lru_scan+0x9c", "msm_gem_shrinker_scan+0x40"],
           7: ["ww_mutex_lock+0x5", "msm_ioctl_gem_submit+0x120"]}
-SYMBOLS = {0xffff0010: "msm_gem_shrinker_scan", 0xffff0020: "super_cache_scan"}
+SYMBOLS = {0xffff0010: "msm_gem_shrinker_scan", 0xffff0020: "super_cache_scan",
+           0xffff0a4a: "msm_submit_retire+0x4a"}
 
 
 def _drains() -> list[bytes]:
-    """Three drains of a mix of kinds, stack ids and shrinker addresses (some first seen late)."""
+    """Three drains of a mix of kinds, stack ids, shrinker addresses and last puts' return
+    addresses (some first seen late)."""
     t = ev.TYPE_OF
     d1 = ev.pack(3, ts_ns=[100, 110, 120], type=t["resv_lock"], tid=[5, 5, 6],
                  comm=[b"gs-submit", b"gs-submit", b"kswapd0"], a0=0x1000, duration_ns=[10, 20, 30],
@@ -39,6 +41,9 @@ def _drains() -> list[bytes]:
     d3 = ev.pack(1, ts_ns=300, type=t["shrink_slab"], a0=0xffff0020, a1=10, ret=3)
     d3 += ev.pack(1, ts_ns=310, type=t["retire_run"], a0=0xFFFFFFFFFFFFFFFF, a1=4,
                   duration_ns=900)
+    # last puts: the caller's return address (a4), or none taken and the whole stack walked
+    d3 += ev.pack(2, ts_ns=[320, 330], type=t["last_put"], a0=0x1f00, a4=[0xffff0a4a, 0],
+                  stack_id=[-1, 7])
     return [d1, d2, d3]
 
 
@@ -91,7 +96,7 @@ def test_raw_recording_loads_to_the_same_events_as_a_decoded_one(tmp_path):
     dec, raw = load_frames(tmp_path / "dec.gsrec"), load_frames(tmp_path / "raw.gsrec")
     _assert_same_frames(dec, raw)
     assert counts == {"resv_lock": 3, "shrink_slab": 3, "resv_trylock": 2, "free": 1,
-                      "retire_run": 1}
+                      "retire_run": 1, "last_put": 2}
     # exact values through the raw path
     lock = raw["resv_lock"]
     assert _py(lock["caller"]) == ["msm_ioctl_gem_submit+0x120", None,
@@ -109,6 +114,9 @@ def test_raw_recording_loads_to_the_same_events_as_a_decoded_one(tmp_path):
     assert raw["free"]["context"].tolist() == ["retire_worker"]
     assert _py(raw["retire_run"]["queue_delay_ns"]) == [None]
     assert sorted(raw["stack"]["stack_id"].tolist()) == [2_000_003, 2_000_007]
+    assert _py(raw["last_put"]["caller"]) == ["msm_submit_retire+0x4a",
+                                              "msm_ioctl_gem_submit+0x120"]
+    assert _py(raw["last_put"]["stack_id"]) == [None, 2_000_007]
 
 
 def test_every_reader_path_expands_raw_rows(tmp_path):
@@ -123,7 +131,7 @@ def test_every_reader_path_expands_raw_rows(tmp_path):
     s_raw = open_recording(tmp_path / "raw.gsrec").summary()
     s_dec = open_recording(tmp_path / "dec.gsrec").summary()
     assert s_raw.by_kind == s_dec.by_kind
-    assert (s_raw.events, s_raw.first_ts_ns, s_raw.last_ts_ns) == (10 + 2, 100, 310)   # 10 events, 2 stacks
+    assert (s_raw.events, s_raw.first_ts_ns, s_raw.last_ts_ns) == (12 + 2, 100, 330)   # 12 events, 2 stacks
 
 
 def test_raw_rows_of_a_killed_recorder_replay(tmp_path):
@@ -183,7 +191,8 @@ def test_index_counts_and_first_seen_only():
     stacks, symbols, counts = d.index(raw[1])
     assert stacks["stack_id"].tolist() == [3] and symbols == {}   # 7 already seen
     stacks, symbols, _ = d.index(raw[2])
-    assert stacks is None and symbols == {0xffff0020: "super_cache_scan"}
+    assert stacks is None and symbols == {0xffff0020: "super_cache_scan",
+                                          0xffff0a4a: "msm_submit_retire+0x4a"}
     assert np.array_equal(np.sort(np.array(list(d._stacks))), [3, 7])
 
 

@@ -31,6 +31,10 @@ def register(sub) -> None:
                    help="walk the kernel stack at every reservation lock, not only those that "
                         "wait or run in reclaim: gives the holder's call site of each wait, at "
                         "the price of a stack walk per lock (the costliest part of a probe)")
+    p.add_argument("--all-free-stacks", action="store_true",
+                   help="walk the kernel stack at every last put and free, not only for the "
+                        "slowest frees of each second and frees in reclaim (a last put "
+                        "otherwise records only its caller)")
     add_buffer_option(p)
     p.add_argument("--self-cost", action="store_true",
                    help="measure gemscope's own BPF programs with the kernel's run-time "

@@ -62,7 +62,8 @@ class Decoder:
     """Turns raw record bytes into {kind: {field: column}}.
 
     stack_frames(raw_stack_id) -> list of 'func+0xoff' strings, innermost first, is called once
-    per new stack id; symbol(addr) -> name is used for shrinker callback addresses. stack_offset
+    per new stack id; symbol(addr) -> 'func' or 'func+0xoff' is used for shrinker callback addresses and
+    the callers' return addresses of last puts. stack_offset
     keeps ids of successive BPF programs (re-attached after a module load) apart."""
 
     def __init__(self, stack_frames: Callable[[int], list[str]] | None = None,
@@ -113,10 +114,11 @@ class Decoder:
         counts = {ev.TYPES[t]: int(c) for t, c in enumerate(per_type)
                   if c and t in ev.TYPES}
         symbols: dict[int, str] = {}
-        if counts.get("shrink_slab"):
-            for addr in np.unique(arr["a0"][types == ev.TYPE_OF["shrink_slab"]]):
-                if int(addr) not in self._symbols:
-                    symbols[int(addr)] = self._symbol(int(addr))
+        for kind, slot in SYMBOL_SLOTS.items():
+            if counts.get(kind):
+                for addr in np.unique(arr[slot][types == ev.TYPE_OF[kind]]):
+                    if addr and int(addr) not in self._symbols:
+                        symbols[int(addr)] = self._symbol(int(addr))
         return self._new_stacks(arr), symbols, counts
 
     # ---- per kind ----
@@ -144,9 +146,7 @@ class Decoder:
             sid = a["stack_id"].astype(np.int64)
             cols["stack_id"] = _nullable(sid + self.stack_offset, sid >= 0, pa.int32())
         if "caller" in want:
-            uniq, inv = np.unique(a["stack_id"], return_inverse=True)
-            callers = pa.array([self._caller(int(s), kind) for s in uniq], pa.string())
-            cols["caller"] = callers.take(pa.array(inv.astype(np.int32)))
+            cols["caller"] = self._callers(kind, a)
         if "success" in want:
             cols["success"] = (bits & ev.B_SUCCESS) != 0
         if "is_resv" in want:
@@ -213,6 +213,19 @@ class Decoder:
             self._fresh.append(raw_id)
         return got
 
+    def _callers(self, kind: str, a: np.ndarray) -> pa.Array:
+        """Each event's call site: from its stack, or for a last put from the caller's return
+        address the probe took with a two-frame walk (a4, msm.bpf.c)."""
+        uniq, inv = np.unique(a["stack_id"], return_inverse=True)
+        callers = pa.array([self._caller(int(s), kind) for s in uniq], pa.string())
+        out = callers.take(pa.array(inv.astype(np.int32)))
+        ret = a["a4"] if kind == "last_put" else None
+        if ret is not None and ret.any():
+            addrs, at = np.unique(ret, return_inverse=True)
+            names = pa.array([self._symbol(int(x)) if x else None for x in addrs], pa.string())
+            out = pc.if_else(pa.array(ret != 0), names.take(pa.array(at.astype(np.int32))), out)
+        return out
+
     def _caller(self, raw_id: int, kind: str = "") -> str | None:
         frames = self._frames(raw_id)
         if kind in LOCK_KINDS:
@@ -250,6 +263,9 @@ class Decoder:
                 "frames": pa.array(["\n".join(self._stacks[s]) for s in fresh], pa.string())}
 
 
+# addresses symbolized while recording (the names go into a raw recording's context): shrinker
+# callbacks, and the return addresses of last puts
+SYMBOL_SLOTS = {"shrink_slab": "a0", "last_put": "a4"}
 LOCK_KINDS = frozenset({"resv_lock", "resv_trylock", "resv_hold"})
 # frames of BPF itself and of the mutex code, never a lock's call site
 LOCK_INTERNAL = ("bpf_", "__bpf", "ww_mutex_", "__ww_mutex", "mutex_", "__mutex",

@@ -146,8 +146,12 @@ class BccSession:
             return []   # the id was evicted or reused: frames unknown
 
     def symbol(self, addr: int) -> str:
-        name = self.bpf.ksym(addr).decode(errors="replace")
-        return f"{addr:#x}" if name == "[unknown]" else name
+        """'func' at a function's start (a shrinker callback), else 'func+0xoff' (a return
+        address), as in stacks; the hex address when unknown."""
+        name = self.bpf.ksym(addr, show_offset=True).decode(errors="replace")
+        if name.startswith("[unknown]"):
+            return f"{addr:#x}"
+        return name.removesuffix("+0x0")
 
     def histogram(self, name: str) -> dict[int, int]:
         """An in-kernel log2 histogram: bucket (log2 ns) -> count."""

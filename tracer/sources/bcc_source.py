@@ -64,11 +64,13 @@ class BccSource:
     def __init__(self, output: str | None = None, *, uncontended_ns: int = DEFAULT_UNCONTENDED_NS,
                  taskstats: bool = True, extra_pids: tuple[int, ...] = (),
                  poll_ms: int = POLL_MS, all_lock_stacks: bool = False,
+                 all_free_stacks: bool = False,
                  buffer_mib: int = DEFAULT_BUFFER_MIB,
                  keep_events: bool = True, self_cost: bool = False):
         self.output = output
         self.uncontended_ns = uncontended_ns
         self.all_lock_stacks = all_lock_stacks
+        self.all_free_stacks = all_free_stacks
         self.buffer_mib = check_buffer_mib(buffer_mib)
         # False (headless `gemscope record`): events go to the recording only, not also into
         # the in-memory buffer a TUI snapshots (it costs the reader ~1/4 of its decode time
@@ -117,6 +119,8 @@ class BccSource:
         plan.defines.update(_bench_defines())
         if self.all_lock_stacks:
             plan.defines["GS_ALL_LOCK_STACKS"] = True
+        if self.all_free_stacks:
+            plan.defines["GS_ALL_FREE_STACKS"] = True
         plan.defines["GS_RINGBUF_PAGES"] = self.buffer_mib * 256     # 4 KiB pages
         return plan
 
@@ -493,13 +497,14 @@ def _first_line(e: BaseException) -> str:
 
 def open_live_source(args, *, keep_events: bool = True) -> BccSource:
     """A BccSource from parsed command-line arguments (`output`, `uncontended_ns`, `no_taskstats`,
-    `pids`, `all_lock_stacks`, `buffer_mib`; all optional). keep_events=False for a headless
+    `pids`, `all_lock_stacks`, `all_free_stacks`, `buffer_mib`; all optional). keep_events=False for a headless
     recorder (no TUI snapshots). The caller calls start() and, at the end, stop()."""
     return BccSource(getattr(args, "output", None),
                      uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
                      taskstats=not getattr(args, "no_taskstats", False),
                      extra_pids=tuple(getattr(args, "pids", None) or ()),
                      all_lock_stacks=getattr(args, "all_lock_stacks", False),
+                     all_free_stacks=getattr(args, "all_free_stacks", False),
                      buffer_mib=getattr(args, "buffer_mib", None) or DEFAULT_BUFFER_MIB,
                      keep_events=keep_events, self_cost=getattr(args, "self_cost", False))
 
