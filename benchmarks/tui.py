@@ -20,9 +20,11 @@ wall time of each phase: under load, wall time can be several times the CPU time
 Per phase, "UI stalls" is the longest time the event loop (the UI thread) went without a turn,
 measured by a 5 ms heartbeat: a key pressed then waits at least that long. It catches what
 key-to-frame does not, e.g. the frame drawn when a view's data arrives, and a garbage collection;
-"full collections" lists the generation-2 collections of the phase and the thread they ran on.
+"full collections" lists the generation-2 collections of the phase, on the UI thread and on
+others, by who ran them: CPython ("automatic", the backstop) or the app when idle
+(tui/collector.py), with the longest one's wall and CPU time and the objects it freed.
 The live phase ends with a time without keys (--live-idle-seconds), where the app runs its own
-full collections (tui/collector.py), and prints the process's RSS and tracked objects.
+full collections, and prints the process's RSS and tracked objects.
 
     .venv/bin/python benchmarks/tui.py                     # 10 million events (generated once)
     .venv/bin/python benchmarks/tui.py --events 1e6        # a quick run
@@ -72,35 +74,53 @@ def rss_mb() -> float:
 
 
 class GcWatch:
-    """Every generation-2 (full) garbage collection: on which thread, its wall time and the
-    collecting thread's CPU time (gc.callbacks)."""
+    """Every generation-2 (full) garbage collection: on which thread, by whom, its wall time
+    and the collecting thread's CPU time (gc.callbacks). By whom: the app's idle collector
+    (tui/collector.py) or CPython itself ("automatic": the backstop while the app runs)."""
+
+    KINDS = ("automatic", "app idle")
 
     def __init__(self):
-        self.full: list[tuple[bool, float, float]] = []     # (on the UI thread, wall, cpu)
-        self._start: dict[int, tuple[float, float]] = {}
+        # (on the UI thread, kind, wall, cpu, objects freed)
+        self.full: list[tuple[bool, str, float, float, int]] = []
+        self._start: dict[int, tuple[float, float, str]] = {}
         self._ui = threading.main_thread().ident
         gc.callbacks.append(self._cb)
+
+    @staticmethod
+    def _kind() -> str:
+        try:
+            caller = sys._getframe(2).f_code.co_filename     # who called gc.collect, if anyone
+        except ValueError:                                  # no Python frame: automatic
+            return "automatic"
+        return "app idle" if Path(caller).name == "collector.py" else "automatic"
 
     def _cb(self, phase: str, info: dict) -> None:
         if info["generation"] != 2:
             return
         tid = threading.get_ident()
         if phase == "start":
-            self._start[tid] = (time.perf_counter(), time.thread_time())
+            self._start[tid] = (time.perf_counter(), time.thread_time(), self._kind())
         elif tid in self._start:
-            w, c = self._start.pop(tid)
-            self.full.append((tid == self._ui, time.perf_counter() - w, time.thread_time() - c))
+            w, c, kind = self._start.pop(tid)
+            self.full.append((tid == self._ui, kind, time.perf_counter() - w,
+                              time.thread_time() - c, info["collected"]))
 
     def since(self, i: int) -> str:
-        """The full collections since the i-th: how many on the UI thread and elsewhere, the
-        longest (wall, ms) and their total CPU."""
+        """The full collections since the i-th, on the UI thread by kind and on other threads:
+        how many, the longest (wall and CPU, ms) and the most objects one freed."""
         out = []
         for label, ui in (("UI thread", True), ("other threads", False)):
-            got = [g for g in self.full[i:] if g[0] == ui]
-            out.append(f"{len(got)} on the {label}" + (
-                f" (longest {1000 * max(g[1] for g in got):.0f} ms, cpu total "
-                f"{1000 * sum(g[2] for g in got):.0f} ms)" if got else ""))
-        return "full collections: " + ", ".join(out)
+            parts = []
+            for kind in self.KINDS:
+                got = [g for g in self.full[i:] if g[0] == ui and g[1] == kind]
+                if got:
+                    longest = max(got, key=lambda g: g[2])
+                    parts.append(f"{len(got)} {kind} (longest {1000 * longest[2]:.0f} ms, cpu "
+                                 f"{1000 * longest[3]:.0f} ms; freed up to "
+                                 f"{max(g[4] for g in got):,} objects)")
+            out.append(f"{label}: " + (", ".join(parts) or "none"))
+        return "full collections: " + "; ".join(out)
 
 
 GC = GcWatch()
@@ -402,8 +422,8 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
         print(f"live: {stalls}")
         print(f"live: then {idle_seconds:.0f} s without a key {idle}: {idle.stalls()}")
         if hasattr(app, "collector"):
-            print(f"live: full collections the app ran itself when idle: {app_collections} "
-                  f"during the keys, {app.collector.collections - app_collections} after")
+            print(f"live: full collections the app ran itself: {app_collections} during the "
+                  f"keys, {app.collector.collections - app_collections} after")
         print(f"live: events not yet shown when the data arrived: median "
               f"{statistics.median(ages):,.0f} (= {statistics.median(ages) / rate:.2f} s of "
               f"appends)")

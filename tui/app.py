@@ -100,6 +100,7 @@ class GemscopeApp(App):
         self.finding_worst = False      # a J search is running in its worker
         self._status_text = ""
         self.collector = IdleCollector(clock)
+        self._drawn_view: str | None = None     # the view shown last (see tab_activated)
 
     # --- layout ---------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -289,6 +290,11 @@ class GemscopeApp(App):
 
     # --- actions --------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        # the view just hidden forgets its lines now (drawn again when shown): they would
+        # otherwise stay, with their caches, in the heap every full collection visits
+        if self._drawn_view not in (None, self.tabs.active):
+            self.views[self._drawn_view].drop_lines()
+        self._drawn_view = self.tabs.active
         self.active_view.show(self.snapshot)
         self.request_snapshot()
         self._update_status()

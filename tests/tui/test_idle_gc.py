@@ -5,10 +5,13 @@ from __future__ import annotations
 import gc
 import threading
 
+from textual.strip import Strip
+
 from tests.tui.helpers import asynctest, gated, settle, until
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.collector import BACKSTOP_GEN1, CHECK_S, IDLE_S
+from tui.widgets.lines import MEMO_SLOTS
 
 
 class Clock:
@@ -110,27 +113,54 @@ def drawn_lines(view) -> int:
                for w in (view, *view.query("*")))
 
 
+def drawn_strips(view) -> list:
+    """The lines the view's widgets keep drawn, as Strips."""
+    return [strip for w in (view, *view.query("*"))
+            for strip in (*w._styles_cache._cache.values(), *w._render_cache.lines)]
+
+
+def memoised(strip) -> int:
+    """How many derived strips `strip` keeps in its memo caches."""
+    return sum(len(getattr(strip, slot)) for slot in MEMO_SLOTS)
+
+
 @asynctest
-async def test_an_idle_collection_drops_the_hidden_views_lines_which_are_drawn_again(
+async def test_a_view_forgets_its_lines_once_hidden_and_draws_the_same_screen_again(
         fixture_path):
-    clock = Clock()
-    app = GemscopeApp(RecordingSource(fixture_path), clock=clock, first_view="contention")
+    app = GemscopeApp(RecordingSource(fixture_path), first_view="contention")
     async with app.run_test(size=(160, 50)) as pilot:
         for key in "42":
             await pilot.press(key)
             await settle(app, pilot)
         shown = app.export_screenshot()
+        contention, finalizers = app.views["contention"], app.views["finalizers"]
+        assert drawn_lines(finalizers) == 0
+        lines = drawn_strips(contention)
+        assert lines and any(memoised(strip) for strip in lines)
         await pilot.press("4")
         await settle(app, pilot)
-        contention, finalizers = app.views["contention"], app.views["finalizers"]
-        assert drawn_lines(contention) > 0 and drawn_lines(finalizers) > 0
-        junk = [[] for _ in range(150_000)]
+        assert drawn_lines(contention) == 0 and drawn_lines(finalizers) > 0
+        assert [memoised(strip) for strip in lines] == [0] * len(lines)    # released
+        await pilot.press("2")
+        await settle(app, pilot)
+        assert drawn_lines(contention) > 0 and drawn_lines(finalizers) == 0
+        assert app.export_screenshot() == shown
+
+
+@asynctest
+async def test_an_idle_collection_drops_lines_a_hidden_view_still_holds(fixture_path):
+    clock = Clock()
+    app = GemscopeApp(RecordingSource(fixture_path), clock=clock, first_view="contention")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        await pilot.press("4")
+        await settle(app, pilot)
+        contention = app.views["contention"]
+        # a line drawn while the switch was on its way (two keys before the first is handled)
+        contention._styles_cache._cache[0] = Strip.blank(20)
+        junk = [[] for _ in range(150_000)]         # ~20 younger collections: one is due
         del junk
         collections = app.collector.collections
         clock.t += 2 * IDLE_S
         await until(pilot, lambda: app.collector.collections > collections, steps=200)
-        assert drawn_lines(contention) == 0 and drawn_lines(finalizers) > 0
-        await pilot.press("2")
-        await settle(app, pilot)
-        assert drawn_lines(contention) > 0
-        assert app.export_screenshot() == shown
+        assert drawn_lines(contention) == 0 and drawn_lines(app.views["finalizers"]) > 0

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.geometry import NULL_SIZE
 from textual.widgets import Static
 
 from tracer.analyses.base import Result
 
 from ..snapshot import Snapshot
+from ..widgets.lines import forget_lines
 from ..widgets.result_panel import ResultPanel
 
 SPARK_BINS = 120
@@ -56,13 +56,11 @@ class View(VerticalScroll):
 
     def drop_lines(self) -> None:
         """Forget the lines this (hidden) view's widgets drew: Strips with their caches, ~4-5k
-        objects a view that every full garbage collection visits. Textual draws a view's
-        lines again when it is shown anyway (the same key-to-frame with or without them)."""
+        objects a view that every full garbage collection visits, released so that they are
+        freed at once (tui/widgets/lines.py). Textual draws a view's lines again when it is
+        shown anyway (the same key-to-frame with or without them)."""
         for widget in (self, *self.query("*")):
-            widget.refresh()                # its styles cache: the lines with CSS applied
-            drawn = getattr(widget, "_render_cache", None)     # the content's lines
-            if getattr(drawn, "lines", None):
-                widget._render_cache = type(drawn)(NULL_SIZE, [])
+            forget_lines(widget)
 
     @staticmethod
     def plot_data(frames, bounds: tuple[int, int]):
