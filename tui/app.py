@@ -36,6 +36,7 @@ from .views.retire import RetireView
 from .views.shrinker import ShrinkerView
 from .views.trylock import TrylockView
 from .widgets.event_list import EventList
+from .widgets.lines import release_drawn
 from .widgets.status_bar import StatusBar
 from .worst import worst_event
 
@@ -290,10 +291,11 @@ class GemscopeApp(App):
 
     # --- actions --------------------------------------------------------------------------
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        # the view just hidden forgets its lines now (drawn again when shown): they would
-        # otherwise stay, with their caches, in the heap every full collection visits
+        # every line drawn (the hidden views' too) forgets what was derived from it for the
+        # old layout: strips that would stay, with their caches, in the heap every full
+        # collection visits (the lines stay: a view shown again is not drawn again)
         if self._drawn_view not in (None, self.tabs.active):
-            self.views[self._drawn_view].drop_lines()
+            self.call_after_refresh(release_drawn, self.screen)
         self._drawn_view = self.tabs.active
         self.active_view.show(self.snapshot)
         self.request_snapshot()

@@ -11,7 +11,7 @@ from tests.tui.helpers import asynctest, gated, settle, until
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.collector import BACKSTOP_GEN1, CHECK_S, IDLE_S
-from tui.widgets.lines import MEMO_SLOTS
+from tui.widgets.lines import MEMO_SLOTS, release_drawn
 
 
 class Clock:
@@ -125,8 +125,7 @@ def memoised(strip) -> int:
 
 
 @asynctest
-async def test_a_view_forgets_its_lines_once_hidden_and_draws_the_same_screen_again(
-        fixture_path):
+async def test_after_a_view_switch_the_hidden_view_keeps_its_lines_released(fixture_path):
     app = GemscopeApp(RecordingSource(fixture_path), first_view="contention")
     async with app.run_test(size=(160, 50)) as pilot:
         for key in "42":
@@ -134,16 +133,15 @@ async def test_a_view_forgets_its_lines_once_hidden_and_draws_the_same_screen_ag
             await settle(app, pilot)
         shown = app.export_screenshot()
         contention, finalizers = app.views["contention"], app.views["finalizers"]
-        assert drawn_lines(finalizers) == 0
         lines = drawn_strips(contention)
         assert lines and any(memoised(strip) for strip in lines)
         await pilot.press("4")
         await settle(app, pilot)
-        assert drawn_lines(contention) == 0 and drawn_lines(finalizers) > 0
+        assert drawn_strips(contention) == lines                        # kept
         assert [memoised(strip) for strip in lines] == [0] * len(lines)    # released
+        assert drawn_lines(finalizers) > 0
         await pilot.press("2")
         await settle(app, pilot)
-        assert drawn_lines(contention) > 0 and drawn_lines(finalizers) == 0
         assert app.export_screenshot() == shown
 
 
@@ -164,3 +162,20 @@ async def test_an_idle_collection_drops_lines_a_hidden_view_still_holds(fixture_
         clock.t += 2 * IDLE_S
         await until(pilot, lambda: app.collector.collections > collections, steps=200)
         assert drawn_lines(contention) == 0 and drawn_lines(app.views["finalizers"]) > 0
+
+
+@asynctest
+async def test_released_screen_lines_keep_their_text_and_are_derived_again(fixture_path):
+    app = GemscopeApp(RecordingSource(fixture_path), first_view="contention")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        shown = app.export_screenshot()
+        assert any(memoised(strip) for strip in drawn_strips(app.screen))
+        texts = [strip.text for strip in drawn_strips(app.screen)]
+        assert release_drawn(app.screen) > 0
+        assert [memoised(strip) for strip in drawn_strips(app.screen)] == [0] * len(texts)
+        assert [strip.text for strip in drawn_strips(app.screen)] == texts
+        app.screen.refresh()
+        await settle(app, pilot)
+        assert any(memoised(strip) for strip in drawn_strips(app.screen))
+        assert app.export_screenshot() == shown

@@ -51,3 +51,12 @@ def forget_lines(widget: Widget) -> None:
     if drawn.lines:
         release(drawn.lines)
         widget._render_cache = type(drawn)(NULL_SIZE, [])
+
+
+def release_drawn(root: Widget) -> int:
+    """Release every line `root` and the widgets in it keep drawn, keeping the lines: what the
+    compositor derived from them for earlier frames (cut at other places: a view switch moves
+    every cut) is freed; what the next frame needs is derived again. Returns the lines that
+    had something cached."""
+    return sum(release(widget._styles_cache._cache.values()) + release(widget._render_cache.lines)
+               for widget in root.walk_children(with_self=True))
