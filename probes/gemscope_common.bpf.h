@@ -183,12 +183,19 @@ BPF_F_TABLE("lru_hash", u64, struct gs_pending, pending, 32768, GS_LRU_FLAGS);
 /* log2 histograms as arrays: an array access is inlined by the verifier, a hash one is a call */
 BPF_ARRAY(uncontended_log2_ns, u64, 64);
 BPF_ARRAY(nonresv_ww_log2_ns, u64, 64);
-/* the dma_resv registry: resv address -> 1 (dma_resv_init adds, dma_resv_fini removes) */
-BPF_HASH(resv_registry, u64, u8, 65536);
-/* lock address -> acquisition time (for hold times). An unlock marks its entry consumed (ts_ns 0)
- * instead of deleting it, and dma_resv_fini deletes it: one map operation per reservation's life
- * instead of one per unlock (a buffer object is locked once per submit that uses it). */
-BPF_F_TABLE("lru_hash", u64, struct gs_pending, held, 65536, GS_LRU_FLAGS);
+/* The dma_resv registry: resv address -> its entry (dma_resv_init adds it, dma_resv_fini removes
+ * it; reservations created before the start are learned where a probe meets them). Being in it
+ * is what tells a reservation from modeset/regulator ww_mutexes. The entry also holds the
+ * current acquisition (for the hold time at unlock), rewritten in place at each acquisition and
+ * marked consumed (held_ns 0) at unlock: no map operation per lock beyond the lookup, and one
+ * update and one delete per reservation's life (a separate `held` map cost a second delete in
+ * every dma_resv_fini, ~1.5 us under TCG). */
+struct gs_resv {
+    u64 held_ns;      /* acquired at, 0 = not held (or held since before the start) */
+    s32 stack_id;     /* the acquisition's stack, -1 = none */
+    u32 _pad;
+};
+BPF_HASH(resv_registry, u64, struct gs_resv, 65536);
 /* kthread_work address -> queue time (retire work queue delay) */
 BPF_HASH(queued, u64, u64, 1024);
 /* The durations of the slowest frees of this CPU in the current second (unordered; min_i indexes
@@ -295,6 +302,14 @@ static __always_inline int is_resv(u64 lock)
     return resv_registry.lookup(&lock) != 0;
 }
 
+/* Enter a reservation in the registry, not held. */
+static __always_inline void add_resv(u64 lock)
+{
+    struct gs_resv fresh = {};
+    fresh.stack_id = -1;
+    resv_registry.update(&lock, &fresh);
+}
+
 static __always_inline void fill_common(struct gs_event *e, u32 type)
 {
     __builtin_memset(e, 0, sizeof(*e));
@@ -361,15 +376,23 @@ static __always_inline int gs_stack_fentry(void *ctx)
 #endif
 }
 
-/* The return address into the probed function's caller, from a walk of two frames: bpf_get_stack
- * stops at its buffer's depth, where bpf_get_stackid walks the whole stack (~1 us a frame under
- * QEMU/TCG) to hash it. 0 when the walk failed. Kprobes only (fentry has two more frames). */
-static __always_inline u64 gs_caller(void *ctx)
+/* The return address into the probed function's caller, from a kprobe at its entry (fentry has
+ * other frames). x86_64: the word the stack pointer points at (the call pushed it; a kprobe on
+ * ftrace reports the sp of the function's entry), one read. Elsewhere a walk of two frames:
+ * bpf_get_stack stops at its buffer's depth, where bpf_get_stackid walks the whole stack (~1 us a
+ * frame under QEMU/TCG) to hash it. 0 when it could not be read. */
+static __always_inline u64 gs_caller(struct pt_regs *ctx)
 {
+#if defined(bpf_target_x86)
+    u64 ret = 0;
+    bpf_probe_read_kernel(&ret, sizeof(ret), (void *)PT_REGS_SP(ctx));
+    return ret;
+#else
     u64 ips[2] = {};
     if (bpf_get_stack(ctx, ips, sizeof(ips), 0) < (int)sizeof(ips))
         return 0;
     return ips[1];
+#endif
 }
 
 static __always_inline int log2_bucket(u64 v)

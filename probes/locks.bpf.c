@@ -11,35 +11,30 @@
 /* ---- the dma_resv registry: tells reservations from modeset/regulator ww_mutexes ---- */
 static __always_inline int resv_init_body(u64 resv)
 {
-    u8 one = 1;
-    resv_registry.update(&resv, &one);
+    add_resv(resv);
     return 0;
 }
 
 static __always_inline int resv_fini_body(u64 resv)
 {
     resv_registry.delete(&resv);
-    held.delete(&resv);
     return 0;
 }
 
-/* The lock was acquired now: its entry in `held` (for the hold time at unlock) is rewritten in
- * place when the reservation was held before (a lookup instead of an update); only the holder
- * itself can release it meanwhile, so nothing else writes the entry. */
+/* The lock was acquired now: noted in its registry entry, for the hold time at unlock (only the
+ * holder itself can release it meanwhile, so nothing else writes the entry). */
 static __always_inline void note_held(u64 lock, u64 now, s32 stack_id)
 {
-    struct gs_pending *h = held.lookup(&lock);
+    struct gs_resv *h = resv_registry.lookup(&lock);
     if (h) {
         h->stack_id = stack_id;
-        h->a0 = current_tid();
-        h->ts_ns = now;
+        h->held_ns = now;
         return;
     }
-    struct gs_pending fresh = {};
-    fresh.ts_ns = now;
+    struct gs_resv fresh = {};
+    fresh.held_ns = now;
     fresh.stack_id = stack_id;
-    fresh.a0 = current_tid();
-    held.update(&lock, &fresh);
+    resv_registry.update(&lock, &fresh);
 }
 
 /* ---- blocking acquisitions: ww_mutex_lock / ww_mutex_lock_interruptible, paired through the
@@ -119,8 +114,7 @@ static __always_inline int trylock_entry(void *ctx, u64 lock, u64 ww_ctx, u32 ap
     int in_scan = t && (t->shrinker_depth || t->lru_stage);
     if (in_scan && !is_resv(lock)) {
         /* drm_gem_lru_scan trylocks obj->resv: learn pre-existing reservations here */
-        u8 one = 1;
-        resv_registry.update(&lock, &one);
+        add_resv(lock);
     }
     if (!in_scan && !is_resv(lock))
         return 0;
@@ -179,17 +173,17 @@ static __always_inline int trylock_return(void *ctx, s64 ret)
 /* ---- hold time: acquisition (above) .. ww_mutex_unlock ---- */
 static __always_inline int unlock_body(void *ctx, u64 lock)
 {
-    struct gs_pending *h = held.lookup(&lock);
-    if (!h || !h->ts_ns)
+    struct gs_resv *h = resv_registry.lookup(&lock);
+    if (!h || !h->held_ns)
         return 0;
     struct gs_event e;
     fill_common(&e, T_RESV_HOLD);
-    e.duration_ns = e.ts_ns - h->ts_ns;
-    e.ts_ns = h->ts_ns;
+    e.duration_ns = e.ts_ns - h->held_ns;
+    e.ts_ns = h->held_ns;
     e.a0 = lock;
     e.stack_id = h->stack_id;
     e.bits = context_bits() | B_IS_RESV;
-    h->ts_ns = 0;       /* consumed; dma_resv_fini deletes the entry */
+    h->held_ns = 0;     /* consumed */
     emit(ctx, &e);
     return 0;
 }

@@ -49,7 +49,7 @@ static __always_inline void obj_fields(struct gs_event *e, u64 obj_addr)
 }
 
 /* ---- A1: the last reference was dropped (drm_gem_object_free(kref), kref == obj). Its call
- * site is the caller's return address (a4), from a two-frame walk; the whole stack is walked
+ * site is the caller's return address (a4, gs_caller); the whole stack is walked
  * only with GS_ALL_FREE_STACKS (it was the costliest part of a submit's probes under TCG).
  * drm.ko's own puts (drm_gem_lru_scan's) inline drm_gem_object_free and are not seen here; their
  * frees are. ---- */
@@ -90,8 +90,7 @@ int gs_k_msm_gem_free_object(struct pt_regs *ctx)
     p.aux = tmp.bits;
     if (tmp.a3 && !is_resv(tmp.a3)) {
         /* learn the object's reservation before dma_resv_fini removes it */
-        u8 one = 1;
-        resv_registry.update(&tmp.a3, &one);
+        add_resv(tmp.a3);
     }
     if (t->free_call.ts_ns && p.ts_ns - t->free_call.ts_ns < GS_STALE_CALL_NS) {
         u64 key = pkey(current_tid(), P_FREE);

@@ -209,7 +209,7 @@ def test_report_frees_match_module(guest_runs, series):
 
 @pytest.mark.parametrize("series", rig_paths.SERIES)
 def test_last_put_sites_and_slowest_free_stacks(guest_runs, series):
-    """Last puts carry their caller from a two-frame walk, the slowest frees their whole stack
+    """Last puts carry their caller (the return address, gs_caller), the slowest frees their whole stack
     (walked at msm_gem_free_object's return, msm.bpf.c). The module's puts go through
     drm_gem_object_free; drm_gem_lru_scan's (the shrinker's frees) inline it inside drm.ko and
     have no last put, only their free."""

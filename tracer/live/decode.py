@@ -215,7 +215,7 @@ class Decoder:
 
     def _callers(self, kind: str, a: np.ndarray) -> pa.Array:
         """Each event's call site: from its stack, or for a last put from the caller's return
-        address the probe took with a two-frame walk (a4, msm.bpf.c)."""
+        address the probe read (a4, gs_caller in gemscope_common.bpf.h)."""
         uniq, inv = np.unique(a["stack_id"], return_inverse=True)
         callers = pa.array([self._caller(int(s), kind) for s in uniq], pa.string())
         out = callers.take(pa.array(inv.astype(np.int32)))
