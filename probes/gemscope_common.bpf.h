@@ -18,8 +18,9 @@
  *                               default: only when it waits (taken in lock:contention_begin),
  *                               runs in reclaim, or the kernel has no lock:contention tracepoint
  *   GS_ALL_FREE_STACKS          walk the whole stack at every last put and free; default: a last
- *                               put walks two frames (its caller), a free walks the stack when it
- *                               is among its CPU's slowest of the second or runs under reclaim
+ *                               put records its caller's return address (gs_caller), a free
+ *                               walks the stack when it is among its CPU's slowest of the second
+ *                               or runs under reclaim
  *   GS_BENCH_NO_STACKS          (benchmarks/guest_overhead.py only) never walk a stack
  *   GS_BENCH_NO_EMIT            (benchmarks/guest_overhead.py only) build events, never output
  *                               them: together they split the cost of a probe into parts
@@ -302,11 +303,13 @@ static __always_inline int is_resv(u64 lock)
     return resv_registry.lookup(&lock) != 0;
 }
 
-/* Enter a reservation in the registry, not held. */
-static __always_inline void add_resv(u64 lock)
+/* Enter a reservation in the registry: held since held_ns with the acquisition's stack_id, or
+ * not held (0, -1). */
+static __always_inline void add_resv(u64 lock, u64 held_ns, s32 stack_id)
 {
     struct gs_resv fresh = {};
-    fresh.stack_id = -1;
+    fresh.held_ns = held_ns;
+    fresh.stack_id = stack_id;
     resv_registry.update(&lock, &fresh);
 }
 

@@ -11,7 +11,7 @@
 /* ---- the dma_resv registry: tells reservations from modeset/regulator ww_mutexes ---- */
 static __always_inline int resv_init_body(u64 resv)
 {
-    add_resv(resv);
+    add_resv(resv, 0, -1);
     return 0;
 }
 
@@ -31,10 +31,7 @@ static __always_inline void note_held(u64 lock, u64 now, s32 stack_id)
         h->held_ns = now;
         return;
     }
-    struct gs_resv fresh = {};
-    fresh.held_ns = now;
-    fresh.stack_id = stack_id;
-    resv_registry.update(&lock, &fresh);
+    add_resv(lock, now, stack_id);
 }
 
 /* ---- blocking acquisitions: ww_mutex_lock / ww_mutex_lock_interruptible, paired through the
@@ -114,7 +111,7 @@ static __always_inline int trylock_entry(void *ctx, u64 lock, u64 ww_ctx, u32 ap
     int in_scan = t && (t->shrinker_depth || t->lru_stage);
     if (in_scan && !is_resv(lock)) {
         /* drm_gem_lru_scan trylocks obj->resv: learn pre-existing reservations here */
-        add_resv(lock);
+        add_resv(lock, 0, -1);
     }
     if (!in_scan && !is_resv(lock))
         return 0;

@@ -90,7 +90,7 @@ int gs_k_msm_gem_free_object(struct pt_regs *ctx)
     p.aux = tmp.bits;
     if (tmp.a3 && !is_resv(tmp.a3)) {
         /* learn the object's reservation before dma_resv_fini removes it */
-        add_resv(tmp.a3);
+        add_resv(tmp.a3, 0, -1);
     }
     if (t->free_call.ts_ns && p.ts_ns - t->free_call.ts_ns < GS_STALE_CALL_NS) {
         u64 key = pkey(current_tid(), P_FREE);

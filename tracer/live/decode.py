@@ -62,9 +62,9 @@ class Decoder:
     """Turns raw record bytes into {kind: {field: column}}.
 
     stack_frames(raw_stack_id) -> list of 'func+0xoff' strings, innermost first, is called once
-    per new stack id; symbol(addr) -> 'func' or 'func+0xoff' is used for shrinker callback addresses and
-    the callers' return addresses of last puts. stack_offset
-    keeps ids of successive BPF programs (re-attached after a module load) apart."""
+    per new stack id; symbol(addr) -> 'func' or 'func+0xoff' is used for shrinker callback
+    addresses and the callers' return addresses of last puts. stack_offset keeps ids of
+    successive BPF programs (re-attached after a module load) apart."""
 
     def __init__(self, stack_frames: Callable[[int], list[str]] | None = None,
                  symbol: Callable[[int], str] | None = None, stack_offset: int = 0,
@@ -214,12 +214,13 @@ class Decoder:
         return got
 
     def _callers(self, kind: str, a: np.ndarray) -> pa.Array:
-        """Each event's call site: from its stack, or for a last put from the caller's return
-        address the probe read (a4, gs_caller in gemscope_common.bpf.h)."""
+        """Each event's call site: from its stack, or, where the probe read it (CALLER_SLOTS),
+        from the caller's return address (gs_caller in gemscope_common.bpf.h)."""
         uniq, inv = np.unique(a["stack_id"], return_inverse=True)
         callers = pa.array([self._caller(int(s), kind) for s in uniq], pa.string())
         out = callers.take(pa.array(inv.astype(np.int32)))
-        ret = a["a4"] if kind == "last_put" else None
+        slot = CALLER_SLOTS.get(kind)
+        ret = a[slot] if slot else None
         if ret is not None and ret.any():
             addrs, at = np.unique(ret, return_inverse=True)
             names = pa.array([self._symbol(int(x)) if x else None for x in addrs], pa.string())
@@ -263,9 +264,11 @@ class Decoder:
                 "frames": pa.array(["\n".join(self._stacks[s]) for s in fresh], pa.string())}
 
 
+# the slot holding the caller's return address, for kinds whose probe reads it (gs_caller)
+CALLER_SLOTS = {"last_put": "a4"}
 # addresses symbolized while recording (the names go into a raw recording's context): shrinker
-# callbacks, and the return addresses of last puts
-SYMBOL_SLOTS = {"shrink_slab": "a0", "last_put": "a4"}
+# callbacks, and those return addresses
+SYMBOL_SLOTS = {"shrink_slab": "a0", **CALLER_SLOTS}
 LOCK_KINDS = frozenset({"resv_lock", "resv_trylock", "resv_hold"})
 # frames of BPF itself and of the mutex code, never a lock's call site
 LOCK_INTERNAL = ("bpf_", "__bpf", "ww_mutex_", "__ww_mutex", "mutex_", "__mutex",

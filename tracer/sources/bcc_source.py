@@ -497,8 +497,9 @@ def _first_line(e: BaseException) -> str:
 
 def open_live_source(args, *, keep_events: bool = True) -> BccSource:
     """A BccSource from parsed command-line arguments (`output`, `uncontended_ns`, `no_taskstats`,
-    `pids`, `all_lock_stacks`, `all_free_stacks`, `buffer_mib`; all optional). keep_events=False for a headless
-    recorder (no TUI snapshots). The caller calls start() and, at the end, stop()."""
+    `pids`, `all_lock_stacks`, `all_free_stacks`, `buffer_mib`; all optional). keep_events=False
+    for a headless recorder (no TUI snapshots). The caller calls start() and, at the end,
+    stop()."""
     return BccSource(getattr(args, "output", None),
                      uncontended_ns=getattr(args, "uncontended_ns", DEFAULT_UNCONTENDED_NS),
                      taskstats=not getattr(args, "no_taskstats", False),

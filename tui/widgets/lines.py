@@ -39,18 +39,23 @@ def release(strips) -> int:
     return emptied
 
 
+def _drawn(widget: Widget) -> tuple:
+    """The lines `widget` keeps drawn: its styles cache's (the lines with CSS applied) and its
+    render cache's (the content's lines)."""
+    return widget._styles_cache._cache.values(), widget._render_cache.lines
+
+
 def forget_lines(widget: Widget) -> None:
     """Drop the lines `widget` keeps drawn (its styles cache: the lines with CSS applied; its
     render cache: the content's lines), released first. Textual draws them again when the
     widget is next shown (refresh)."""
-    drawn_styled = widget._styles_cache._cache
-    if drawn_styled:
-        release(drawn_styled.values())
+    styled, content = _drawn(widget)
+    if styled:
+        release(styled)
         widget.refresh()                        # clears the styles cache
-    drawn = widget._render_cache
-    if drawn.lines:
-        release(drawn.lines)
-        widget._render_cache = type(drawn)(NULL_SIZE, [])
+    if content:
+        release(content)
+        widget._render_cache = type(widget._render_cache)(NULL_SIZE, [])
 
 
 def release_drawn(root: Widget) -> int:
@@ -58,5 +63,5 @@ def release_drawn(root: Widget) -> int:
     compositor derived from them for earlier frames (cut at other places: a view switch moves
     every cut) is freed; what the next frame needs is derived again. Returns the lines that
     had something cached."""
-    return sum(release(widget._styles_cache._cache.values()) + release(widget._render_cache.lines)
-               for widget in root.walk_children(with_self=True))
+    return sum(release(styled) + release(content)
+               for styled, content in map(_drawn, root.walk_children(with_self=True)))
