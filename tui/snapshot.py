@@ -6,7 +6,9 @@ view needs, the Events filter); widgets render the last Snapshot. Nothing here i
 benchmarks and tests can time and check it directly.
 
 Work is cached by (source frames, window): switching views reuses every analysis already run on
-the same data, and an unchanged request costs nothing.
+the same data, and an unchanged request costs nothing. A window's analyses cut the as-of joins
+already computed on the whole snapshot instead of joining the window's rows again
+(tracer/analyses/reuse.py: same results).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from tracer.analyses.base import Result
+from tracer.analyses.reuse import WholeData
 from tracer.clocks import clock_warning
 from tracer.event_index import EventFilter, EventIndex
 from tracer.frames import Frames
@@ -119,6 +122,7 @@ class SnapshotComputer:
         self._frames: Frames | None = None
         self._span: tuple[int, int] | None = None
         self._cache: dict[tuple, Any] = {}
+        self._whole: WholeData | None = None    # the snapshot's joins the windows reuse
         self._wanted: Callable[[], bool] | None = None
         self.last: Snapshot | None = None
 
@@ -126,6 +130,7 @@ class SnapshotComputer:
         frames = self.source.snapshot()
         if frames is not self._frames:
             self._frames, self._span, self._cache = frames, frames.time_range_ns, {}
+            self._whole = WholeData(frames)
         return frames, self._span
 
     def compute(self, req: Request, loading: bool = False,
@@ -173,12 +178,13 @@ class SnapshotComputer:
         names = list(self.analyses) if "*" in req.analyses else \
             [n for n in req.analyses if n in self.analyses]
         out = {}
+        reuse = self._whole.window(window) if self._whole is not None else None
         for name in names:
             key = ("result", window, name)
             if key not in self._cache:
                 self._check()
                 try:
-                    self._cache[key] = self.analyses[name](win)
+                    self._cache[key] = self.analyses[name](win, reuse)
                 except Exception as e:  # noqa: BLE001 - a failing analysis is a notice
                     msg = (str(e).splitlines() or [type(e).__name__])[0][:160]
                     a = self.analyses[name]

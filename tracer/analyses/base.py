@@ -12,6 +12,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from ..frames import Frames
+from .reuse import Window
 
 
 @dataclass
@@ -36,10 +37,14 @@ class Analysis:
     needs: tuple[str, ...]               # all of these must be recorded to answer
     func: Callable[[Frames], Result]
     optional: tuple[str, ...] = ()       # used when present, the answer stands without them
+    # func takes a second argument, a reuse.Window: `frames` is that window of bigger data,
+    # whose joins it may cut instead of joining the window's rows again (same result)
+    reuses: bool = False
 
-    def __call__(self, frames: Frames) -> Result:
+    def __call__(self, frames: Frames, reuse: Window | None = None) -> Result:
         missing = tuple(k for k in self.needs if not frames.recorded(k))
         if missing:
             return Result(self.name, self.title, self.needs, missing,
                           notes=[f"cannot answer: no {', '.join(missing)} events were recorded"])
-        return self.func(frames)
+        return self.func(frames, reuse) if self.reuses and reuse is not None else \
+            self.func(frames)

@@ -19,6 +19,7 @@ import pandas as pd
 from ..frames import Frames
 from .base import Analysis, Result
 from .intervals import asof, key_array, take, take_series
+from .reuse import Window, cut, whole_for
 from .stats import (as_bool, counts_by, distribution, known_ns, labels, max_ns, percentile_ns,
                     stack_frames, sum_ns, unknown_note)
 
@@ -83,15 +84,69 @@ def _fill_holders_from_contention(waits: pd.DataFrame, cont: pd.DataFrame,
         waits["holder_comm"] = pd.Categorical(comm)
 
 
-def analyse(frames: Frames) -> Result:
-    res = Result("contention", ANALYSIS.title, ANALYSIS.needs)
-    locks = frames["resv_lock"].reset_index(drop=True)
+def _locks_and_contention(frames: Frames) -> tuple[pd.DataFrame, pd.DataFrame]:
+    return (frames["resv_lock"].reset_index(drop=True),
+            frames["lock_contention"].reset_index(drop=True))
+
+
+def _pairs(frames: Frames) -> np.ndarray:
+    """The paired lock_contention of every resv_lock row of `frames` (-1: none)."""
+    locks, cont = _locks_and_contention(frames)
+    if not (frames.recorded("lock_contention") and len(cont) and len(locks)):
+        return np.full(len(locks), -1, dtype=np.int64)
     dur, known = known_ns(locks["duration_ns"])
-    ends = locks["ts_ns"].to_numpy() + dur
+    return _paired_contention(locks, cont, locks["ts_ns"].to_numpy() + dur, known)
+
+
+def _window_pairs(frames: Frames, reuse: Window | None) -> np.ndarray:
+    """`_pairs(frames)`, cut from the whole data's pairs when they can be reused: a pairing
+    looks forward in time (reuse.py) and its bound, the thread's next call, is one too (a next
+    call after the window's end bounds nothing the window holds)."""
+    whole = whole_for(reuse, frames, "contention.pairs", ("resv_lock", "lock_contention"),
+                      _pairs)
+    if whole is None:
+        return _pairs(frames)
+    la, lb = reuse.rows("resv_lock")
+    ca, cb = reuse.rows("lock_contention")
+    return cut(whole[la:lb], ca, cb)
+
+
+def _whole_holds(frames: Frames, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(rows that waited, holder position of each, -1 elsewhere) over every resv_lock row."""
+    locks, _ = _locks_and_contention(frames)
+    dur, known = known_ns(locks["duration_ns"])
+    slow = known & (dur > UNCONTENDED_THRESHOLD_NS)
+    waited = (pairs >= 0) if frames.recorded("lock_contention") else slow
+    rows = np.flatnonzero(waited)
+    out = np.full(len(locks), -1, dtype=np.int64)
+    out[rows] = _hold_at_wait_start(locks["ts_ns"].to_numpy()[rows],
+                                    key_array(locks["lock_addr"])[rows],
+                                    frames["resv_hold"].reset_index(drop=True))
+    return waited, out
+
+
+def _window_holds(frames: Frames, reuse: Window | None, rows: np.ndarray, locks: pd.DataFrame,
+                  holds: pd.DataFrame) -> np.ndarray:
+    """`_hold_at_wait_start` of the window's lock rows `rows` (waits, in time order), cut from
+    the whole data's when it can be reused (a backward join: reuse.py); the whole data's waits
+    must include the window's."""
+    whole = whole_for(reuse, frames, "contention.holds", ("resv_lock", "resv_hold"),
+                      lambda f: _whole_holds(f, reuse.data.result("contention.pairs", _pairs)))
+    if whole is not None:
+        la, _ = reuse.rows("resv_lock")
+        if whole[0][rows + la].all():
+            ha, hb = reuse.rows("resv_hold")
+            return cut(whole[1][rows + la], ha, hb)
+    return _hold_at_wait_start(locks["ts_ns"].to_numpy()[rows],
+                               key_array(locks["lock_addr"])[rows], holds)
+
+
+def analyse(frames: Frames, reuse: Window | None = None) -> Result:
+    res = Result("contention", ANALYSIS.title, ANALYSIS.needs)
+    locks, cont = _locks_and_contention(frames)
+    dur, known = known_ns(locks["duration_ns"])
     has_cont = frames.recorded("lock_contention")
-    cont = frames["lock_contention"].reset_index(drop=True)
-    pair = _paired_contention(locks, cont, ends, known) if has_cont and len(cont) and len(locks) \
-        else np.full(len(locks), -1, dtype=np.int64)
+    pair = _window_pairs(frames, reuse)
     cdur, cknown = known_ns(cont["duration_ns"])
     slow = known & (dur > UNCONTENDED_THRESHOLD_NS)
     waited = (pair >= 0) if has_cont else slow
@@ -110,8 +165,7 @@ def analyse(frames: Frames) -> Result:
     if frames.recorded("resv_hold"):
         holds = frames["resv_hold"].reset_index(drop=True)
         # joined in time order (no sort needed), then put in wait order
-        hold = _hold_at_wait_start(locks["ts_ns"].to_numpy()[in_time_order],
-                                   key_array(locks["lock_addr"])[in_time_order], holds)
+        hold = _window_holds(frames, reuse, in_time_order, locks, holds)
         waits = waits.join(_hold_columns(holds, hold[by_wait]))
     kw = wait_ns[waited & wait_known]
 
@@ -187,6 +241,7 @@ ANALYSIS = Analysis(
     name="contention",
     title="Reservation-lock contention: waits, holders and backoffs",
     needs=("resv_lock",),
-    func=lambda frames: analyse(frames),
+    func=lambda frames, reuse=None: analyse(frames, reuse),
     optional=("lock_contention", "resv_hold", "stack"),
+    reuses=True,
 )

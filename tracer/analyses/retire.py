@@ -21,6 +21,7 @@ import pandas as pd
 from ..frames import Frames
 from .base import Analysis, Result
 from .intervals import asof, key_array, take
+from .reuse import Window, cut, whole_for
 from .stats import known_ns, max_ns, percentile_ns, sum_ns, unknown_note
 
 
@@ -43,27 +44,94 @@ def _per_run_sum(run_of: np.ndarray, values: np.ndarray, n_runs: int) -> np.ndar
     return out
 
 
-def analyse(frames: Frames) -> Result:
+class _Runs:
+    """The retire runs of a frames: start, end, tid key and known duration, as arrays."""
+
+    def __init__(self, frames: Frames):
+        self.df = frames["retire_run"].reset_index(drop=True)
+        self.n = len(self.df)
+        self.dur, self.known = known_ns(self.df["duration_ns"])
+        self.ts = self.df["ts_ns"].to_numpy()
+        self.end = self.ts + self.dur
+        self.tid = key_array(self.df["tid"])
+
+    def assign(self, events: pd.DataFrame) -> np.ndarray:
+        return _assign_to_runs(events, self.ts, self.end, self.tid, self.known)
+
+
+# kinds whose events are assigned to the run they started in
+ASSIGNED = ("free", "resv_lock", "fence_signal", "gpu_retired")
+
+
+def _joins(frames: Frames) -> dict[str, np.ndarray]:
+    """Every join of the analysis over `frames`: the run of each event of ASSIGNED (recorded
+    ones), the free of a run each resv_lock call started in ("lock_free", -1: none) and, per
+    fence_signal in a run, whether finalizers delayed it and by how much."""
+    runs = _Runs(frames)
+    free = frames["free"].reset_index(drop=True)
+    out = {kind: runs.assign(frames[kind].reset_index(drop=True)) for kind in ASSIGNED
+           if kind == "free" or frames.recorded(kind)}
+    if "resv_lock" in out:
+        out["lock_free"] = _free_of_lock(frames["resv_lock"].reset_index(drop=True), free,
+                                         out["free"])
+    if "fence_signal" in out:
+        out["delayed"], out["delay"] = _signal_delays(
+            frames["fence_signal"].reset_index(drop=True), out["fence_signal"], free,
+            out["free"], runs.n)
+    return out
+
+
+def _window_joins(frames: Frames, reuse: Window | None) -> dict[str, np.ndarray]:
+    """`_joins(frames)`, cut from the whole data's when they can be reused (reuse.py): every
+    run assignment is a backward join by tid. A lock's free is the latest free in a run of the
+    same thread at or before it: over the whole data that is F; the window's is F when F and
+    its run are in the window and none otherwise (a free of the window in a run of the window,
+    same thread, at or before the lock, would be in F's run or a later one, so F's run would be
+    in the window too). A signal's delay sums frees of its own run that ended at or before it:
+    all in the window when the run is."""
+    whole = whole_for(reuse, frames, "retire.joins", ("retire_run",) + ASSIGNED, _joins)
+    if whole is None:
+        return _joins(frames)
+    ra, rb = reuse.rows("retire_run")
+    out = {}
+    for kind in ASSIGNED:
+        if kind in whole and (kind == "free" or frames.recorded(kind)):
+            a, b = reuse.rows(kind)
+            out[kind] = cut(whole[kind][a:b], ra, rb)
+    if "resv_lock" in out:
+        a, b = reuse.rows("resv_lock")
+        fa, fb = reuse.rows("free")
+        lock_free = whole["lock_free"][a:b]
+        run_of_free = take(whole["free"], lock_free, -1)
+        ok = (lock_free >= fa) & (lock_free < fb) & (run_of_free >= ra)
+        out["lock_free"] = np.where(ok, lock_free - fa, -1)
+    if "fence_signal" in out:
+        a, b = reuse.rows("fence_signal")
+        in_run = out["fence_signal"] >= 0
+        out["delayed"] = whole["delayed"][a:b] & in_run
+        out["delay"] = np.where(in_run, whole["delay"][a:b], 0)
+    return out
+
+
+def analyse(frames: Frames, reuse: Window | None = None) -> Result:
     res = Result("retire", ANALYSIS.title, ANALYSIS.needs)
-    runs = frames["retire_run"].reset_index(drop=True)
-    n = len(runs)
-    rdur, rknown = known_ns(runs["duration_ns"])
-    run_ts = runs["ts_ns"].to_numpy()
-    run_end = run_ts + rdur
-    run_tid = key_array(runs["tid"])
+    runs = _Runs(frames)
+    n, rdur, rknown = runs.n, runs.dur, runs.known
+    joins = _window_joins(frames, reuse)
 
     free = frames["free"].reset_index(drop=True)
     fdur, fknown = known_ns(free["duration_ns"])
-    free_run = _assign_to_runs(free, run_ts, run_end, run_tid, rknown)
+    free_run = joins["free"]
     fin = _per_run_sum(free_run, np.where(fknown, fdur, 0), n)
     frees_in_run = np.bincount(free_run[free_run >= 0], minlength=n)
 
-    qdelay, qknown = known_ns(runs["queue_delay_ns"])
-    table = pd.DataFrame({"ts_ns": run_ts, "tid": runs["tid"].to_numpy(),
-                          "comm": runs["comm"].astype(object).to_numpy(),
-                          "duration_ns": runs["duration_ns"].astype("Int64").to_numpy(),
-                          "queue_delay_ns": runs["queue_delay_ns"].astype("Int64").to_numpy(),
-                          "submits_retired": runs["submits_retired"].astype("Int64").to_numpy(),
+    qdelay, qknown = known_ns(runs.df["queue_delay_ns"])
+    table = pd.DataFrame({"ts_ns": runs.ts, "tid": runs.df["tid"].to_numpy(),
+                          "comm": runs.df["comm"].astype(object).to_numpy(),
+                          "duration_ns": runs.df["duration_ns"].astype("Int64").to_numpy(),
+                          "queue_delay_ns": runs.df["queue_delay_ns"].astype("Int64").to_numpy(),
+                          "submits_retired": runs.df["submits_retired"].astype("Int64")
+                          .to_numpy(),
                           "frees": frees_in_run, "finalizer_ns": fin})
     total = sum_ns(rdur[rknown])
     res.headline = {
@@ -82,8 +150,8 @@ def analyse(frames: Frames) -> Result:
     res.notes += unknown_note(int((~fknown[free_run >= 0]).sum()), "frees in retire runs")
     busy = fin.copy()
     if frames.recorded("resv_lock"):
-        resv = _resv_split(frames["resv_lock"].reset_index(drop=True), free, free_run,
-                           fdur, fknown, run_ts, run_end, run_tid, rknown, n)
+        resv = _resv_split(frames["resv_lock"].reset_index(drop=True), free, fdur, fknown,
+                           joins["resv_lock"], joins["lock_free"], n)
         table["resv_wait_ns"] = resv[0]
         busy += resv[0]
         res.headline["retire_resv_wait_ns"] = int(resv[0][rknown].sum())
@@ -96,9 +164,8 @@ def analyse(frames: Frames) -> Result:
     table.loc[~rknown, "other_ns"] = pd.NA
     res.headline["retire_other_ns"] = int(other[rknown].sum())
     if frames.recorded("fence_signal"):
-        delayed, delay, signaled = _fence_delays(frames["fence_signal"].reset_index(drop=True),
-                                                 free, free_run, fdur, fknown,
-                                                 run_ts, run_end, run_tid, rknown, n)
+        delayed, delay, signaled = _fence_delays(joins["fence_signal"], joins["delayed"],
+                                                 joins["delay"], n)
         table["fences_signaled"] = signaled
         table["fences_delayed"] = delayed
         table["fence_delay_ns"] = delay
@@ -109,34 +176,38 @@ def analyse(frames: Frames) -> Result:
         res.notes.append("fence_signal was not recorded: cannot tell which fence signals "
                          "finalizers delayed")
     if frames.recorded("gpu_retired"):
-        gr = _assign_to_runs(frames["gpu_retired"], run_ts, run_end, run_tid, rknown)
+        gr = joins["gpu_retired"]
         table["gpu_retired"] = np.bincount(gr[gr >= 0], minlength=n)
     res.tables["runs"] = table.sort_values("duration_ns", ascending=False, kind="stable",
                                            na_position="last", ignore_index=True)
     return res
 
 
-def _resv_split(locks, free, free_run, fdur, fknown, run_ts, run_end, run_tid, rknown, n):
-    """(reservation ns per run outside frees, reservation ns per run inside frees)."""
-    lock_run = _assign_to_runs(locks, run_ts, run_end, run_tid, rknown)
-    ldur, lknown = known_ns(locks["duration_ns"])
-    ldur = np.where(lknown, ldur, 0)
-    in_run = free_run >= 0
-    fr = free[in_run]
+def _free_of_lock(locks, free, free_run):
+    """Per lock: the latest free in a run, of the same thread, at or before it (-1: none)."""
+    in_run = np.flatnonzero(free_run >= 0)
+    fr = free.iloc[in_run]
     pos = asof(locks["ts_ns"].to_numpy(), fr["ts_ns"].to_numpy(),
                left_by=(key_array(locks["tid"]),), right_by=(key_array(fr["tid"]),))
-    fend = fr["ts_ns"].to_numpy() + fdur[in_run]
+    return take(in_run, pos, -1)
+
+
+def _resv_split(locks, free, fdur, fknown, lock_run, lock_free, n):
+    """(reservation ns per run outside frees, reservation ns per run inside frees)."""
+    ldur, lknown = known_ns(locks["duration_ns"])
+    ldur = np.where(lknown, ldur, 0)
+    fend = free["ts_ns"].to_numpy() + fdur
     # a lock starting inside a free of unknown length is taken as inside it
-    in_free = (pos >= 0) & ((locks["ts_ns"].to_numpy() < take(fend, pos, 0))
-                            | ~take(fknown[in_run], pos, True))
+    in_free = (lock_free >= 0) & ((locks["ts_ns"].to_numpy() < take(fend, lock_free, 0))
+                                  | ~take(fknown, lock_free, True))
     outside = _per_run_sum(np.where(in_free, -1, lock_run), ldur, n)
     inside = _per_run_sum(np.where(in_free, lock_run, -1), ldur, n)
     return outside, inside
 
 
-def _fence_delays(sig, free, free_run, fdur, fknown, run_ts, run_end, run_tid, rknown, n):
-    """Per run: (fences delayed, total delay ns, fences signaled)."""
-    sig_run = _assign_to_runs(sig, run_ts, run_end, run_tid, rknown)
+def _signal_delays(sig, sig_run, free, free_run, n):
+    """Per signal: (delayed by finalizers of its run, the delay in ns; False/0 outside runs)."""
+    fdur, fknown = known_ns(free["duration_ns"])
     ok = (free_run >= 0) & fknown
     ends = free["ts_ns"].to_numpy()[ok] + fdur[ok]
     runs_of = free_run[ok]
@@ -146,10 +217,18 @@ def _fence_delays(sig, free, free_run, fdur, fknown, run_ts, run_end, run_tid, r
     in_run = sig_run >= 0
     pos = asof(sig["ts_ns"].to_numpy()[in_run], ends,
                left_by=(sig_run[in_run],), right_by=(runs_of,))
-    delayed = pos >= 0
-    delay = take(cum, pos, 0)
-    rr = sig_run[in_run]
-    return (np.bincount(rr[delayed], minlength=n), _per_run_sum(rr, delay, n),
+    delayed = np.zeros(len(sig_run), dtype=bool)
+    delay = np.zeros(len(sig_run), dtype=np.int64)
+    delayed[in_run] = pos >= 0
+    delay[in_run] = take(cum, pos, 0)
+    return delayed, delay
+
+
+def _fence_delays(sig_run, delayed, delay, n):
+    """Per run: (fences delayed, total delay ns, fences signaled)."""
+    rr = sig_run[sig_run >= 0]
+    in_run = sig_run >= 0
+    return (np.bincount(rr[delayed[in_run]], minlength=n), _per_run_sum(rr, delay[in_run], n),
             np.bincount(rr, minlength=n))
 
 
@@ -157,6 +236,7 @@ ANALYSIS = Analysis(
     name="retire",
     title="Retire worker: run time split into finalizers, reservation waits and the rest",
     needs=("retire_run", "free"),
-    func=lambda frames: analyse(frames),
+    func=lambda frames, reuse=None: analyse(frames, reuse),
     optional=("resv_lock", "fence_signal", "gpu_retired"),
+    reuses=True,
 )

@@ -1,0 +1,70 @@
+"""reuse: an analysis of a window that cuts the whole data's joins gives exactly the result of the
+same analysis run on the window's rows alone (every number, table, dtype, order and note)."""
+from __future__ import annotations
+
+import pytest
+from reuse_fixture import assert_same, frames_of, windows
+
+from tracer.analyses import ALL, BY_NAME, reuse
+from tracer.analyses.reuse import WholeData
+
+REUSING = [a for a in ALL if a.reuses]
+
+
+@pytest.fixture(autouse=True)
+def always_worth_it(monkeypatch):
+    monkeypatch.setattr(reuse, "WORTH_WHOLE", 0.0)      # every window takes the reuse path
+
+
+def test_the_analyses_that_reuse_joins():
+    assert {a.name for a in REUSING} >= {"contention", "retire"}
+
+
+@pytest.mark.parametrize("seed", range(10))
+@pytest.mark.parametrize("name", [a.name for a in REUSING])
+def test_every_window_equals_its_own_analysis(seed, name):
+    whole = frames_of(seed)
+    data = WholeData(whole)
+    analysis = BY_NAME[name]
+    analysis(whole, data.window((None, None)))        # the whole trace first, as the TUI does
+    for bounds in windows(seed):
+        win = whole.window(*bounds)
+        assert_same(analysis(win, data.window(bounds)), analysis(win))
+
+
+@pytest.mark.parametrize("name", [a.name for a in REUSING])
+def test_a_window_first_computes_the_whole_data_joins(name):
+    whole = frames_of(11)
+    for bounds in windows(11):
+        win = whole.window(*bounds)
+        data = WholeData(whole)                        # nothing known yet
+        assert_same(BY_NAME[name](win, data.window(bounds)), BY_NAME[name](win))
+
+
+@pytest.mark.parametrize("name", [a.name for a in REUSING])
+def test_kinds_not_in_the_recorded_list(name):
+    """Without recorded_kinds a kind counts as recorded only where it has rows: a window
+    without contentions judges waits by duration while the whole data pairs them."""
+    whole = frames_of(3, recorded=[])
+    whole.meta.pop("recorded_kinds")
+    data = WholeData(whole)
+    BY_NAME[name](whole, data.window((None, None)))
+    for bounds in windows(3) + [(19_950, None), (0, 150)]:
+        win = whole.window(*bounds)
+        assert_same(BY_NAME[name](win, data.window(bounds)), BY_NAME[name](win))
+
+
+def test_small_windows_join_their_own_rows(monkeypatch):
+    monkeypatch.setattr(reuse, "WORTH_WHOLE", 0.5)
+    whole = frames_of(2)
+    data = WholeData(whole)
+    BY_NAME["contention"](whole.window(0, 1000), data.window((0, 1000)))
+    assert not data.known("contention.pairs")
+    BY_NAME["contention"](whole.window(0, 15_000), data.window((0, 15_000)))
+    assert data.known("contention.pairs")
+
+
+def test_unsorted_frames_are_not_reused():
+    whole = frames_of(1)
+    whole.time_sorted = False
+    assert WholeData(whole).window((0, 100)) is None

@@ -1,0 +1,105 @@
+"""As-of join results computed once over the whole data and cut to each time window.
+
+Why: moving the time window (w [ ] in the TUI) over a big recording ran the analyses' as-of
+joins again over the window's millions of rows (half of the contention and retire analyses'
+time), although a window's answer is the whole data's answer cut at the window's edges. On
+time-sorted data a window [start, end) holds rows [a, b) of every kind, and a join on ts_ns
+done inside the window finds the same partner as over the whole data when that partner is in the
+window, and none otherwise:
+- backward (the nearest partner at or before the row, same keys): the whole data's partner P has
+  P.ts <= row.ts < end; when P.ts < start, a candidate inside the window would be later than P
+  and still at or before the row, so P would not have been the nearest: none in the window;
+- forward (the nearest at or after): the same with the window's end.
+So a window's partner positions are `cut(whole[a:b], pa, pb)` with [pa, pb) the partner kind's
+rows in the window. tests/unit/test_analyses_reuse.py checks every analysis that uses this
+against the same analysis run on the window alone.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..frames import Frames
+
+# The whole data's joins are computed for a window only when the window holds at least this
+# share of a kind's rows (then they cost at most twice the window's own, and every later
+# window of the same data reuses them); smaller windows join their own rows unless the whole
+# data's joins are already known (e.g. the whole trace was analysed first).
+WORTH_WHOLE = 0.5
+
+
+class WholeData:
+    """One snapshot's whole data and the join results computed on it so far (by name)."""
+
+    def __init__(self, whole: Frames):
+        self.whole = whole
+        self._memo: dict[str, Any] = {}
+        self._ts: dict[str, np.ndarray] = {}
+
+    def window(self, bounds: tuple[int | None, int | None]) -> "Window | None":
+        """The window [start, end) of this data (None ends: open); None when the data is not
+        time-sorted (a window is then not a run of rows)."""
+        return Window(self, bounds) if self.whole.time_sorted else None
+
+    def ts(self, kind: str) -> np.ndarray:
+        if kind not in self._ts:
+            col = self.whole.column(kind, "ts_ns") if self.whole.count(kind) else None
+            self._ts[kind] = np.zeros(0, np.int64) if col is None else col.to_numpy()
+        return self._ts[kind]
+
+    def known(self, name: str) -> bool:
+        return name in self._memo
+
+    def result(self, name: str, make: Callable[[Frames], Any]) -> Any:
+        if name not in self._memo:
+            self._memo[name] = make(self.whole)
+        return self._memo[name]
+
+
+class Window:
+    """Which rows of the whole data a window holds, and the whole data's joins for it."""
+
+    def __init__(self, data: WholeData, bounds: tuple[int | None, int | None]):
+        self.data = data
+        self.bounds = bounds
+        self._rows: dict[str, tuple[int, int]] = {}
+
+    def rows(self, kind: str) -> tuple[int, int]:
+        """[a, b): the kind's rows in the window, as positions in the whole data (the rows
+        Frames.window keeps: ts_ns in [start, end), found by the same binary search)."""
+        if kind not in self._rows:
+            ts = self.data.ts(kind)
+            start, end = self.bounds
+            a = 0 if start is None else int(np.searchsorted(ts, start, side="left"))
+            b = len(ts) if end is None else max(a, int(np.searchsorted(ts, end, side="left")))
+            self._rows[kind] = (a, b)
+        return self._rows[kind]
+
+    def whole_result(self, name: str, kind: str, make: Callable[[Frames], Any]) -> Any | None:
+        """`make(whole frames)`, when it is known or worth computing now (the window holds at
+        least WORTH_WHOLE of `kind`'s rows); None: join the window's own rows instead."""
+        if not self.data.known(name):
+            a, b = self.rows(kind)
+            if b - a < WORTH_WHOLE * len(self.data.ts(kind)):
+                return None
+        return self.data.result(name, make)
+
+    def matches(self, frames: Frames, *kinds: str) -> bool:
+        """The window's frames hold exactly the rows `rows` names (a safety check)."""
+        return all(frames.count(k) == self.rows(k)[1] - self.rows(k)[0] for k in kinds)
+
+
+def whole_for(reuse: Window | None, frames: Frames, name: str, kinds: tuple[str, ...],
+              make: Callable[[Frames], Any]) -> Any | None:
+    """The whole data's `make` for a window whose frames are `frames` (the rows of `kinds`
+    checked), or None: compute on `frames` alone (no reuse, not worth it, or no match)."""
+    if reuse is None or not reuse.matches(frames, *kinds):
+        return None
+    return reuse.whole_result(name, kinds[0], make)
+
+
+def cut(whole_pos: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """Whole-data partner positions as positions in the partner kind's window rows [lo, hi);
+    -1 where there is no partner or it is outside the window."""
+    return np.where((whole_pos >= lo) & (whole_pos < hi), whole_pos - lo, -1)
