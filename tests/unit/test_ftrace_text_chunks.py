@@ -114,3 +114,30 @@ def test_columns_far_from_the_line_start_are_found_in_the_whole_chunk():
         assert foo.comm.to_pylist() == ["y" * 70, "z", "q" * 70 + " [x] no bracket near"]
         assert foo.tid.tolist() == [3, 4, 5] and foo.cpu.tolist() == [0, 0, 1]
         assert foo.payload.to_pylist() == ["bar", "baz", "far"]
+
+
+def test_instance_prefixes_are_cut_from_the_chunks_distinct_comms():
+    """An "INSTANCE:  " prefix (first colon of the comm, two spaces) is found among a chunk's
+    distinct comms and cut with the spaces after it, on event and "<stack trace>" lines alike;
+    a comm whose first colon has one space after it keeps it, and so does one whose first colon
+    is not followed by two spaces even when a later one is."""
+    pad = b" " * 200
+    text = (b"inst:  bash-5 [000] 1.0: foo: a\n"
+            b"inst:     bash-5 [000] 2.0: foo: b\n"
+            b"app: main-7 [001] 3.0: foo: c\n"
+            b"a:b:  c-8 [001] 4.0: foo: d\n"
+            b"inst:  bash-5 [000] 5.0: <stack trace>\n"
+            b"=> fn\n"
+            b"x:" + pad + b"y-9 [000] 6.0: foo: e\n"
+            b"inst:  -10 [000] 7.0: foo: f\n"
+            b"bash-5 [000] 8.0: foo: g\n")
+    for chunk in (1 << 20, 40):
+        t = parse_text(text, chunk_bytes=chunk)
+        assert t.events_in == 8 and t.bad_lines == []
+        foo = t.groups["foo"]
+        # 200 spaces: the comm column's skip stops 160 bytes in (16 + 10 windows of 16)
+        assert foo.comm.to_pylist() == ["bash", "bash", "app: main", "a:b:  c",
+                                        " " * 40 + "y", "", "bash"]
+        assert foo.tid.tolist() == [5, 5, 7, 8, 9, 10, 5]
+        assert t.groups["kernel_stack"].comm.to_pylist() == ["bash"]
+        assert t.groups["kernel_stack"].fields["frames_text"].to_pylist() == ["fn"]

@@ -30,8 +30,8 @@ from .text_scan import (COLON, DASH, DOT, LBR, LPAR, LT, PAD, RBR, RPAR, SPACE, 
 
 MAX_BAD_LINES_KEPT = 1000
 # bytes searched after a position before looking at the whole chunk (the [CPU] bracket after the
-# line start, the colon after the event name, an instance prefix's colon after the line start)
-NEAR_BRACKET, NEAR_NAME, NEAR_INSTANCE = 40, 40, 32
+# line start, the colon after the event name)
+NEAR_BRACKET, NEAR_NAME = 40, 40
 _LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
 _FRAME_ADDR = re.compile(r" \([0-9a-fA-F]{8,16}\)$")   # trace-cmd prints "sym (address)"
 _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
@@ -288,7 +288,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
         return _first_at_or_after(colons, pos)
 
     ee = first_byte(a, es, NEAR_NAME, COLON)
-    far = np.flatnonzero(ee < 0)
+    far = np.flatnonzero((ee < 0) & ok)         # a line that is no event needs no name
     if len(far):
         ee[far] = first_colon(es[far])
     ev_ok = (ee < ends) & (ee > es)
@@ -309,17 +309,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
         h[tg] = _rskip(a, lpar - 1, 16)
     pid, npd = _digits_ending_at(a, h, 9)
     ok &= (npd > 0) & (a[h - npd] == DASH)
-    cs = _skip(a, starts, 16)
-    # trace-cmd report prefixes "INSTANCE:  " (colon, two or more spaces) when a file holds
-    # several buffers: the first colon of the line before the pid, followed by two spaces
-    c1 = first_byte(a, cs, NEAR_INSTANCE, COLON)
-    far = np.flatnonzero((c1 < 0) & (h > cs + NEAR_INSTANCE))   # else: no instance
-    c1[c1 < 0] = len(a) - 3
-    if len(far):
-        c1[far] = first_colon(cs[far])
-    c1 = np.minimum(c1, len(a) - 3)
-    inst = (c1 < h) & (a[c1 + 1] == SPACE) & (a[c1 + 2] == SPACE)
-    cs = np.where(inst, _skip(a, np.where(inst, c1 + 1, cs), 16), cs)
+    cs = _skip(a, starts, 16)                   # the comm, with an instance prefix (_comms)
     ce = h - npd
     ok &= ce >= cs
     stk = ok & ~ev_ok & (a[es] == LT)           # "<stack trace>" lines of the kernel's text
@@ -333,8 +323,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     trace.events_in += len(sel) + len(stk_rows)
     if len(stk_rows):
         parts.stk.append((ts[stk_rows], cpu[stk_rows], pid[stk_rows], line_no[stk_rows],
-                          spans_to_strings(a, cs[stk_rows], ce[stk_rows] - cs[stk_rows],
-                                           validate=False)))
+                          _comm_column(a, cs, ce, stk_rows)))
     if len(sel) == 0:
         return lines_seen
     parts.ev_lines.append(line_no[sel])
@@ -342,8 +331,7 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
     payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
     codes = names.indices.to_numpy(zero_copy_only=False)
-    comms = spans_to_strings(a, cs[sel], ce[sel] - cs[sel], validate=False).dictionary_encode()
-    comm_codes = comms.indices.to_numpy(zero_copy_only=False)
+    comm_codes, comm_dict = _comms(a, cs, ce, sel)
     # a few names: as 16-bit numbers the stable sort is a radix sort
     order = np.argsort(codes.astype(np.uint16) if len(names.dictionary) <= 1 << 16 else codes,
                        kind="stable")
@@ -360,11 +348,39 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
             fast = template_fields(a, name, p_s, p_s + p_l, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
             ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
-            line_no[rows], (comm_codes[grp], comms.dictionary),
+            line_no[rows], (comm_codes[grp], comm_dict),
             tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
             (where or a, p_s, p_l) if fast else None))
     return lines_seen
+
+
+def _comms(a: np.ndarray, cs: np.ndarray, ce: np.ndarray, rows: np.ndarray) -> tuple:
+    """(codes, dictionary) of the comms a[cs:ce] of rows. trace-cmd report prefixes "INSTANCE:  "
+    when a file holds several buffers: a comm whose first colon is followed by two spaces loses
+    it and the spaces after it. That is looked for in the chunk's few distinct comms (the
+    dictionary) instead of at every line; the rows of one distinct comm have the same bytes."""
+    enc = spans_to_strings(a, cs[rows], ce[rows] - cs[rows], validate=False).dictionary_encode()
+    codes = enc.indices.to_numpy(zero_copy_only=False)
+    values = [v.encode() for v in enc.dictionary.to_pylist()]
+    colon = [b.find(b":") for b in values]
+    inst = [k for k, (b, c) in enumerate(zip(values, colon)) if c >= 0 and b[c + 1:c + 3] == b"  "]
+    if not inst:
+        return codes, enc.dictionary
+    some_row = np.empty(len(values), np.int64)
+    some_row[codes] = rows                     # any row of a comm will do: same bytes
+    s0 = cs[some_row[inst]]
+    s1 = _skip(a, s0 + np.array([colon[k] for k in inst]) + 1, 16)   # as the comm column
+    cut = [b.decode() for b in values]
+    for k, skip in zip(inst, (s1 - s0).tolist()):
+        cut[k] = values[k][skip:].decode()
+    return codes, pa.array(cut, enc.dictionary.type)
+
+
+def _comm_column(a: np.ndarray, cs: np.ndarray, ce: np.ndarray, rows: np.ndarray) -> pa.Array:
+    """The comms of rows as one string per row (_comms)."""
+    codes, dictionary = _comms(a, cs, ce, rows)
+    return dictionary.take(pa.array(codes))
 
 
 def _control_bytes(a: np.ndarray, n_data: int, n_lines: int, mask: np.ndarray) -> np.ndarray:
