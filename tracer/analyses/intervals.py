@@ -103,6 +103,19 @@ def overlaps_any(starts: np.ndarray, ends: np.ndarray, iv_starts: np.ndarray,
     return found & (take(reach, pos, np.iinfo(np.int64).min) >= np.asarray(starts))
 
 
+def inside_some(ts: np.ndarray, iv_starts: np.ndarray, iv_ends: np.ndarray) -> np.ndarray:
+    """Mask: ts[i] in [start, end) of at least one interval, whatever its keys. A keyed join
+    that only matters inside an interval of the same key runs on these rows alone: a row outside
+    every interval is outside its own key's (a running max of the ends, two binary searches)."""
+    if not len(ts) or not len(iv_starts):
+        return np.zeros(len(ts), dtype=bool)
+    order = np.argsort(iv_starts, kind="stable")
+    starts = np.asarray(iv_starts)[order]
+    reach = np.maximum.accumulate(np.asarray(iv_ends, dtype=np.int64)[order])
+    p = np.searchsorted(starts, ts, side="right") - 1
+    return (p >= 0) & (reach[np.maximum(p, 0)] > ts)
+
+
 def take_series(series: pd.Series, pos: np.ndarray) -> pd.Series:
     """series[pos] as a new 0..n-1 indexed Series, null where pos < 0. Integers come back as
     nullable integers (exact), booleans as "boolean", text/categoricals as object."""

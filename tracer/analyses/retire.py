@@ -20,18 +20,16 @@ import pandas as pd
 
 from ..frames import Frames
 from .base import Analysis, Result
-from .intervals import asof, key_array, take
+from .intervals import asof, inside_some, key_array, take
 from .reuse import Window, cut, whole_for
 from .stats import known_ns, max_ns, percentile_ns, sum_ns, unknown_note
 
 
-def _assign_to_runs(events: pd.DataFrame, run_ts: np.ndarray, run_end: np.ndarray,
+def _assign_to_runs(ts: np.ndarray, tid: np.ndarray, run_ts: np.ndarray, run_end: np.ndarray,
                     run_tid: np.ndarray, run_ok: np.ndarray) -> np.ndarray:
-    """Index of the run each event started inside (same tid), or -1."""
-    if not len(events):
-        return np.zeros(0, dtype=np.int64)
-    ts = events["ts_ns"].to_numpy()
-    pos = asof(ts, run_ts, left_by=(key_array(events["tid"]),), right_by=(run_tid,))
+    """Index of the run each event (start ts, tid key) started inside (same tid), or -1. (Not
+    filtered by `inside_some` first: retire runs cover most of a busy trace's time.)"""
+    pos = asof(ts, run_ts, left_by=(tid,), right_by=(run_tid,))
     inside = (pos >= 0) & take(run_ok, pos, False) & (ts < take(run_end, pos, 0))
     return np.where(inside, pos, -1)
 
@@ -56,7 +54,8 @@ class _Runs:
         self.tid = key_array(self.df["tid"])
 
     def assign(self, events: pd.DataFrame) -> np.ndarray:
-        return _assign_to_runs(events, self.ts, self.end, self.tid, self.known)
+        return _assign_to_runs(events["ts_ns"].to_numpy(), key_array(events["tid"]), self.ts,
+                               self.end, self.tid, self.known)
 
 
 # kinds whose events are assigned to the run they started in
@@ -65,15 +64,15 @@ ASSIGNED = ("free", "resv_lock", "fence_signal", "gpu_retired")
 
 def _joins(frames: Frames) -> dict[str, np.ndarray]:
     """Every join of the analysis over `frames`: the run of each event of ASSIGNED (recorded
-    ones), the free of a run each resv_lock call started in ("lock_free", -1: none) and, per
-    fence_signal in a run, whether finalizers delayed it and by how much."""
+    ones), the free of a run each resv_lock call in a run started in ("lock_free", -1: none)
+    and, per fence_signal in a run, whether finalizers delayed it and by how much."""
     runs = _Runs(frames)
     free = frames["free"].reset_index(drop=True)
     out = {kind: runs.assign(frames[kind].reset_index(drop=True)) for kind in ASSIGNED
            if kind == "free" or frames.recorded(kind)}
     if "resv_lock" in out:
-        out["lock_free"] = _free_of_lock(frames["resv_lock"].reset_index(drop=True), free,
-                                         out["free"])
+        out["lock_free"] = _free_of_lock(frames["resv_lock"].reset_index(drop=True),
+                                         out["resv_lock"], free, out["free"])
     if "fence_signal" in out:
         out["delayed"], out["delay"] = _signal_delays(
             frames["fence_signal"].reset_index(drop=True), out["fence_signal"], free,
@@ -83,11 +82,11 @@ def _joins(frames: Frames) -> dict[str, np.ndarray]:
 
 def _window_joins(frames: Frames, reuse: Window | None) -> dict[str, np.ndarray]:
     """`_joins(frames)`, cut from the whole data's when they can be reused (reuse.py): every
-    run assignment is a backward join by tid. A lock's free is the latest free in a run of the
-    same thread at or before it: over the whole data that is F; the window's is F when F and
-    its run are in the window and none otherwise (a free of the window in a run of the window,
-    same thread, at or before the lock, would be in F's run or a later one, so F's run would be
-    in the window too). A signal's delay sums frees of its own run that ended at or before it:
+    run assignment is a backward join by tid. A lock's free is found from the latest free in a
+    run of the same thread at or before it: over the whole data that is F; the window's is F
+    when F and its run are in the window and none otherwise (a free of the window in a run of
+    the window, same thread, at or before the lock, would be in F's run or a later one, so F's
+    run would be in the window too); whether the lock started inside F is F's own matter. A signal's delay sums frees of its own run that ended at or before it:
     all in the window when the run is."""
     whole = whole_for(reuse, frames, "retire.joins", ("retire_run",) + ASSIGNED, _joins)
     if whole is None:
@@ -150,8 +149,7 @@ def analyse(frames: Frames, reuse: Window | None = None) -> Result:
     res.notes += unknown_note(int((~fknown[free_run >= 0]).sum()), "frees in retire runs")
     busy = fin.copy()
     if frames.recorded("resv_lock"):
-        resv = _resv_split(frames["resv_lock"].reset_index(drop=True), free, fdur, fknown,
-                           joins["resv_lock"], joins["lock_free"], n)
+        resv = _resv_split(frames["resv_lock"], joins["resv_lock"], joins["lock_free"], n)
         table["resv_wait_ns"] = resv[0]
         busy += resv[0]
         res.headline["retire_resv_wait_ns"] = int(resv[0][rknown].sum())
@@ -183,23 +181,29 @@ def analyse(frames: Frames, reuse: Window | None = None) -> Result:
     return res
 
 
-def _free_of_lock(locks, free, free_run):
-    """Per lock: the latest free in a run, of the same thread, at or before it (-1: none)."""
+def _free_of_lock(locks, lock_run, free, free_run):
+    """Per lock call in a run: the free it started inside (-1: none), i.e. the latest free of a
+    run, of the same thread, at or before it, when the call starts before that free's end or
+    the free's duration is unknown. Only calls in a run inside some such free are joined."""
     in_run = np.flatnonzero(free_run >= 0)
-    fr = free.iloc[in_run]
-    pos = asof(locks["ts_ns"].to_numpy(), fr["ts_ns"].to_numpy(),
-               left_by=(key_array(locks["tid"]),), right_by=(key_array(fr["tid"]),))
-    return take(in_run, pos, -1)
+    fts = free["ts_ns"].to_numpy()[in_run]
+    fdur, fknown = known_ns(free["duration_ns"])
+    fend = np.where(fknown[in_run], fts + fdur[in_run], np.iinfo(np.int64).max)
+    ts = locks["ts_ns"].to_numpy()
+    rows = np.flatnonzero((lock_run >= 0) & inside_some(ts, fts, fend))
+    pos = asof(ts[rows], fts, left_by=(key_array(locks["tid"])[rows],),
+               right_by=(key_array(free["tid"])[in_run],))
+    out = np.full(len(ts), -1, dtype=np.int64)
+    out[rows] = np.where((pos >= 0) & (ts[rows] < take(fend, pos, 0)), take(in_run, pos, -1), -1)
+    return out
 
 
-def _resv_split(locks, free, fdur, fknown, lock_run, lock_free, n):
-    """(reservation ns per run outside frees, reservation ns per run inside frees)."""
+def _resv_split(locks, lock_run, lock_free, n):
+    """(reservation ns per run outside frees, reservation ns per run inside frees); a lock
+    starting inside a free of unknown length is taken as inside it."""
     ldur, lknown = known_ns(locks["duration_ns"])
     ldur = np.where(lknown, ldur, 0)
-    fend = free["ts_ns"].to_numpy() + fdur
-    # a lock starting inside a free of unknown length is taken as inside it
-    in_free = (lock_free >= 0) & ((locks["ts_ns"].to_numpy() < take(fend, lock_free, 0))
-                                  | ~take(fknown, lock_free, True))
+    in_free = lock_free >= 0
     outside = _per_run_sum(np.where(in_free, -1, lock_run), ldur, n)
     inside = _per_run_sum(np.where(in_free, lock_run, -1), ldur, n)
     return outside, inside
