@@ -141,3 +141,25 @@ def test_instance_prefixes_are_cut_from_the_chunks_distinct_comms():
         assert foo.tid.tolist() == [5, 5, 7, 8, 9, 10, 5]
         assert t.groups["kernel_stack"].comm.to_pylist() == ["bash"]
         assert t.groups["kernel_stack"].fields["frames_text"].to_pylist() == ["fn"]
+
+
+def test_brackets_in_the_second_window_and_beyond():
+    """The [CPU] bracket is searched NEAR_BRACKET bytes after the line start, then FAR_BRACKET
+    bytes further, then among all of the chunk's brackets: the first " [<digit>" either way,
+    whichever window it is in (a "[" that is not the CPU's comes before it on one line)."""
+    from tracer.ftrace.text import FAR_BRACKET, NEAR_BRACKET
+    assert (NEAR_BRACKET, FAR_BRACKET) == (40, 40)
+    at = (3, 39, 40, 79, 80, 120)                   # where each line's "[" is
+    lines = [b"c" * (k - 3) + b"-%d [00%d] %d.0: foo: p%d\n" % (i, i, i, i)
+             for i, k in enumerate(at)]
+    lines.append(b"w [x] " + b"d" * 37 + b"-6 [006] 6.0: foo: p6\n")   # CPU "[" at 46
+    text = b"".join(lines)
+    assert [ln.index(b" [0") + 1 for ln in lines] == [*at, 46]
+    for chunk in (1 << 20, 10):
+        t = parse_text(text, chunk_bytes=chunk)
+        assert t.events_in == 7 and t.bad_lines == []
+        foo = t.groups["foo"]
+        assert foo.cpu.tolist() == foo.tid.tolist() == list(range(7))
+        assert foo.comm.to_pylist() == ["c" * (k - 3) for k in at] + ["w [x] " + "d" * 37]
+        assert foo.payload.to_pylist() == ["p%d" % i for i in range(7)]
+        assert foo.ts.tolist() == [i * 1_000_000_000 for i in range(7)]

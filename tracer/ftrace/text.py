@@ -32,6 +32,7 @@ MAX_BAD_LINES_KEPT = 1000
 # bytes searched after a position before looking at the whole chunk (the [CPU] bracket after the
 # line start, the colon after the event name)
 NEAR_BRACKET, NEAR_NAME = 40, 40
+FAR_BRACKET = 40      # the bytes after NEAR_BRACKET searched next for the bracket (< PAD - 42)
 _LOST_RE = re.compile(r"CPU:?\s*(\d+)\s*\[(?:LOST\s+(\d+)\s+EVENTS|EVENTS LOST)\]")
 _FRAME_ADDR = re.compile(r" \([0-9a-fA-F]{8,16}\)$")   # trace-cmd prints "sym (address)"
 _HEADER_RE = re.compile(r"^\s*(#|cpus=\d+|CPU \d+ is empty|version = |\s*$|"
@@ -253,6 +254,9 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     # up among all brackets of the chunk (the same first bracket either way)
     b = first_cpu_bracket(a, starts, NEAR_BRACKET)
     far = np.flatnonzero(b < 0)
+    if len(far):      # further on (instance prefixes), then in the whole chunk
+        b[far] = first_cpu_bracket(a, starts[far] + NEAR_BRACKET, FAR_BRACKET)
+        far = far[b[far] < 0]
     if len(far):
         np.equal(a, LBR, out=mask)
         br = np.flatnonzero(mask)

@@ -313,14 +313,15 @@ def first_byte(a, pos, w, ch):
 def first_cpu_bracket(a, pos, w):
     """First " [<digit>" whose bracket is at or after pos within w bytes; -1 where none.
     The first "[" of the window is tried first (the CPU column's, on most lines); rows where it
-    is not " [<digit>" are searched for every pattern byte."""
+    is not " [<digit>" are searched for every pattern byte (rows with no "[" at all: -1 at
+    once)."""
     win = window(a, pos - 1, w + 2)
     lb = win[:, 1:-1] == LBR
     k = np.argmax(lb, axis=1)
     rows = np.arange(len(pos))
     ok = lb[rows, k] & (win[rows, k] == SPACE) & (win[rows, k + 2] - np.uint8(48) <= 9)
     out = np.where(ok, pos + k, -1)
-    rest = np.flatnonzero(~ok)
+    rest = np.flatnonzero(~ok & lb[rows, k])      # a "[" that is not the CPU's: look further
     if len(rest):
         wr = win[rest]
         hit = lb[rest] & (wr[:, :-2] == SPACE) & (wr[:, 2:] - np.uint8(48) <= 9)
