@@ -121,3 +121,30 @@ def test_spec_reads_literal_text_between_fields_as_one():
         ("L", b" unused scan count "), ("D", "unused_scan"), ("L", b" new scan count "),
         ("D", "new_scan"), ("L", b" total_scan "), ("D", "total_scan"),
         ("L", b" last shrinker return val "), ("D", "retval")]
+
+
+def test_last_space_near_stops_at_the_start_like_the_word_by_word_search():
+    """Rows whose search reaches lo without a space (the head symbol starts the payload) are
+    -1 in the all-rows path (_last_space_near) too; every answer is the last space in
+    a[lo:end], checked against Python's rfind on seeded random tokens."""
+    import numpy as np
+    from tracer.ftrace import text_payload
+    from tracer.ftrace.text_payload import NEAR_WORDS, _last_space, _last_space_near
+    from tracer.ftrace.text_scan import words
+    assert NEAR_WORDS == 4
+    rng = np.random.default_rng(5)
+    body = bytes(rng.choice(np.frombuffer(b"abc ", np.uint8), 4000, p=[.3, .3, .3, .1]))
+    a = np.frombuffer(b" " * 160 + body + b" " * 160, np.uint8).copy()
+    wd = words(a)
+    lo = 160 + rng.integers(0, 3800, 3000)
+    end = lo + rng.integers(8, 33, 3000)
+    want = [body.rfind(b" ", lo_ - 160, end_ - 160) for lo_, end_ in zip(lo, end)]
+    want = np.array([w + 160 if w >= 0 else -1 for w in want])
+    assert np.array_equal(_last_space(wd, end, lo), want)
+    # the all-rows path on its own: every row ends within 4 words (its tokens are < 32 bytes)
+    start = end - 8
+    x = wd[start] ^ text_payload._SP
+    t = ~(((x & text_payload._7F) + text_payload._7F) | x | text_payload._7F)
+    near = _last_space_near(wd, start, t, lo)
+    assert near is not None and np.array_equal(near, want)
+    assert (want == -1).sum() == 431 and (want >= 0).sum() == 2569

@@ -96,24 +96,31 @@ def _last_space(wd: np.ndarray, end: np.ndarray, lo: np.ndarray):
 
 
 def _last_space_near(wd: np.ndarray, start: np.ndarray, t: np.ndarray, lo: np.ndarray):
-    """_last_space when every row has a space within its last NEAR_WORDS words (tokens such as
-    kernel addresses and gfp flags): those words of every row at once, no row subsets; None
-    otherwise. start, t: the last word's position and space bits (start >= lo)."""
+    """_last_space when every row's search ends within its last NEAR_WORDS words: at a space
+    (tokens such as kernel addresses and gfp flags), or at lo with none (the head symbol, which
+    starts the payload); those words of every row at once, no row subsets. None when some
+    row's search goes on. start, t: the last word's position and space bits (start >= lo)."""
     res = np.where(t != 0, start + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3), -1)
+    open_ = (t == 0) & (start > lo)
     for k in range(1, NEAR_WORDS):
-        open_ = res < 0
         if not open_.any():
             return res
         s_k = start - 8 * k
-        if (open_ & (s_k < lo)).any():
-            return None                                 # near lo: the word by word search
         x = wd[np.maximum(s_k, 0)] ^ _SP
-        t = ~(((x & _7F) + _7F) | x | _7F) & np.where(open_, ~np.uint64(0), np.uint64(0))
+        t = ~(((x & _7F) + _7F) | x | _7F)
+        if (open_ & (s_k < lo)).any():                      # bytes before lo do not count
+            below = np.clip(lo - s_k, 0, 8)
+            keep = ~((np.uint64(1) << (np.minimum(below, 7).astype(np.uint64) *
+                                       np.uint64(8))) - np.uint64(1))
+            t = np.where(open_ & (below < 8), t & keep, np.uint64(0))
+        else:
+            t = np.where(open_, t, np.uint64(0))
         res = np.where(t != 0, s_k + ((np.frexp(t.astype(np.float64))[1] - 8) >> 3), res)
-    return res if (res >= 0).all() else None
+        open_ &= (t == 0) & (s_k > lo)
+    return None if open_.any() else res
 
 
-NEAR_WORDS = 3
+NEAR_WORDS = 4
 
 
 def _decimal_before(a: np.ndarray, wd: np.ndarray, e: np.ndarray, ps: np.ndarray):
