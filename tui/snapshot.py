@@ -150,7 +150,7 @@ class SnapshotComputer:
         window = TimeWindow(*req.window).bounds(span)
         win = self._window(frames, window)
         errors: list[str] = []
-        results = self._results(frames, req, window, win, errors)
+        results = self._results(frames, req, window, win, errors, loading)
         events = positions = None
         if req.want_events:
             events = self._cached(("events", window), lambda: EventIndex(win), check=True)
@@ -174,11 +174,13 @@ class SnapshotComputer:
             return frames
         return self._cached(("window", window), lambda: frames.window(*window))
 
-    def _results(self, frames, req, window, win, errors) -> dict[str, Result]:
+    def _results(self, frames, req, window, win, errors, loading) -> dict[str, Result]:
         names = list(self.analyses) if "*" in req.analyses else \
             [n for n in req.analyses if n in self.analyses]
         out = {}
-        reuse = self._whole.window(window) if self._whole is not None else None
+        # while the data grows, the next window is of other data: no whole joins for one
+        reuse = self._whole.window(window, eager=not loading) if self._whole is not None \
+            else None
         for name in names:
             key = ("result", window, name)
             if key not in self._cache:

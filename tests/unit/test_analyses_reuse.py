@@ -68,3 +68,17 @@ def test_unsorted_frames_are_not_reused():
     whole = frames_of(1)
     whole.time_sorted = False
     assert WholeData(whole).window((0, 100)) is None
+
+
+def test_growing_data_joins_a_window_alone_unless_the_whole_is_known(monkeypatch):
+    monkeypatch.setattr(reuse, "WORTH_WHOLE", 0.5)
+    whole = frames_of(2)
+    data = WholeData(whole)
+    win = whole.window(0, 15_000)
+    assert_same(BY_NAME["contention"](win, data.window((0, 15_000), eager=False)),
+                BY_NAME["contention"](win))
+    assert not data.known("contention.pairs")
+    BY_NAME["contention"](whole, data.window((None, None), eager=False))
+    assert data.known("contention.pairs")          # the whole data itself: its own joins
+    assert_same(BY_NAME["contention"](win, data.window((0, 15_000), eager=False)),
+                BY_NAME["contention"](win))

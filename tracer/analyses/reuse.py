@@ -24,8 +24,9 @@ from ..frames import Frames
 
 # The whole data's joins are computed for a window only when the window holds at least this
 # share of a kind's rows (then they cost at most twice the window's own, and every later
-# window of the same data reuses them); smaller windows join their own rows unless the whole
-# data's joins are already known (e.g. the whole trace was analysed first).
+# window of the same data reuses them) and the data stays (`eager`: not while a recording loads
+# or a live source grows, when the next window is of other data); other windows join their own
+# rows unless the whole data's joins are already known (e.g. the whole trace was analysed).
 WORTH_WHOLE = 0.5
 
 
@@ -37,10 +38,11 @@ class WholeData:
         self._memo: dict[str, Any] = {}
         self._ts: dict[str, np.ndarray] = {}
 
-    def window(self, bounds: tuple[int | None, int | None]) -> "Window | None":
+    def window(self, bounds: tuple[int | None, int | None],
+               eager: bool = True) -> "Window | None":
         """The window [start, end) of this data (None ends: open); None when the data is not
-        time-sorted (a window is then not a run of rows)."""
-        return Window(self, bounds) if self.whole.time_sorted else None
+        time-sorted (a window is then not a run of rows). `eager`: see WORTH_WHOLE."""
+        return Window(self, bounds, eager) if self.whole.time_sorted else None
 
     def ts(self, kind: str) -> np.ndarray:
         if kind not in self._ts:
@@ -60,9 +62,11 @@ class WholeData:
 class Window:
     """Which rows of the whole data a window holds, and the whole data's joins for it."""
 
-    def __init__(self, data: WholeData, bounds: tuple[int | None, int | None]):
+    def __init__(self, data: WholeData, bounds: tuple[int | None, int | None],
+                 eager: bool = True):
         self.data = data
         self.bounds = bounds
+        self.eager = eager
         self._rows: dict[str, tuple[int, int]] = {}
 
     def rows(self, kind: str) -> tuple[int, int]:
@@ -77,11 +81,13 @@ class Window:
         return self._rows[kind]
 
     def whole_result(self, name: str, kind: str, make: Callable[[Frames], Any]) -> Any | None:
-        """`make(whole frames)`, when it is known or worth computing now (the window holds at
-        least WORTH_WHOLE of `kind`'s rows); None: join the window's own rows instead."""
+        """`make(whole frames)`, when it is known or worth computing now (the window is the
+        whole data, or holds at least WORTH_WHOLE of `kind`'s rows and is eager); None: join the
+        window's own rows instead."""
         if not self.data.known(name):
             a, b = self.rows(kind)
-            if b - a < WORTH_WHOLE * len(self.data.ts(kind)):
+            n = len(self.data.ts(kind))
+            if b - a < n and (not self.eager or b - a < WORTH_WHOLE * n):
                 return None
         return self.data.result(name, make)
 
