@@ -328,10 +328,21 @@ int gs_kr_drm_gem_lru_scan(struct pt_regs *ctx)
 }
 #endif /* GS_LRU_ARG_LRU */
 
-/* ---- B6/B7: purge / evict / active_purge / active_evict on one object ---- */
+/* ---- B6/B7: purge / evict / active_purge / active_evict on one object ----
+ * active_purge/active_evict call purge/evict once the object is idle (msm_gem_shrinker.c; often
+ * as a tail call): that inner call is part of the active stage's, not a call of its own, so it
+ * only raises the pending call's nesting depth (aux bits 24..31) and its return lowers it. */
+#define SO_DEPTH_SHIFT 24
 static __always_inline int shrink_object_entry(struct pt_regs *ctx, u32 stage)
 {
     u64 key = pkey(current_tid(), P_SHRINK_OBJECT);
+    struct gs_pending *outer = pending.lookup(&key);
+    /* only purge/evict inside an active stage's call nest (once); anything else replaces a
+     * pending entry, as a stale one (a missed return) must not swallow later calls */
+    if (outer && stage <= 2 && (outer->aux & 0xf) >= 3 && !(outer->aux >> SO_DEPTH_SHIFT)) {
+        outer->aux += 1 << SO_DEPTH_SHIFT;
+        return 0;
+    }
     struct gs_pending p = {};
     p.ts_ns = bpf_ktime_get_ns();
     p.a0 = PT_REGS_PARM1(ctx);
@@ -356,6 +367,10 @@ int gs_kr_shrink_object(struct pt_regs *ctx)
     struct gs_pending *p = pending.lookup(&key);
     if (!p)
         return 0;
+    if (p->aux >> SO_DEPTH_SHIFT) {       /* an inner purge/evict returned */
+        p->aux -= 1 << SO_DEPTH_SHIFT;
+        return 0;
+    }
     struct gs_event e;
     fill_common(&e, T_SHRINK_OBJECT);
     e.duration_ns = e.ts_ns - p->ts_ns;

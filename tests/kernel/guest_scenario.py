@@ -8,8 +8,9 @@ Phases, each writing JSON into --results so that the host-side tests only read f
   record    `gemscope record` in the background; once its kprobes are registered, the same
             workload; the module's counters saved for comparison with `gemscope report`
 The workload: reset counters; `run` (submits with contention rounds, frees in the retire worker
-and process context); `hold N` + `echo 2 > drop_caches` (shrinker with trylock failures and
-frees from the shrinker) + `release`; `close_all`.
+and process context); `hold N` + `busy M` + `echo 2 > drop_caches` (shrinker with trylock
+failures, frees from the shrinker, and the active stages' fence waits on busy objects: half of
+them signalled during the wait, half timing out) + `idle` + `release`; `close_all`.
 """
 from __future__ import annotations
 
@@ -60,16 +61,20 @@ def counters() -> dict:
     return json.loads(COUNTERS.read_text())
 
 
-def workload(hold: int) -> dict:
+def workload(hold: int, busy: int = 0) -> dict:
     """The module workload; returns the wall-clock seconds of each step."""
     t = {}
     t0 = time.monotonic()
     ctl("run")
     t["run_s"] = time.monotonic() - t0
     ctl(f"hold {hold}")
+    if busy:
+        ctl(f"busy {busy}")
     t1 = time.monotonic()
     Path("/proc/sys/vm/drop_caches").write_text("2")
     t["drop_caches_s"] = time.monotonic() - t1
+    if busy:
+        ctl("idle")
     ctl("release")
     ctl("close_all")
     return t
@@ -120,7 +125,7 @@ def phase_raw(a, out: dict) -> None:
     for tp in TRACEPOINTS:
         (TRACING / f"events/drm_msm_gpu/{tp}/enable").write_text("1")
     ctl("reset")
-    out["timings"] = workload(a.hold)
+    out["timings"] = workload(a.hold, a.busy)
     out["counters"] = counters()
     (TRACING / "events/gsraw/enable").write_text("0")
     for tp in TRACEPOINTS:
@@ -170,7 +175,7 @@ def phase_record(a, out: dict) -> None:
         time.sleep(2)  # the reader thread starts polling right after attach
         ctl("reset")
         t0 = time.monotonic()
-        out["timings"] = workload(a.hold)
+        out["timings"] = workload(a.hold, a.busy)
         out["workload_s"] = time.monotonic() - t0
         out["counters"] = counters()
         time.sleep(2)  # let the last events drain from the ring buffer
@@ -211,6 +216,7 @@ def main() -> int:
     ap.add_argument("--phases", default="sanity,raw,record")
     ap.add_argument("--params", default="{}", help="module parameters as JSON")
     ap.add_argument("--hold", type=int, default=4)
+    ap.add_argument("--busy", type=int, default=4)
     ap.add_argument("--gemscope", default=str(Path(sys.executable).parent / "gemscope"))
     ap.add_argument("--record-seconds", type=int, default=600)
     ap.add_argument("--attach-timeout", type=float, default=480)  # BCC compile: 100-250 s under TCG

@@ -52,6 +52,9 @@ def test_real_sample_matches_module_counters(sample, capsys):
     assert (s["scans"], s["counts"], s["requested_pages"], s["freed_pages"]) == \
         (c["scans"], c["counts"], c["requested_pages"], c["freed_pages"])
     assert nz(s["freed_pages_by_stage"]) == nz(c["freed_pages_by_stage"])
-    assert s["trylock_skipped_pages"] == c["remaining_pages_kernel"]
+    assert s["remaining_pages"] == c["remaining_pages_kernel"]
+    assert s["trylock_skipped_bytes"] == c["failed_bytes"]
+    assert (s["fence_waits"], s["fence_wait_timeouts"]) == \
+        (c["fence_waits"], c["fence_wait_timeouts"])
     assert h["retire"]["retire_runs"] == c["retire_runs"]
     assert h["retire"]["fences_signaled_in_retire"] == c["fences_signalled"]

@@ -9,6 +9,9 @@
  *                    then the ioctl frees (synchronous; runs in the writer's process context)
  *        hold N      a gs-holder thread locks N backed DONTNEED objects (shrinker trylocks fail)
  *        release     unlock them
+ *        busy N      give N backed DONTNEED objects gs-holder does not hold an unsignalled fence
+ *                    (the active_* stages wait on them; see gs_busy.c)
+ *        idle        signal those fences
  *        close_all   drop every remaining handle (frees in process context)
  *   /sys/kernel/debug/gemscope_kmod/counters  JSON: what the module did since the last reset
  * Drive the shrinker with `echo 2 > /proc/sys/vm/drop_caches` (real do_shrink_slab path).
@@ -72,12 +75,14 @@ static int gs_counters_show(struct seq_file *m, void *unused)
 	N(resv_wait_max_ns); N(resv_wait_min_ns); N(hold_ns_total);
 	seq_printf(m, "  \"waits_comm\": \"%s\",\n  \"holder_comm\": \"%s\",\n", gs.waits_comm, gs.holder_comm);
 	N(trylocks); N(trylock_failures); N(failed_bytes); N(remaining_pages_kernel);
+	N(declined_pages);
 	gs_map(m, "failures_by_stage", gs_stage_names, c.failures_by_stage, GS_NSTAGE);
 	N(frees); N(free_total_ns);
 	gs_map(m, "frees_by_context", gs_ctx_names, c.frees_by_context, GS_NCTX);
 	gs_map(m, "free_total_ns_by_context", gs_ctx_names, c.free_total_ns_by_context, GS_NCTX);
 	N(scans); N(counts); N(requested_pages); N(freed_pages); N(shrink_stop); N(msm_gem_shrink_events);
 	gs_map(m, "freed_pages_by_stage", gs_stage_names, c.freed_pages_by_stage, GS_NSTAGE);
+	N(busy_objects); N(fence_waits); N(fence_wait_timeouts); N(fence_wait_total_ns);
 	N(submits); N(submits_retired); N(retire_runs); N(fences_signalled);
 	seq_printf(m, "  \"gpu_irqs\": %llu\n}\n", c.gpu_irqs);
 #undef N
@@ -109,6 +114,14 @@ static ssize_t gs_ctl_write(struct file *file, const char __user *ubuf, size_t l
 		ret = ret < 0 ? ret : 0;
 	} else if (!strcmp(buf, "release")) {
 		gs_release_held();
+	} else if (sscanf(buf, "busy %d", &n) == 1) {
+		ret = gs_busy_dontneed(n);
+		if (ret >= 0) {
+			GS_COUNT(busy_objects, ret);
+			ret = 0;
+		}
+	} else if (!strcmp(buf, "idle")) {
+		gs_busy_idle();
 	} else if (!strcmp(buf, "close_all")) {
 		gs_close_all();
 	} else {
@@ -160,6 +173,7 @@ static void __exit gs_exit(void)
 {
 	debugfs_remove_recursive(gs_dir);
 	gs_release_held();
+	gs_busy_idle();
 	gs_shrinker_fini();          /* no scan can run from here on */
 	if (gs.gpu.worker) {
 		wait_event_timeout(gs.gpu.retired_wq, atomic_read(&gs.gpu.inflight) == 0, 10 * HZ);

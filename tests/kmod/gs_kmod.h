@@ -94,6 +94,7 @@ struct gs_counters {
 	u64 failures_by_stage[GS_NSTAGE];
 	u64 failed_bytes;
 	u64 remaining_pages_kernel; /* what drm_gem_lru_scan itself reported in *remaining */
+	u64 declined_pages;         /* visited, locked, but the stage callback returned false */
 	u64 frees;
 	u64 frees_by_context[GS_NCTX];
 	u64 free_total_ns;          /* measured inside msm_gem_free_object */
@@ -106,6 +107,10 @@ struct gs_counters {
 	u64 msm_gem_shrink_events;  /* trace_msm_gem_shrink emitted */
 	u64 submits, submits_retired, retire_runs, fences_signalled, gpu_irqs;
 	u64 hold_ns_total;          /* how long the holder kept resvs locked in contention rounds */
+	u64 busy_objects;           /* objects `busy` gave an unsignalled fence */
+	u64 fence_waits;            /* dma_resv_wait_timeout calls of the active_* stages */
+	u64 fence_wait_timeouts;    /* of those: the ones that returned 0 (timed out) */
+	u64 fence_wait_total_ns;    /* their durations, measured around the call */
 };
 
 struct gs_state {
@@ -160,5 +165,8 @@ int gs_hold_dontneed(int n);
 void gs_release_held(void);
 void *gs_contender_start(struct drm_gem_object *obj);
 void gs_contender_finish(void *c);
+/* gs_busy.c */
+int gs_busy_dontneed(int n);
+void gs_busy_idle(void);
 
 #endif

@@ -10,7 +10,10 @@
  * so the visited objects are exactly positions 0..last (or all). Every visited object with a
  * non-zero refcount got one dma_resv_trylock, which fails exactly on the objects the holder
  * thread holds. On these kernels drm_gem_lru_scan also reports the skipped pages in *remaining;
- * the module records that too (remaining_pages_kernel) and the test checks both agree.
+ * the module records that too (remaining_pages_kernel) and the test checks both agree. Kernels
+ * with "drm/gem: count objects that were not shrunk as remaining" (Debian's 6.1.0-57 has it,
+ * 6.12.95 does not) also add the pages of visited objects whose callback declined them (busy
+ * ones): the module counts those as declined_pages.
  * This needs the LRUs to be still while a scan runs: scans are serialized (scan_mutex), and the
  * workload runs no submits while the shrinker is being driven.
  */
@@ -77,9 +80,20 @@ static bool evict(struct drm_gem_object *obj)
 	return true;
 }
 
+/* msm's wait_for_idle(), counted: each dma_resv_wait_timeout() call, its time and outcome. */
 static bool wait_for_idle(struct drm_gem_object *obj)
 {
-	return dma_resv_wait_timeout(obj->resv, DMA_RESV_USAGE_READ, false, 10) > 0;
+	u64 t0 = ktime_get_ns(), dt;
+	long ret = dma_resv_wait_timeout(obj->resv, DMA_RESV_USAGE_READ, false, 10);
+	unsigned long f;
+
+	dt = ktime_get_ns() - t0;
+	spin_lock_irqsave(&gs.counters_lock, f);
+	gs.c.fence_waits++;
+	gs.c.fence_wait_timeouts += (ret == 0);
+	gs.c.fence_wait_total_ns += dt;
+	spin_unlock_irqrestore(&gs.counters_lock, f);
+	return ret > 0;
 }
 
 static bool active_purge(struct drm_gem_object *obj)
@@ -116,7 +130,7 @@ static int gs_number_lru(struct drm_gem_lru *lru)
 static void gs_count_visits(struct drm_gem_lru *lru, int n, int last, enum gs_stage st)
 {
 	struct drm_gem_object *obj;
-	u64 tries = 0, fails = 0, bytes = 0;
+	u64 tries = 0, fails = 0, bytes = 0, declined = 0;
 	unsigned long f;
 
 	/* held objects stay on this LRU (their trylock failed, drm_gem_lru_scan put them back) and
@@ -132,6 +146,8 @@ static void gs_count_visits(struct drm_gem_lru *lru, int n, int last, enum gs_st
 		if (m->held) {
 			fails++;
 			bytes += obj->size;
+		} else if (kref_read(&obj->refcount)) {
+			declined += obj->size >> PAGE_SHIFT;  /* locked, but the callback said no */
 		}
 	}
 	mutex_unlock(lru->lock);
@@ -140,6 +156,7 @@ static void gs_count_visits(struct drm_gem_lru *lru, int n, int last, enum gs_st
 	gs.c.trylock_failures += fails;
 	gs.c.failures_by_stage[st] += fails;
 	gs.c.failed_bytes += bytes;
+	gs.c.declined_pages += declined;
 	spin_unlock_irqrestore(&gs.counters_lock, f);
 }
 

@@ -50,7 +50,7 @@ def test_headline_exact():
     assert h["scan_total_ns"] == 9000 and h["scan_p50_ns"] == 3000 and h["scan_p99_ns"] == 4960
     assert h["requested_pages"] == 224 and h["freed_pages"] == 110
     assert h["scans_shrink_stop"] == 1
-    assert h["trylock_skipped_pages"] == 28
+    assert h["remaining_pages"] == 28
     assert h["freed_pages_by_stage"] == {"purge": 70, "evict": 40, "active_evict": 0}
     assert h["frees_overlapping_scans"] == 3
     assert h["frees_overlapping_scans_unknown_lru"] == 1
@@ -65,16 +65,16 @@ def test_overlapping_frees_table_longest_first():
 
 def test_stage_table():
     st = shrinker(frames(_rows())).tables["stages"].set_index("stage")
-    assert st.loc["purge", "scans"] == 2 and st.loc["purge", "trylock_skipped_pages"] == 12
+    assert st.loc["purge", "scans"] == 2 and st.loc["purge", "remaining_pages"] == 12
     assert st.loc["purge", "requested_pages"] == 160 and st.loc["purge", "total_ns"] == 4000
-    assert st.loc["active_evict", "trylock_skipped_pages"] == 16
+    assert st.loc["active_evict", "remaining_pages"] == 16
 
 
 def test_without_lru_scan_and_count_the_answers_are_unknown():
     rows = _rows()
     del rows["lru_scan"], rows["shrink_count"]
     h = shrinker(frames(rows)).headline
-    assert h["counts"] is None and h["trylock_skipped_pages"] is None
+    assert h["counts"] is None and h["remaining_pages"] is None
     assert h["freed_pages_by_stage"] is None and h["frees_overlapping_scans"] is None
     assert h["scans"] == 3
 

@@ -1,6 +1,7 @@
 """The msm shrinker (questions Q2, Q3, Q7): count and scan calls, scan latency, pages freed versus
-requested, per-stage LRU outcomes, pages skipped because the resv trylock failed, and frees that
-overlapped a scan of the same LRU.
+requested, per-stage LRU outcomes, what drm_gem_lru_scan reported as remaining and the bytes it
+skipped because the resv trylock failed, the active stages' fence waits (shrinker_waits.py), and
+frees that overlapped a scan of the same LRU.
 
 That last number is the kref_get_unless_zero window of the 2022 thread: from msm_gem_free_object
 entry until the object leaves its LRU, a scan walking that LRU can meet an object whose refcount
@@ -17,6 +18,7 @@ import pandas as pd
 from ..frames import Frames
 from .base import Analysis, Result
 from .intervals import key_array, overlaps_any
+from .shrinker_waits import shrinker_fence_waits
 from .stats import distribution, known_ns, labels, percentile_ns, sum_ns, unknown_note
 
 # The overlapping frees listed (longest first); the headline counts all of them.
@@ -42,9 +44,11 @@ def analyse(frames: Frames) -> Result:
         "requested_pages": _pages(scans["nr_to_scan_pages"]),
         "freed_pages": _pages(scans["freed_pages"]),
         "scans_shrink_stop": int(stop.sum()),
-        "trylock_skipped_pages": None,
+        "remaining_pages": None,
+        "trylock_skipped_bytes": None,
         "freed_pages_by_stage": None,
         "frees_overlapping_scans": None,
+        "fence_waits": None,
     }
     res.notes += unknown_note(int((~known).sum()), "scans")
     if stop.any():
@@ -65,7 +69,10 @@ def analyse(frames: Frames) -> Result:
 
     if frames.recorded("lru_scan"):
         lru = frames["lru_scan"]
-        res.headline["trylock_skipped_pages"] = _pages(lru["remaining_pages"])
+        # the kernel's own figure: pages whose trylock failed and, on kernels that count them
+        # (2026's "objects not shrunk are remaining"; Debian 6.1.0-57 yes, 6.12.95 no), pages
+        # a stage callback declined
+        res.headline["remaining_pages"] = _pages(lru["remaining_pages"])
         stage = labels(lru["stage"]).array
         freed_by_stage = pd.Series(lru["freed_pages"].to_numpy(dtype="float64", na_value=0),
                                    index=stage).groupby(level=0, observed=True, sort=False).sum()
@@ -89,6 +96,18 @@ def analyse(frames: Frames) -> Result:
                                                           dtype="float64", na_value=0), 0)})
         res.tables["objects_by_stage"] = t.groupby("stage", observed=True, sort=False).sum() \
             .reset_index()
+    if frames.recorded("resv_trylock"):
+        tl = frames["resv_trylock"]
+        failed = tl["stage"].notna().to_numpy() & ~tl["success"].fillna(True).to_numpy(bool)
+        res.headline["trylock_skipped_bytes"] = int(
+            tl["size_bytes"][failed].fillna(0).astype("int64").sum())
+    if frames.recorded("fence_wait"):
+        head, res.tables["fence_waits_by_stage"], notes = shrinker_fence_waits(frames)
+        res.headline.update(head)
+        res.notes += notes
+    else:
+        res.notes.append("fence_wait was not recorded: the active stages' waits on busy objects "
+                         "cannot be counted")
     if frames.recorded("shrink_tp"):
         tp = frames["shrink_tp"]
         res.headline["tracepoint_pages"] = {c.removesuffix("_pages"): _pages(tp[c]) for c in (
@@ -110,8 +129,7 @@ def _stage_table(lru: pd.DataFrame, stage: np.ndarray) -> pd.DataFrame:
                                             for c in ("nr_to_scan_pages", "freed_pages",
                                                       "remaining_pages")}}) \
         .groupby("stage", observed=True, sort=False).sum(min_count=0)
-    return out.join(sums, on="stage").rename(columns={"nr_to_scan_pages": "requested_pages",
-                                                      "remaining_pages": "trylock_skipped_pages"})
+    return out.join(sums, on="stage").rename(columns={"nr_to_scan_pages": "requested_pages"})
 
 
 def _overlaps(res: Result, free: pd.DataFrame, lru: pd.DataFrame) -> None:
@@ -154,5 +172,6 @@ ANALYSIS = Analysis(
     title="Shrinker: scans, freed vs requested, stages, trylock skips, frees racing scans",
     needs=("shrink_scan",),
     func=lambda frames: analyse(frames),
-    optional=("shrink_count", "lru_scan", "shrink_object", "shrink_tp", "shrink_slab", "free"),
+    optional=("shrink_count", "lru_scan", "shrink_object", "shrink_tp", "shrink_slab", "free",
+              "fence_wait", "resv_trylock"),
 )

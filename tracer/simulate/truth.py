@@ -34,7 +34,7 @@ HEADLINE_KEYS = {
                "retire_queue_delay_max_ns", "fences_delayed_by_finalizers",
                "fence_delay_by_finalizers_total_ns"),
     "shrinker": ("scans", "counts", "scan_total_ns", "scan_p99_ns", "requested_pages",
-                 "freed_pages", "trylock_skipped_pages", "freed_pages_by_stage",
+                 "freed_pages", "remaining_pages", "freed_pages_by_stage",
                  "frees_overlapping_scans"),
     "reclaim_risks": ("blocking_resv_locks_in_reclaim", "ctx_trylocks_in_reclaim",
                       "frees_in_reclaim", "frees_from_shrinker", "fence_waits_in_reclaim"),
@@ -164,7 +164,7 @@ def shrinker(log: EventLog) -> dict[str, Any]:
         "requested_pages": int(log.column("shrink_scan", "nr_to_scan_pages").astype(
             np.int64).sum()),
         "freed_pages": int(np.nansum(freed.astype(np.float64))) if len(freed) else 0,
-        "trylock_skipped_pages": int(log.column("lru_scan", "remaining_pages").astype(
+        "remaining_pages": int(log.column("lru_scan", "remaining_pages").astype(
             np.int64).sum()),
         "freed_pages_by_stage": _sums(stage, lru_freed) if len(stage) else {},
         "frees_overlapping_scans": overlap,

@@ -35,8 +35,9 @@ HELP = """\
 - **Finalizers**: msm_gem_free_object latency by context and size class, and where frees ran.
 - **Retire worker**: per-run queue delay and run time, split into finalizers / reservation waits /
   other; fence signals delayed behind finalizers.
-- **Shrinker**: count/scan over time, freed vs requested, per-stage outcomes, trylock-skipped pages,
-  frees overlapping scans, reclaim risks, direct-reclaim delay per task (taskstats).
+- **Shrinker**: count/scan over time, freed vs requested, per-stage outcomes, remaining and
+  trylock-skipped bytes, the active stages' fence waits, frees overlapping scans, reclaim risks,
+  direct-reclaim delay per task (taskstats).
 - **Events**: every event, virtual list, filterable; `enter` for the object view.
 
 Numbers shown as `—` are unknown (not measured), never zero. "cannot answer" means the recording

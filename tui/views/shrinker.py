@@ -17,10 +17,11 @@ class ShrinkerView(View):
     TITLE = "Shrinker"
     ANALYSES = ("shrinker", "reclaim_risks")
     EXPLAIN = ("The msm GEM shrinker under memory pressure: pages offered (count) and scans over "
-               "time, pages freed vs requested, per-stage outcomes, pages skipped because the "
-               "reservation trylock failed, frees overlapping scans, reclaim lock-order risks, "
-               "and direct-reclaim delay per task when taskstats were recorded. J jumps to the "
-               "longest scan.")
+               "time, pages freed vs requested, per-stage outcomes, what the LRU scans left "
+               "(remaining) and skipped because the reservation trylock failed, the active "
+               "stages' fence waits on busy objects, "
+               "frees overlapping scans, reclaim lock-order risks, and direct-reclaim delay per "
+               "task when taskstats were recorded. J jumps to the longest scan.")
 
     def compose_body(self) -> ComposeResult:
         yield SeriesSpark("pages offered (count) per time bin", id="shrinker-count")
