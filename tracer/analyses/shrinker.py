@@ -48,7 +48,6 @@ def analyse(frames: Frames) -> Result:
         "trylock_skipped_bytes": None,
         "freed_pages_by_stage": None,
         "frees_overlapping_scans": None,
-        "fence_waits": None,
     }
     res.notes += unknown_note(int((~known).sum()), "scans")
     if stop.any():
@@ -106,6 +105,7 @@ def analyse(frames: Frames) -> Result:
         res.headline.update(head)
         res.notes += notes
     else:
+        res.headline["fence_waits"] = None
         res.notes.append("fence_wait was not recorded: the active stages' waits on busy objects "
                          "cannot be counted")
     if frames.recorded("shrink_tp"):
