@@ -38,13 +38,16 @@ def _paired_contention(locks: pd.DataFrame, cont: pd.DataFrame, lock_ends: np.nd
     next resv_lock call (an upper bound).
 
     Only calls that can pair are joined: those of unknown duration and those inside which some
-    contention (of any thread or lock) began, a few in a hundred on a big trace; for the others
+    contention (of any thread or lock) began, a few in a hundred on a big trace (one binary
+    search: the first contention at or after the call's start began by its end); for the others
     the first contention of their keys at or after them began after their end (not inside)."""
     ts = locks["ts_ns"].to_numpy()
     cont_ts = cont["ts_ns"].to_numpy()
+    # the first contention (any thread, any lock) that began at or after each call's start
     starts = np.sort(cont_ts)
-    some = np.searchsorted(starts, lock_ends, side="right") > \
-        np.searchsorted(starts, ts, side="left")
+    first = np.searchsorted(starts, ts, side="left")
+    some = take(starts, np.where(first < len(starts), first, -1), np.iinfo(np.int64).max) \
+        <= lock_ends
     rows = np.flatnonzero(~lock_end_known | some)
     pos = np.full(len(ts), -1, dtype=np.int64)
     pos[rows] = asof(ts[rows], cont_ts,
