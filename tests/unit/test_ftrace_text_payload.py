@@ -148,3 +148,22 @@ def test_last_space_near_stops_at_the_start_like_the_word_by_word_search():
     near = _last_space_near(wd, start, t, lo)
     assert near is not None and np.array_equal(near, want)
     assert (want == -1).sum() == 431 and (want >= 0).sum() == 2569
+
+
+def test_control_bytes_elsewhere_in_the_chunk_keep_the_fast_path():
+    """A chunk whose only bytes below 32 are its newlines lists none; one with a tab on another
+    line, or a CR line end, lists them, and a shrink_slab payload without one inside it is still
+    read from the bytes (its CR ends the line, it is not part of the payload)."""
+    line = (b"  kswapd0-88 [001] 5.000001: mm_shrink_slab_end: super_cache_scan+0x0 0xff00: nid: 0 "
+            b"unused scan count 7 new scan count 8 total_scan 9 last shrinker return val -3")
+    other = b"  bash-5 [000] 5.000002: foo:\ta tab\n"
+    for tail, body in ((b"\n", line + b"\n"), (b"\r\n", line + b"\r\n" + other),
+                       (b"\n", other + line + b"\n")):
+        for chunk in (1 << 20, 30):
+            g = parse_text(body, chunk_bytes=chunk).groups["mm_shrink_slab_end"]
+            assert g.payload is None, (tail, chunk)
+            assert {k: v.to_pylist() for k, v in g.fields.items()} == {
+                "shrink": ["super_cache_scan+0x0"], "shr": [0xff00], "nid": [0],
+                "unused_scan": [7], "new_scan": [8], "total_scan": [9], "retval": [-3]}
+    tabbed = parse_text(line.replace(b"count 8", b"count\t8") + b"\n")
+    assert tabbed.groups["mm_shrink_slab_end"].payload is not None      # the general path

@@ -237,17 +237,21 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
            parts: _Parts, where=None) -> int:
     """Comms are dictionary-encoded per chunk while its bytes are in cache (a few distinct
     values); the strings are made once, at the merge, from the codes."""
-    np.equal(a[:PAD + n_data + 1], 10, out=mask[:PAD + n_data + 1])
-    mask[PAD + n_data + 1:] = False
-    mask[:PAD] = False
-    nl = np.flatnonzero(mask)
+    # the chunk's bytes below 32: its newlines, and tabs or CRs when it has some (one pass for
+    # the lines, the CR line ends and the shrink_slab payloads' control-byte check)
+    below = np.less(a[PAD:PAD + n_data + 1], SPACE, out=mask[:n_data + 1])
+    nl = np.flatnonzero(below) + PAD
+    only_nl = bool((a[nl] == 10).all())
+    if not only_nl:
+        nl = nl[a[nl] == 10]
     starts = np.concatenate([[PAD], nl[:-1] + 1]).astype(np.int64)
     ends = nl.astype(np.int64)
     keep = starts < ends                              # blank lines are fine
-    cr = (ends > starts) & (a[np.maximum(ends - 1, 0)] == 13)
-    ends = ends - cr
+    if not only_nl:
+        cr = (ends > starts) & (a[np.maximum(ends - 1, 0)] == 13)
+        ends = ends - cr
     line_no = np.arange(line0 + 1, line0 + len(starts) + 1, dtype=np.int64)
-    lines_seen, n_lines = line0 + len(starts), len(starts)
+    lines_seen = line0 + len(starts)
     starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
     # the [CPU] bracket: the first " [<digit>" of the line
     # searched in a window after the line start; the rare lines with no bracket there look it
@@ -340,7 +344,8 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     order = np.argsort(codes.astype(np.uint16) if len(names.dictionary) <= 1 << 16 else codes,
                        kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    ctrl = None
+    ctrl = np.zeros(0, np.int64) if only_nl else None   # None: listed when a payload needs it
+    cpu16, pid32 = cpu.astype(np.int16), pid.astype(np.int32)     # once, not per name
     for grp in np.split(order, bounds):
         name = names.dictionary[int(codes[grp[0]])].as_py()
         rows = sel[grp]
@@ -348,10 +353,10 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
         fast = _contention_fields(a, name, p_s, p_s + p_l)
         if fast is None and name in SPECS:
             if ctrl is None:
-                ctrl = _control_bytes(a, n_data, n_lines, mask)
+                ctrl = _control_bytes(a, mask)
             fast = template_fields(a, name, p_s, p_s + p_l, ctrl)
         parts.by_name.setdefault(name, []).append(_Part(
-            ts[rows].astype(np.int64), cpu[rows].astype(np.int16), pid[rows].astype(np.int32),
+            ts[rows].astype(np.int64, copy=False), cpu16[rows], pid32[rows],
             line_no[rows], (comm_codes[grp], comm_dict),
             tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
             fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
@@ -387,13 +392,10 @@ def _comm_column(a: np.ndarray, cs: np.ndarray, ce: np.ndarray, rows: np.ndarray
     return dictionary.take(pa.array(codes))
 
 
-def _control_bytes(a: np.ndarray, n_data: int, n_lines: int, mask: np.ndarray) -> np.ndarray:
-    """Sorted positions of the bytes below 32 (tabs, CRs) in a chunk, none when its only ones
-    are the n_lines newlines (they end payloads, never sit inside one): one count instead of
-    listing a newline per line."""
-    below = np.less(a[PAD:PAD + n_data + 1], SPACE, out=mask[PAD:PAD + n_data + 1])
-    if np.count_nonzero(below) == n_lines:
-        return np.zeros(0, np.int64)
+def _control_bytes(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Sorted positions of the bytes below 32 (tabs, CRs, newlines) of a chunk that has bytes
+    below 32 other than its newlines (a chunk whose only ones are its newlines has none to list:
+    they end payloads, never sit inside one)."""
     np.less(a, SPACE, out=mask)
     return np.flatnonzero(mask)
 
