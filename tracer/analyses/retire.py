@@ -25,13 +25,26 @@ from .reuse import Window, cut, whole_for
 from .stats import known_ns, max_ns, percentile_ns, sum_ns, unknown_note
 
 
+# np.isin compares with each worker tid in turn up to about this many
+FEW_WORKERS = 16
+
+
 def _assign_to_runs(ts: np.ndarray, tid: np.ndarray, run_ts: np.ndarray, run_end: np.ndarray,
                     run_tid: np.ndarray, run_ok: np.ndarray) -> np.ndarray:
-    """Index of the run each event (start ts, tid key) started inside (same tid), or -1. (Not
-    filtered by `inside_some` first: retire runs cover most of a busy trace's time.)"""
-    pos = asof(ts, run_ts, left_by=(tid,), right_by=(run_tid,))
+    """Index of the run each event (start ts, tid key) started inside (same tid), or -1.
+
+    Only the events of a thread that ran the worker are joined when such threads are few (one
+    per GPU ring: the others' events cannot be in a run). Not filtered by `inside_some` first:
+    retire runs cover most of a busy trace's time."""
+    out = np.full(len(ts), -1, dtype=np.int64)
+    workers = np.unique(run_tid)
+    rows = np.flatnonzero(np.isin(tid, workers)) if len(workers) <= FEW_WORKERS \
+        else np.arange(len(ts))
+    ts = ts[rows]
+    pos = asof(ts, run_ts, left_by=(tid[rows],), right_by=(run_tid,))
     inside = (pos >= 0) & take(run_ok, pos, False) & (ts < take(run_end, pos, 0))
-    return np.where(inside, pos, -1)
+    out[rows] = np.where(inside, pos, -1)
+    return out
 
 
 def _per_run_sum(run_of: np.ndarray, values: np.ndarray, n_runs: int) -> np.ndarray:
@@ -86,8 +99,9 @@ def _window_joins(frames: Frames, reuse: Window | None) -> dict[str, np.ndarray]
     run of the same thread at or before it: over the whole data that is F; the window's is F
     when F and its run are in the window and none otherwise (a free of the window in a run of
     the window, same thread, at or before the lock, would be in F's run or a later one, so F's
-    run would be in the window too); whether the lock started inside F is F's own matter. A signal's delay sums frees of its own run that ended at or before it:
-    all in the window when the run is."""
+    run would be in the window too); whether the lock started inside F is F's own matter. A
+    signal's delay sums frees of its own run that ended at or before it: all in the window when
+    the run is."""
     whole = whole_for(reuse, frames, "retire.joins", ("retire_run",) + ASSIGNED, _joins)
     if whole is None:
         return _joins(frames)
