@@ -233,10 +233,15 @@ class Recording:
             return [batch]
         out = []
         for kind, cols in self._raw.expand(batch):
-            if columns_of_kind is not None:
-                want = {"kind", *columns_of_kind(kind)}
-                sch = pa.schema([f for f in self._reader.schema if f.name in want])
-            out.append(_batch(kind, [cols], sch))
+            if columns_of_kind is None:
+                out.append(_batch(kind, [cols], sch))
+                continue
+            # every decoded column is converted (and so checked) even when fewer are asked for:
+            # a summary (`gemscope info`) must refuse the batch a full read refuses
+            want = {"kind", *columns_of_kind(kind)}
+            full = _batch(kind, [cols], pa.schema(
+                [f for f in self._reader.schema if f.name in want or f.name in cols]))
+            out.append(full.select([n for n in full.schema.names if n in want]))
         return out
 
     def _damaged(self, e: BaseException, prefix: str = "") -> None:
@@ -301,8 +306,8 @@ class Recording:
             s.batches += 1
             s.events += b.num_rows
             kinds = b.column(b.schema.get_field_index("kind"))
-            for k, c in zip(*np.unique(kinds.to_numpy(zero_copy_only=False), return_counts=True)):
-                s.by_kind[str(k)] += int(c)
+            for vc in pc.value_counts(kinds).to_pylist():   # hashing, not a sort of strings
+                s.by_kind[str(vc["values"])] += vc["counts"]
             ts = b.column(b.schema.get_field_index("ts_ns")).drop_null()
             if len(ts):
                 mm = pc.min_max(ts)
