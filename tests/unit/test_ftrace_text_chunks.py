@@ -163,3 +163,21 @@ def test_brackets_in_the_second_window_and_beyond():
         assert foo.comm.to_pylist() == ["c" * (k - 3) for k in at] + ["w [x] " + "d" * 37]
         assert foo.payload.to_pylist() == ["p%d" % i for i in range(7)]
         assert foo.ts.tolist() == [i * 1_000_000_000 for i in range(7)]
+
+
+def test_names_sliced_from_one_sorted_chunk_keep_their_own_columns():
+    """A chunk's columns are put in name order once and each name takes its slice: interleaved
+    names keep their rows, line numbers (moved past the earlier runs' lines in place, slice by
+    slice) and tgid column, which only the names that have it get."""
+    text = b"".join(b"  p-%d (%5d) [00%d] %d.5: a: x=%d\n  q-%d [001] %d.7: b: y\n"
+                    % (i, 100 + i, i % 2, i, i, 50 + i, i) for i in range(6))
+    for chunk, workers in ((1 << 20, 1), (40, 1), (60, 2), (60, 3)):
+        t = parse_text(text, chunk_bytes=chunk, workers=workers)
+        ga, gb = t.groups["a"], t.groups["b"]
+        assert ga.seq.tolist() == [1, 3, 5, 7, 9, 11] and gb.seq.tolist() == [2, 4, 6, 8, 10, 12]
+        assert ga.tid.tolist() == list(range(6)) and gb.tid.tolist() == list(range(50, 56))
+        assert ga.tgid.tolist() == list(range(100, 106)) and gb.tgid is None
+        assert ga.cpu.tolist() == [0, 1, 0, 1, 0, 1] and gb.cpu.tolist() == [1] * 6
+        assert ga.ts.tolist() == [i * 1_000_000_000 + 500_000_000 for i in range(6)]
+        assert ga.payload.to_pylist() == ["x=%d" % i for i in range(6)]
+        assert gb.comm.to_pylist() == ["q"] * 6

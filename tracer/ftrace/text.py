@@ -337,29 +337,33 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     parts.ev_lines.append(line_no[sel])
     parts.ev_cpu.append(cpu[sel])
     names = spans_to_strings(a, es[sel], ee[sel] - es[sel], validate=False).dictionary_encode()
-    payload_start, payload_len = ps[sel], ends[sel] - ps[sel]
     codes = names.indices.to_numpy(zero_copy_only=False)
     comm_codes, comm_dict = _comms(a, cs, ce, sel)
     # a few names: as 16-bit numbers the stable sort is a radix sort
     order = np.argsort(codes.astype(np.uint16) if len(names.dictionary) <= 1 << 16 else codes,
                        kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
+    edges = [0, *(np.flatnonzero(np.diff(codes[order])) + 1).tolist(), len(order)]
+    # every column put in name order once: each name's rows are then one slice of it (one
+    # gather per column per chunk instead of one per column per name)
+    rows = sel[order]
+    ts_o, cpu_o, pid_o = ts[rows], cpu[rows].astype(np.int16), pid[rows].astype(np.int32)
+    line_o, comm_o, ps_o = line_no[rows], comm_codes[order], ps[rows]
+    pl_o = ends[rows] - ps_o
+    has_tgid_o = has_tgid[rows]
+    tgid_o = tgid[rows].astype(np.int32) if has_tgid_o.any() else None
     ctrl = np.zeros(0, np.int64) if only_nl else None   # None: listed when a payload needs it
-    cpu16, pid32 = cpu.astype(np.int16), pid.astype(np.int32)     # once, not per name
-    for grp in np.split(order, bounds):
-        name = names.dictionary[int(codes[grp[0]])].as_py()
-        rows = sel[grp]
-        p_s, p_l = payload_start[grp], payload_len[grp]
+    for lo, hi in zip(edges, edges[1:]):
+        name = names.dictionary[int(codes[order[lo]])].as_py()
+        p_s, p_l = ps_o[lo:hi], pl_o[lo:hi]
         fast = _contention_fields(a, name, p_s, p_s + p_l)
         if fast is None and name in SPECS:
             if ctrl is None:
                 ctrl = _control_bytes(a, mask)
             fast = template_fields(a, name, p_s, p_s + p_l, ctrl)
+        tg = tgid_o[lo:hi] if tgid_o is not None and has_tgid_o[lo:hi].any() else None
         parts.by_name.setdefault(name, []).append(_Part(
-            ts[rows].astype(np.int64, copy=False), cpu16[rows], pid32[rows],
-            line_no[rows], (comm_codes[grp], comm_dict),
-            tgid[rows].astype(np.int32) if has_tgid[rows].any() else None,
-            fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
+            ts_o[lo:hi], cpu_o[lo:hi], pid_o[lo:hi], line_o[lo:hi], (comm_o[lo:hi], comm_dict),
+            tg, fast, None if fast else spans_to_strings(a, p_s, p_l, validate=False),
             (where or a, p_s, p_l) if fast else None))
     return lines_seen
 
