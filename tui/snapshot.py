@@ -130,7 +130,8 @@ class SnapshotComputer:
         frames = self.source.snapshot()
         if frames is not self._frames:
             self._frames, self._span, self._cache = frames, frames.time_range_ns, {}
-            self._whole = WholeData(frames)
+            # a snapshot that only adds later events extends the joins of the one before
+            self._whole = WholeData(frames, previous=self._whole)
         return frames, self._span
 
     def compute(self, req: Request, loading: bool = False,

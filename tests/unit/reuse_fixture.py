@@ -20,6 +20,7 @@ def _maybe(rng, value, p_null=0.1):
 
 def rows(seed: int, n: int = 300) -> dict[str, list[dict]]:
     rng = np.random.default_rng(seed)
+    shortest = -300 if seed % 3 == 0 else 0      # negative free durations: broken data
     t = lambda: int(rng.integers(0, 200)) * 100          # noqa: E731 - many ties
     who = lambda: TIDS[int(rng.integers(0, len(TIDS)))]  # noqa: E731
     out: dict[str, list[dict]] = {k: [] for k in (
@@ -56,7 +57,7 @@ def rows(seed: int, n: int = 300) -> dict[str, list[dict]]:
         tid, comm = TIDS[3] if rng.random() < 0.6 else who()
         out["free"].append(ev(t(), tid, comm, obj_addr=0xFFFF0000 + int(rng.integers(0, 40)),
                               size_bytes=_maybe(rng, 4096 * int(rng.integers(1, 100))),
-                              duration_ns=_maybe(rng, int(rng.integers(0, 800))),
+                              duration_ns=_maybe(rng, int(rng.integers(shortest, 800))),
                               context=_maybe(rng, "retire_worker"), stack_id=_maybe(rng, 7)))
     for kind in ("fence_signal", "gpu_retired"):
         for _ in range(n // 5):

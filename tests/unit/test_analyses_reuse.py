@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from reuse_fixture import assert_same, frames_of, windows
+from reuse_fixture import rows as fixture_rows
 
 from tracer.analyses import ALL, BY_NAME, reuse
 from tracer.analyses.reuse import WholeData
+from tracer.frames import frames_from_rows
 
 REUSING = [a for a in ALL if a.reuses]
 
@@ -82,3 +84,48 @@ def test_growing_data_joins_a_window_alone_unless_the_whole_is_known(monkeypatch
     assert data.known("contention.pairs")          # the whole data itself: its own joins
     assert_same(BY_NAME["contention"](win, data.window((0, 15_000), eager=False)),
                 BY_NAME["contention"](win))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_snapshot_adding_later_events_extends_the_joins_of_the_one_before(seed):
+    """A live source or a loading recording: the previous snapshot is this one up to its last
+    event; the joins kept from it plus the new events' give exactly the joins of all events."""
+    from tracer.analyses.retire import _joins
+    whole = frames_of(seed)
+    for end in (1, 5_000, 10_050, 19_900, 30_000):
+        before = whole.window(None, end)
+        old = WholeData(before)
+        for a in REUSING:
+            a(before, old.window((None, None)))
+        data = WholeData(whole, previous=old)
+        assert data.kept_rows("resv_lock") == before.count("resv_lock")
+        for a in REUSING:
+            assert_same(a(whole, data.window((None, None))), a(whole))
+        want = _joins(whole)
+        got = data.result("retire.joins", None)
+        assert set(got) == set(want)
+        for key in want:
+            assert (got[key] == want[key]).all(), key
+
+
+@pytest.mark.parametrize("seed", range(1, 8))
+def test_a_late_event_keeps_the_rows_before_it(seed):
+    """Events can arrive late (per-CPU buffers): the previous snapshot lacks one at time t;
+    the rows before t are kept, the others joined again."""
+    from tracer.analyses.retire import _joins
+    whole = frames_of(seed)
+    rows = fixture_rows(seed)
+    late = sorted(rows["free"], key=lambda r: r["ts_ns"])[len(rows["free"]) // 2]
+    rows["free"] = [r for r in rows["free"] if r is not late]
+    before = frames_from_rows(rows, whole.meta).window(None, 15_000)
+    old = WholeData(before)
+    for a in REUSING:
+        a(before, old.window((None, None)))
+    data = WholeData(whole, previous=old)
+    free_ts = whole["free"]["ts_ns"].to_numpy()
+    assert data.kept_rows("free") == (free_ts < late["ts_ns"]).sum()
+    for a in REUSING:
+        assert_same(a(whole, data.window((None, None))), a(whole))
+    want, got = _joins(whole), data.result("retire.joins", None)
+    for key in want:
+        assert (got[key] == want[key]).all(), key

@@ -122,6 +122,8 @@ def _window_pairs(frames: Frames, reuse: Window | None) -> np.ndarray:
                       _pairs)
     if whole is None:
         return _pairs(frames)
+    if reuse.covers("resv_lock", "lock_contention"):
+        return whole
     la, lb = reuse.rows("resv_lock")
     ca, cb = reuse.rows("lock_contention")
     return cut(whole[la:lb], ca, cb)
@@ -152,7 +154,8 @@ def _window_holds(frames: Frames, reuse: Window | None, rows: np.ndarray, locks:
         la, _ = reuse.rows("resv_lock")
         if whole[0][rows + la].all():
             ha, hb = reuse.rows("resv_hold")
-            return cut(whole[1][rows + la], ha, hb)
+            return whole[1][rows] if reuse.covers("resv_lock", "resv_hold") else \
+                cut(whole[1][rows + la], ha, hb)
     return _hold_at_wait_start(locks["ts_ns"].to_numpy()[rows],
                                key_array(locks["lock_addr"])[rows], holds)
 

@@ -21,7 +21,7 @@ import pandas as pd
 from ..frames import Frames
 from .base import Analysis, Result
 from .intervals import asof, inside_some, key_array, take
-from .reuse import Window, cut, whole_for
+from .reuse import WholeData, Window, cut, whole_for
 from .stats import known_ns, max_ns, percentile_ns, sum_ns, unknown_note
 
 
@@ -90,7 +90,16 @@ def _joins(frames: Frames) -> dict[str, np.ndarray]:
         out["delayed"], out["delay"] = _signal_delays(
             frames["fence_signal"].reset_index(drop=True), out["fence_signal"], free,
             out["free"], runs.n)
+    out["free_ends_before_start"] = _ends_before_start(free)
     return out
+
+
+def _ends_before_start(free: pd.DataFrame) -> np.ndarray:
+    """Whether a free has a negative duration (broken data): it may end before an earlier
+    signal although it starts after it, so a signal's delay is no longer decided by the events
+    up to the signal (reuse.py's rule; its reuse is then off)."""
+    dur, known = known_ns(free["duration_ns"])
+    return np.array(bool((known & (dur < 0)).any()))
 
 
 def _window_joins(frames: Frames, reuse: Window | None) -> dict[str, np.ndarray]:
@@ -102,8 +111,11 @@ def _window_joins(frames: Frames, reuse: Window | None) -> dict[str, np.ndarray]
     run would be in the window too); whether the lock started inside F is F's own matter. A
     signal's delay sums frees of its own run that ended at or before it: all in the window when
     the run is."""
-    whole = whole_for(reuse, frames, "retire.joins", ("retire_run",) + ASSIGNED, _joins)
-    if whole is None:
+    whole = whole_for(reuse, frames, "retire.joins", ("retire_run",) + ASSIGNED, _joins,
+                      _extend_joins)
+    if whole is not None and reuse.covers("retire_run", *ASSIGNED):
+        return whole
+    if whole is None or whole["free_ends_before_start"]:
         return _joins(frames)
     ra, rb = reuse.rows("retire_run")
     out = {}
@@ -123,6 +135,40 @@ def _window_joins(frames: Frames, reuse: Window | None) -> dict[str, np.ndarray]
         in_run = out["fence_signal"] >= 0
         out["delayed"] = whole["delayed"][a:b] & in_run
         out["delay"] = np.where(in_run, whole["delay"][a:b], 0)
+    return out
+
+
+def _extend_joins(old: dict[str, np.ndarray], data: WholeData) -> dict[str, np.ndarray]:
+    """`_joins(data.whole)` from the previous snapshot's joins `old` (reuse.WholeData): the
+    kept rows' runs and frees, and the kept signals' delays, are decided by events before the
+    first new one, so only the other rows are joined (a new free of a kept signal's run ends
+    after the signal unless its duration is negative: then everything is joined again)."""
+    frames = data.whole
+    kinds = [k for k in ASSIGNED if k == "free" or frames.recorded(k)]
+    keys = set(kinds) | {"free_ends_before_start"} | \
+        ({"lock_free"} if "resv_lock" in kinds else set()) | \
+        ({"delayed", "delay"} if "fence_signal" in kinds else set())
+    kept = {k: data.kept_rows(k) for k in (*kinds, "retire_run")}
+    free = frames["free"].reset_index(drop=True)
+    if set(old) != keys or old["free_ends_before_start"] or \
+            _ends_before_start(free.iloc[kept["free"]:]) or \
+            any(len(old[k]) < kept[k] for k in kinds):
+        return _joins(frames)
+    runs = _Runs(frames)
+    out = {"free_ends_before_start": old["free_ends_before_start"]}
+    new = {k: frames[k].iloc[kept[k]:] for k in kinds}
+    for kind in kinds:
+        out[kind] = np.concatenate([old[kind][:kept[kind]], runs.assign(new[kind])])
+    if "resv_lock" in kinds:
+        a = kept["resv_lock"]
+        out["lock_free"] = np.concatenate([old["lock_free"][:a], _free_of_lock(
+            new["resv_lock"], out["resv_lock"][a:], free, out["free"])])
+    if "fence_signal" in kinds:
+        a = kept["fence_signal"]
+        delayed, delay = _signal_delays(new["fence_signal"], out["fence_signal"][a:], free,
+                                        out["free"], runs.n)
+        out["delayed"] = np.concatenate([old["delayed"][:a], delayed])
+        out["delay"] = np.concatenate([old["delay"][:a], delay])
     return out
 
 
@@ -224,9 +270,11 @@ def _resv_split(locks, lock_run, lock_free, n):
 
 
 def _signal_delays(sig, sig_run, free, free_run, n):
-    """Per signal: (delayed by finalizers of its run, the delay in ns; False/0 outside runs)."""
+    """Per signal: (delayed by finalizers of its run, the delay in ns; False/0 outside runs).
+    Only the frees of the signals' runs and later ones are read (runs are apart)."""
     fdur, fknown = known_ns(free["duration_ns"])
-    ok = (free_run >= 0) & fknown
+    first = sig_run[sig_run >= 0].min(initial=n)
+    ok = (free_run >= first) & fknown
     ends = free["ts_ns"].to_numpy()[ok] + fdur[ok]
     runs_of = free_run[ok]
     order = np.lexsort((ends, runs_of))

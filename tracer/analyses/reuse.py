@@ -28,15 +28,51 @@ from ..frames import Frames
 # or a live source grows, when the next window is of other data); other windows join their own
 # rows unless the whole data's joins are already known (e.g. the whole trace was analysed).
 WORTH_WHOLE = 0.5
+NOT_WINDOWED = ("stack", "probe_status")     # side tables, not events in time
 
 
 class WholeData:
-    """One snapshot's whole data and the join results computed on it so far (by name)."""
+    """One snapshot's whole data and the join results computed on it so far (by name).
 
-    def __init__(self, whole: Frames):
+    `previous`: the WholeData of the snapshot before it (a live source, a recording loading).
+    Below some time T both hold the same events in the same rows (T: the first event that is
+    new here, late ones included), so the previous data up to T is this data's window up to T.
+    A join whose `extend` is given keeps the previous answers of the rows before T (reuse's
+    rule: their backward partners are before T too) and joins the other rows only (see
+    retire._extend_joins)."""
+
+    def __init__(self, whole: Frames, previous: "WholeData | None" = None):
         self.whole = whole
         self._memo: dict[str, Any] = {}
         self._ts: dict[str, np.ndarray] = {}
+        # (the previous snapshot's join results, rows kept per kind): not its frames
+        self._previous: tuple[dict[str, Any], dict[str, int]] | None = None
+        if previous is not None and previous._memo and whole.time_sorted and \
+                previous.whole.time_sorted:
+            self._previous = (dict(previous._memo), self._same_rows(previous))
+
+    def _same_rows(self, previous: "WholeData") -> dict[str, int]:
+        """Rows per kind that hold the same events in `previous` and here: those before the
+        first event that is new here. A buffer merges new events into its time order stably,
+        so the first row whose ts differs from the previous snapshot's is the first new one
+        (or, new at the end, the first row past the previous rows)."""
+        kinds = {k for k in (*previous.whole.by_kind, *self.whole.by_kind)
+                 if k not in NOT_WINDOWED}
+        firsts = []
+        for k in kinds:
+            old, new = previous.ts(k), self.ts(k)
+            n = min(len(old), len(new))
+            diff = np.flatnonzero(old[:n] != new[:n])
+            d = int(diff[0]) if len(diff) else n
+            firsts += [int(a[d]) for a in (old, new) if d < len(a)]
+        if not firsts:
+            return {k: len(self.ts(k)) for k in kinds}
+        first = min(firsts)
+        return {k: int(np.searchsorted(self.ts(k), first, side="left")) for k in kinds}
+
+    def kept_rows(self, kind: str) -> int:
+        """The kind's rows that hold the previous snapshot's events (see `previous`)."""
+        return self._previous[1].get(kind, 0) if self._previous else 0
 
     def window(self, bounds: tuple[int | None, int | None],
                eager: bool = True) -> "Window | None":
@@ -53,9 +89,14 @@ class WholeData:
     def known(self, name: str) -> bool:
         return name in self._memo
 
-    def result(self, name: str, make: Callable[[Frames], Any]) -> Any:
+    def result(self, name: str, make: Callable[[Frames], Any],
+               extend: Callable[[Any, "WholeData"], Any] | None = None) -> Any:
+        """`make(whole frames)`, or `extend(the previous snapshot's result, self)` when that is
+        known (the same value, joining only the rows after the kept ones)."""
         if name not in self._memo:
-            self._memo[name] = make(self.whole)
+            old = self._previous[0].get(name) if self._previous else None
+            self._memo[name] = make(self.whole) if extend is None or old is None \
+                else extend(old, self)
         return self._memo[name]
 
 
@@ -80,7 +121,8 @@ class Window:
             self._rows[kind] = (a, b)
         return self._rows[kind]
 
-    def whole_result(self, name: str, kind: str, make: Callable[[Frames], Any]) -> Any | None:
+    def whole_result(self, name: str, kind: str, make: Callable[[Frames], Any],
+                     extend: Callable[[Any, WholeData], Any] | None = None) -> Any | None:
         """`make(whole frames)`, when it is known or worth computing now (the window is the
         whole data, or holds at least WORTH_WHOLE of `kind`'s rows and is eager); None: join the
         window's own rows instead."""
@@ -89,7 +131,11 @@ class Window:
             n = len(self.data.ts(kind))
             if b - a < n and (not self.eager or b - a < WORTH_WHOLE * n):
                 return None
-        return self.data.result(name, make)
+        return self.data.result(name, make, extend)
+
+    def covers(self, *kinds: str) -> bool:
+        """The window holds every row of these kinds (cutting would change nothing)."""
+        return all(self.rows(k) == (0, len(self.data.ts(k))) for k in kinds)
 
     def matches(self, frames: Frames, *kinds: str) -> bool:
         """The window's frames hold exactly the rows `rows` names (a safety check)."""
@@ -97,12 +143,13 @@ class Window:
 
 
 def whole_for(reuse: Window | None, frames: Frames, name: str, kinds: tuple[str, ...],
-              make: Callable[[Frames], Any]) -> Any | None:
+              make: Callable[[Frames], Any],
+              extend: Callable[[Any, WholeData], Any] | None = None) -> Any | None:
     """The whole data's `make` for a window whose frames are `frames` (the rows of `kinds`
     checked), or None: compute on `frames` alone (no reuse, not worth it, or no match)."""
     if reuse is None or not reuse.matches(frames, *kinds):
         return None
-    return reuse.whole_result(name, kinds[0], make)
+    return reuse.whole_result(name, kinds[0], make, extend)
 
 
 def cut(whole_pos: np.ndarray, lo: int, hi: int) -> np.ndarray:
