@@ -17,6 +17,8 @@ Runs the real GemscopeApp headless (Textual's run_test) and prints:
 Goal: first frame < 2 s, every interaction < 100 ms (key-to-frame). The machine is shared, so
 the load average is printed too, and the process's CPU time (user+sys, all threads) beside the
 wall time of each phase: under load, wall time can be several times the CPU time.
+Per replay phase, "snapshot compute" is the snapshot worker's wall and CPU time for the snapshots
+the keys ended on (what the data of a key cost, apart from the load and the UI thread).
 Per phase, "UI stalls" is the longest time the event loop (the UI thread) went without a turn,
 measured by a 5 ms heartbeat: a key pressed then waits at least that long. It catches what
 key-to-frame does not, e.g. the frame drawn when a view's data arrives, and a garbage collection;
@@ -184,7 +186,8 @@ async def until(pilot, cond, timeout_s: float = 600.0, step: float = 0.005) -> f
 
 
 async def key(app, pilot, k: str, ready=None) -> tuple[float, float, float]:
-    """(key-to-frame, key-to-data, UI-thread CPU until the frame) in seconds for one key press.
+    """(key-to-frame, key-to-data, UI-thread CPU until the frame) in seconds for one key press
+    (a KeyTimes: also the compute time of the snapshot shown then).
 
     key-to-frame: the key goes in as the terminal driver would send it, every widget of the
     screen handles the messages it causes, and the compositor draws the frame. (Pilot.press is
@@ -209,7 +212,26 @@ async def key(app, pilot, k: str, ready=None) -> tuple[float, float, float]:
     app.screen._on_timer_update()           # compose and write the frame
     frame, frame_cpu = time.perf_counter() - t, time.thread_time() - c
     await until(pilot, ready or (lambda: data_ready(app)))
-    return frame, time.perf_counter() - t, frame_cpu
+    snap = app.snapshot
+    return KeyTimes(frame, time.perf_counter() - t, frame_cpu,
+                    snap.compute_s if snap else 0.0, snap.compute_cpu_s if snap else 0.0)
+
+
+class KeyTimes(tuple):
+    """(key-to-frame, key-to-data, UI-thread CPU until the frame), and the wall and CPU time
+    the snapshot worker spent on the snapshot shown at the end (`compute`, `compute_cpu`;
+    on a cached or unchanged request next to nothing): what a key cost, apart from the load."""
+
+    def __new__(cls, frame, data, frame_cpu, compute, compute_cpu):
+        out = super().__new__(cls, (frame, data, frame_cpu))
+        out.compute, out.compute_cpu = compute, compute_cpu
+        return out
+
+
+def computed(res) -> str:
+    """The snapshot worker's wall and CPU time for the snapshots the keys ended on."""
+    return (f"snapshot compute wall {ms([r.compute for r in res]).strip()}, cpu "
+            f"{ms([r.compute_cpu for r in res]).strip()}")
 
 
 def ms(xs) -> str:
@@ -244,11 +266,13 @@ async def replay(path: str) -> list:
             res = [await key(app, pilot, k) for k in VIEW_KEYS]
             print(f"view switch ({label:6}) key-to-frame {frame_ms(res)}")
             print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+            print(f"                       {computed(res)}")
             print(f"                       {phase.stalls()}")
         phase = Phase()
         res = [await key(app, pilot, k) for k in WINDOW_KEYS]
         print(f"window keys w [ ] 0     key-to-frame {frame_ms(res)}")
         print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        print(f"                       {computed(res)}")
         print(f"                       {phase.stalls()}")
         phase = Phase()
         res = []
@@ -260,6 +284,7 @@ async def replay(path: str) -> list:
             await key(app, pilot, "0")
         print(f"J (worst event)         key-to-frame {frame_ms(res)}")
         print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
+        print(f"                       {computed(res)}")
         print(f"                       {phase.stalls()}")
         res = await object_views(app, pilot)
         print(f"Enter (object view)     key-to-frame {frame_ms(res[0])}")
