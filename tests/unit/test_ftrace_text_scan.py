@@ -191,3 +191,19 @@ def test_first_cpu_bracket_equals_a_byte_loop():
         assert got == [_first_cpu_bracket_bytes(a.tobytes(), p, 40) for p in pos.tolist()]
     a = _buf(b"  a[1] [x [02] foo [3]")
     assert first_cpu_bracket(a, np.array([160, 170, 175], np.int64), 40).tolist() == [170, 170, 179]
+
+
+def test_rskip_by_words_equals_the_window_scan():
+    """rskip reads the 8-byte word that ends at pos; runs of 8 spaces or more, and positions at
+    the buffer's edges, are read as rskip_wide reads them (pos itself when all w are spaces)."""
+    from tracer.ftrace.text_scan import rskip, rskip_wide
+    rng = np.random.default_rng(11)
+    runs = [b" " * int(n) + b"x" for n in rng.integers(0, 30, 400)]
+    a = np.frombuffer(b"".join(runs), np.uint8).copy()
+    pos = np.arange(len(a))
+    for w in (8, 16, 24):
+        assert np.array_equal(rskip(a, pos, w), rskip_wide(a, pos, w)), w
+    a2 = np.frombuffer(b"ab   " + b" " * 20 + b"c  ", np.uint8).copy()
+    # 8 spaces before pos 24 and 9: pos itself, as the window scan gives
+    assert rskip(a2, np.array([27, 26, 24, 9, 8]), 8).tolist() == [25, 25, 24, 9, 1]
+    assert rskip(a2, np.array([27, 25, 24]), 24).tolist() == [25, 25, 1]

@@ -4,12 +4,13 @@ A line is ``COMM-PID [(TGID)] [CPU] [FLAGS] SECS.FRAC: EVENT: PAYLOAD``, where C
 dashes and colons, the tgid and irq-flags columns are optional, and trace-cmd may prefix an
 instance name. Instead of a regex per line, the file is one numpy byte array read in chunks of
 whole lines (CHUNK_BYTES): per chunk, the ``[CPU]`` bracket of every line is found in a window after
-the line start (or among all brackets of the chunk when it is further), and the columns around it
-are read with fixed-width windows and 8-byte words (text_scan.py). Frequent payloads are read from
-the bytes (text_payload.py, lock:contention_* here); the others are kept as text for one RE2
-pattern per event name (text_fields.py). The chunks' parts are merged once per event name. Lines
-that are neither events nor known headers are counted as bad with their line numbers; lost-event
-lines become lost counts.
+the line start (or a second one, or among all brackets of the chunk when it is further), and the
+columns around it are read with fixed-width windows and 8-byte words (text_scan.py); an instance
+prefix is cut from the chunk's few distinct comms. Frequent payloads are read from the bytes
+(text_payload.py, lock:contention_* here); the others are kept as text for one RE2 pattern per
+event name (text_fields.py). The chunks' parts are merged once per event name. Lines that are
+neither events nor known headers are counted as bad with their line numbers; lost-event lines
+become lost counts.
 """
 from __future__ import annotations
 
@@ -254,11 +255,12 @@ def _parse(a: np.ndarray, n_data: int, mask: np.ndarray, line0: int, trace: RawT
     lines_seen = line0 + len(starts)
     starts, ends, line_no = starts[keep], ends[keep], line_no[keep]
     # the [CPU] bracket: the first " [<digit>" of the line
-    # searched in a window after the line start; the rare lines with no bracket there look it
-    # up among all brackets of the chunk (the same first bracket either way)
+    # searched in a window after the line start; the lines with no bracket there (an instance
+    # prefix) in the next window, the rare others among all brackets of the chunk (the same
+    # first bracket either way)
     b = first_cpu_bracket(a, starts, NEAR_BRACKET)
     far = np.flatnonzero(b < 0)
-    if len(far):      # further on (instance prefixes), then in the whole chunk
+    if len(far):
         b[far] = first_cpu_bracket(a, starts[far] + NEAR_BRACKET, FAR_BRACKET)
         far = far[b[far] < 0]
     if len(far):

@@ -188,8 +188,27 @@ def skip(a, pos, w, ch=SPACE):
     return out
 
 
-def rskip(a, pos, w, ch=SPACE):
+def rskip_wide(a, pos, w, ch=SPACE):
+    """First byte != ch at or before pos within w bytes (pos itself when all w are ch), read
+    as one w-byte window per row: the reference, and rskip's rows that need more than 8."""
     return pos - np.argmax(window(a, pos - w + 1, w)[:, ::-1] != ch, axis=1)
+
+
+def rskip(a, pos, w, ch=SPACE):
+    """rskip_wide from the one 8-byte word that ends at pos (the highest byte that is not ch);
+    rows whose word is all ch, or that sit at the buffer's edges, go to rskip_wide."""
+    pos = np.asarray(pos, np.int64)
+    if len(a) < 16 or w < 8:
+        return rskip_wide(a, pos, w, ch)
+    p = np.clip(pos - 7, 0, len(a) - 8)
+    x = words(a)[p] ^ np.uint64(ch * 0x0101010101010101)          # zero bytes: ch
+    other = (((x & _B7F) + _B7F) | x) & _B80                       # bit 7 of the other bytes
+    top = np.frexp(other.astype(np.float64))[1] - 1                # exact: bits 8 apart
+    out = p + ((top - 7) >> 3)
+    more = np.flatnonzero((other == 0) | (pos - w + 1 < 0) | (pos >= len(a)))
+    if len(more):
+        out[more] = rskip_wide(a, pos[more], w, ch)
+    return out
 
 
 def first_at_or_after(cands: np.ndarray, pos: np.ndarray) -> np.ndarray:
