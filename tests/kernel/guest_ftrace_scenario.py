@@ -48,7 +48,7 @@ def phase_record(a, out: dict) -> None:
         out["kprobe_events"] = (TRACING / "kprobe_events").read_text()
         time.sleep(1)
         ctl("reset")
-        out["timings"] = workload(a.hold)
+        out["timings"] = workload(a.hold, a.busy)
         out["counters"] = counters()
         time.sleep(2)
     finally:
@@ -88,6 +88,7 @@ def main() -> int:
     ap.add_argument("--kmod", required=True)
     ap.add_argument("--params", default="{}")
     ap.add_argument("--hold", type=int, default=4)
+    ap.add_argument("--busy", type=int, default=4)
     ap.add_argument("--gemscope", default=str(Path(sys.executable).parent / "gemscope"))
     ap.add_argument("--attach-timeout", type=float, default=400)  # TCG on a busy host is slow
     a = ap.parse_args()

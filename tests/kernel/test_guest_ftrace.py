@@ -15,7 +15,7 @@ import pytest
 from tests.conftest import require
 from tests.kernel import rig_paths
 from tests.kernel.guest import ROOT, GuestError, build_module, run_guest_script
-from tests.kernel.test_guest import HOLD, PARAMS
+from tests.kernel.test_guest import BUSY, HOLD, PARAMS, PROBE_SLACK_NS
 
 pytestmark = pytest.mark.guest
 SCENARIO = Path(__file__).with_name("guest_ftrace_scenario.py")
@@ -33,7 +33,8 @@ def run():
         try:
             run_guest_script(abi, SCENARIO, ["--results", str(base), "--kmod",
                                              str(build_module(abi)), "--params",
-                                             json.dumps(PARAMS), "--hold", str(HOLD)],
+                                             json.dumps(PARAMS), "--hold", str(HOLD),
+                                             "--busy", str(BUSY)],
                              base, timeout=900)
         except GuestError as e:
             pytest.fail(str(e))
@@ -56,6 +57,7 @@ def test_kprobes_registered_and_removed(run):
 
 def test_counts_match_module(run):
     from tracer.frames import load_frames
+    from tracer.recording import open_recording
     base, r = run
     c = r["counters"]
     f = load_frames(str(base / "ftrace.gsrec"))
@@ -68,6 +70,15 @@ def test_counts_match_module(run):
     tl = f["resv_trylock"]
     assert int((~tl["success"].astype(bool)).sum()) == c["trylock_failures"]
     assert int(f["shrink_scan"]["freed_pages"].fillna(0).sum()) == c["freed_pages"]
+    # the active stages' waits on the busy objects (tests/kmod/gs_busy.c), through the
+    # dma_resv_wait_timeout kprobe pair, its timeout in ns with the kernel's HZ
+    fw = f["fence_wait"]
+    assert len(fw) == c["fence_waits"] > 0
+    assert int((fw["ret"] == 0).sum()) == c["fence_wait_timeouts"] > 0
+    diff = c["fence_wait_total_ns"] - int(fw["duration_ns"].sum())
+    assert 0 <= diff <= c["fence_waits"] * PROBE_SLACK_NS
+    hz = open_recording(str(base / "ftrace.gsrec")).meta["kernel_hz"]
+    assert set(fw["timeout_ns"]) == {10 * 1_000_000_000 // hz}
 
 
 def test_report_agrees_with_module(run):
