@@ -121,17 +121,16 @@ class Window:
             self._rows[kind] = (a, b)
         return self._rows[kind]
 
-    def whole_result(self, name: str, kind: str, make: Callable[[Frames], Any],
-                     extend: Callable[[Any, WholeData], Any] | None = None) -> Any | None:
-        """`make(whole frames)`, when it is known or worth computing now (the window is the
-        whole data, or holds at least WORTH_WHOLE of `kind`'s rows and is eager); None: join the
-        window's own rows instead."""
-        if not self.data.known(name):
-            a, b = self.rows(kind)
-            n = len(self.data.ts(kind))
-            if b - a < n and (not self.eager or b - a < WORTH_WHOLE * n):
-                return None
-        return self.data.result(name, make, extend)
+    def worth(self, name: str, kind: str) -> bool:
+        """The whole data's `name` is known, or worth computing now: the window is the whole
+        data, or it is eager and holds at least WORTH_WHOLE of `kind`'s rows. (Asked before
+        anything else: a small window of data that grows reads no whole column for it.)"""
+        if self.data.known(name) or self.bounds == (None, None):
+            return True
+        if not self.eager:
+            return False
+        a, b = self.rows(kind)
+        return b - a >= WORTH_WHOLE * len(self.data.ts(kind))
 
     def covers(self, *kinds: str) -> bool:
         """The window holds every row of these kinds (cutting would change nothing)."""
@@ -147,9 +146,9 @@ def whole_for(reuse: Window | None, frames: Frames, name: str, kinds: tuple[str,
               extend: Callable[[Any, WholeData], Any] | None = None) -> Any | None:
     """The whole data's `make` for a window whose frames are `frames` (the rows of `kinds`
     checked), or None: compute on `frames` alone (no reuse, not worth it, or no match)."""
-    if reuse is None or not reuse.matches(frames, *kinds):
+    if reuse is None or not reuse.worth(name, kinds[0]) or not reuse.matches(frames, *kinds):
         return None
-    return reuse.whole_result(name, kinds[0], make, extend)
+    return reuse.data.result(name, make, extend)
 
 
 def cut(whole_pos: np.ndarray, lo: int, hi: int) -> np.ndarray:
