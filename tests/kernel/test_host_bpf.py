@@ -379,6 +379,13 @@ def test_doctor_tells_the_truth_here():
     assert checks["root"]["ok"] and checks["bcc"]["ok"] and checks["tracefs"]["ok"]
     assert checks["kernel headers"]["ok"] and "NOT this kernel's" in checks["kernel headers"]["detail"]
     assert checks["ring buffer"]["ok"]
+    # the tracepoints line names exactly what the probe plan misses (the catalog's tracepoints)
+    from probes.catalog import SPECS
+    tps = [s.target for s in SPECS if s.method in ("tracepoint", "raw_tracepoint")]
+    absent = [t for t in tps if not os.path.isdir("/sys/kernel/tracing/events/" +
+                                                  t.replace(":", "/"))]
+    assert checks["tracepoints"]["detail"].startswith(f"{len(tps) - len(absent)}/{len(tps)} ")
+    assert all(t in checks["tracepoints"]["detail"] for t in absent)
     for c in checks.values():
         assert c["ok"] or c["fix"], f"{c['name']} is missing without a fix"
     assert r.returncode == (0 if all(c["ok"] for c in checks.values()) else 1)

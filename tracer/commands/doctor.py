@@ -80,9 +80,9 @@ def checks() -> list[Check]:
                      "a kernel >= 5.8 (gemscope falls back to a perf buffer)"))
     out.append(_taskstats_check(root))
     tps = feat.tracepoints(tfs)
-    need = ["lock:contention_begin", "lock:contention_end", "vmscan:mm_shrink_slab_start",
-            "vmscan:mm_vmscan_direct_reclaim_begin", "dma_fence:dma_fence_signaled",
-            "sched:sched_kthread_work_execute_start", "drm_msm_gpu:msm_gpu_submit_retired"]
+    # every tracepoint the probe catalog uses, so this line and the probe plan's agree
+    from probes.catalog import SPECS
+    need = [s.target for s in SPECS if s.method in ("tracepoint", "raw_tracepoint")]
     missing = [t for t in need if t not in tps]
     out.append(Check("tracepoints", not missing,
                      f"{len(need) - len(missing)}/{len(need)} present" +
