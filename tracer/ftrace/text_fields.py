@@ -8,6 +8,8 @@ or flag words are converted once per distinct value.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -161,6 +163,68 @@ def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) ->
     wanted = wanted_by_name.get(g.name, ())
     if pat is None and not wanted:
         return np.zeros(n, bool)   # nothing to read (a kretprobe without fetch-args)
+    if g.name in COLUMN_NAMES and not g.fields and g.payload.null_count == 0:
+        done = _column_fields(g, pat, wanted)
+        if done is not None:
+            return done
+    return _general(g, pat, wanted)
+
+
+COLUMN_NAMES = ("msm_gpu_submit", "msm_gpu_submit_retired", "dma_fence_signaled")
+
+
+def _column_fields(g: EventGroup, pat: str, wanted: tuple[str, ...]):
+    """extract_fields with the payloads read from the column's bytes (text_payload): the rows of
+    the print format's exact shape take those values, the others (if any) the general path, run
+    on them alone. None (nothing done) when no row has that shape, or when the general path's
+    name=value reading (dma_fence_signaled's WANTED fields) could depend on the other rows: every
+    payload read here must hold its four '=' only, so that a name=value search finds its fields."""
+    from .text_payload import (KV_SPECS, equal_signs, fence_fields, key_value_fields,
+                               payload_bytes)
+    a, ps, pe = payload_bytes(g.payload)
+    if g.name in KV_SPECS:
+        cols, ok = key_value_fields(a, g.name, ps, pe)
+    else:
+        cols, ok = fence_fields(a, ps, pe, g.payload.type)
+    n = len(ok)
+    if ok.all():
+        for fname, col in cols.items():
+            g.fields[fname] = pa.array(col, pa.int64()) if isinstance(col, np.ndarray) else col
+        return np.zeros(n, bool)
+    if not ok.any() or (wanted and (equal_signs(a, ps[ok], pe[ok]) != 4).any()):
+        return None
+    rest = np.flatnonzero(~ok)
+    sub = dataclasses.replace(g, ts=g.ts[rest], cpu=g.cpu[rest], tid=g.tid[rest],
+                              seq=g.seq[rest], comm=None, tgid=None, fields={},
+                              payload=g.payload.take(pa.array(rest)))
+    sub_failed = _general(sub, pat, wanted)
+    good = np.flatnonzero(ok)
+    # row i of the group: its place among the fast rows, or after them among the others
+    where = np.empty(n, np.int64)
+    where[good] = np.arange(len(good))
+    where[rest] = len(good) + np.arange(len(rest))
+    where = pa.array(where)
+    merged = {}
+    for fname, col in sub.fields.items():
+        fast = cols.get(fname)
+        if fast is None:
+            return None
+        fast = pa.array(fast[good], pa.int64()) if isinstance(fast, np.ndarray) else \
+            fast.filter(pa.array(ok))
+        if fast.type != col.type:
+            return None
+        merged[fname] = pa.concat_arrays([fast, col]).take(where)
+    if list(merged) != list(cols):
+        return None
+    g.fields.update(merged)
+    failed = np.zeros(n, bool)
+    failed[rest] = sub_failed
+    return failed
+
+
+def _general(g: EventGroup, pat: str | None, wanted: tuple[str, ...]) -> np.ndarray:
+    """The payload regex of the event name, then name=value pairs for the rows it did not read."""
+    n = len(g)
     failed = np.ones(n, bool)
     if g.name in FAST:
         cols, ok = FAST[g.name](g.payload)

@@ -6,6 +6,10 @@ read from its end, each piece checked against the print format (the literal text
 decimals, hex, non-space words). A group is read here only when EVERY row has
 exactly the printed shape; otherwise None is returned and the general path reads the whole group,
 so both paths give the same values (tests/unit/test_ftrace_text_payload.py compares them).
+
+The key=value payloads of msm_gpu_submit(_retired) and dma_fence_signaled are read later, from the
+payload column's bytes (text_fields.extract_fields, at the mapping): row by row, the rows of
+another shape go to the general path alone (tests/unit/test_ftrace_column_payload.py).
 """
 from __future__ import annotations
 
@@ -16,7 +20,8 @@ import pyarrow as pa
 
 from .rawevents import spans_to_strings
 from .text_fields import convert
-from .text_scan import DASH, bytes_at, digits, digits_before, hex_digits, words
+from .text_scan import (DASH, bytes_at, digits, digits_before, digits_ending_at, first_byte,
+                        hex_digits, words)
 
 SPACE = 32
 # the print fmts of vmscan:mm_shrink_slab_start/end (6.x): "%pS %p: nid: %d ..." where %pS may be
@@ -201,3 +206,107 @@ def template_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray,
         return None
     ordered = {what: cols[what] for kind, what in spec if kind != "L"}   # print order
     return {HEAD: spans_to_strings(a, ps, head_end - ps, validate=False), **ordered}
+
+
+# key=value payloads read from the payload column's bytes (text_fields.extract_fields): the
+# print fmts of drm_msm_gpu:msm_gpu_submit/_retired (6.12/6.18), all fields %d / %lld
+KEY_VALUE = {
+    "msm_gpu_submit": "id={id} pid={pid} ring={ringid} bos={nr_bos} cmds={nr_cmds}",
+    "msm_gpu_submit_retired": "id={id} pid={pid} ring={ringid}:{seqno} elapsed={elapsed} ns "
+                              "mhz={clock} start={start_ticks} end={end_ticks}",
+}
+FENCE = "dma_fence_signaled"     # "driver=%s timeline=%s context=%u seqno=%u"
+MAX_DIGITS = 18                  # longer numbers (and "-" before context/seqno) go the regex way
+
+
+def _kv_spec(template: str) -> list[tuple[bytes, str]]:
+    """[(literal before the field, field name)] in print order (decimal fields only)."""
+    parts = _FIELD.split(template)                 # literal, name, kind, literal, ...
+    assert parts[-1] == "" and all(k is None for k in parts[2::3])
+    return [(parts[i].encode(), parts[i + 1]) for i in range(0, len(parts) - 1, 3)]
+
+
+KV_SPECS = {name: _kv_spec(t) for name, t in KEY_VALUE.items()}
+COLUMN_READERS = (*KV_SPECS, FENCE)
+
+
+def payload_bytes(payload: pa.Array):
+    """(a, ps, pe): the bytes of a string column without nulls copied into one buffer with PAD
+    spaces on both sides, and each row's payload a[ps:pe]."""
+    from .text_scan import PAD
+    n = len(payload)
+    bufs = payload.buffers()
+    otype = np.int64 if pa.types.is_large_string(payload.type) else np.int32
+    off = np.frombuffer(bufs[1], otype, n + 1, payload.offset * np.dtype(otype).itemsize)
+    off = off.astype(np.int64)
+    lo, hi = int(off[0]), int(off[-1])
+    a = np.empty(PAD + (hi - lo) + PAD, np.uint8)
+    a[:PAD] = SPACE
+    a[PAD + hi - lo:] = SPACE
+    if hi > lo:
+        a[PAD:PAD + hi - lo] = np.frombuffer(bufs[2], np.uint8, hi - lo, lo)
+    pos = off - lo + PAD
+    return a, pos[:-1], pos[1:]
+
+
+def key_value_fields(a: np.ndarray, name: str, ps: np.ndarray, pe: np.ndarray):
+    """(fields as int64 arrays in print order, ok): the rows of KEY_VALUE[name]'s exact shape,
+    read forward: each literal compared 8 bytes at a time, each [-]decimal (1 to MAX_DIGITS
+    digits) read with SWAR words; ok also needs the last number to end at the payload's end.
+    A row's digits running past its end (into the next row's bytes) make it not ok."""
+    wd = words(a)
+    ok = np.ones(len(ps), bool)
+    pos = ps
+    cols = {}
+    for lit, fname in KV_SPECS[name]:
+        if lit:
+            ok &= bytes_at(wd, pos, lit)
+            pos = pos + len(lit)
+            ok &= pos <= pe
+            pos = np.minimum(pos, pe)
+        neg = a[pos] == DASH
+        val, nd = digits(a, pos + neg, 8, 19)
+        ok &= (nd > 0) & (nd <= MAX_DIGITS)
+        cols[fname] = np.where(neg, -val, val)
+        pos = pos + neg + nd
+        ok &= pos <= pe
+        pos = np.minimum(pos, pe)
+    ok &= pos == pe
+    return cols, ok
+
+
+def fence_fields(a: np.ndarray, ps: np.ndarray, pe: np.ndarray, typ=pa.large_string()):
+    """(fields in print order, ok) of dma_fence_signaled payloads "driver=D timeline=T context=C
+    seqno=S": the driver up to the first space (within 32 bytes), C and S (plain decimals of 1 to
+    MAX_DIGITS digits) read back from the end, the timeline (any text, spaces too) between. Rows
+    with a byte below 32 are not ok (the regex's \\S and . treat some of them apart)."""
+    wd = words(a)
+    ok = (pe - ps >= len("driver= timeline= context=0 seqno=0")) & bytes_at(wd, ps, b"driver=")
+    d0 = ps + 7
+    de = first_byte(a, d0, 32, SPACE)
+    ok &= (de >= 0)
+    de = np.where(ok, de, d0)
+    ok &= bytes_at(wd, de, b" timeline=")
+    t0 = de + 10
+    sv, sn = digits_ending_at(a, pe - 1, 19)
+    ok &= (sn > 0) & (sn <= MAX_DIGITS)
+    se = pe - np.where(ok, sn, 0) - 7                    # " seqno=" starts here
+    ok &= (se >= t0) & bytes_at(wd, np.maximum(se, 0), b" seqno=")
+    se = np.where(ok, se, pe)
+    cv, cn = digits_ending_at(a, se - 1, 19)
+    ok &= (cn > 0) & (cn <= MAX_DIGITS)
+    te = se - np.where(ok, cn, 0) - 9                    # " context=" starts here
+    ok &= (te >= t0) & bytes_at(wd, np.maximum(te, 0), b" context=")
+    ctrl = np.flatnonzero(a < SPACE)
+    ok &= np.searchsorted(ctrl, pe) == np.searchsorted(ctrl, ps)
+    te = np.where(ok, te, t0)
+    de = np.where(ok, de, d0)
+    driver = spans_to_strings(a, d0, de - d0, validate=False).cast(typ)
+    timeline = spans_to_strings(a, t0, np.maximum(te - t0, 0), validate=False).cast(typ)
+    return {"driver": driver, "timeline": timeline, "context": cv, "seqno": sv}, ok
+
+
+def equal_signs(a: np.ndarray, ps: np.ndarray, pe: np.ndarray) -> np.ndarray:
+    """'=' bytes in each row's payload."""
+    eq = np.flatnonzero(a == ord("="))
+    return np.searchsorted(eq, pe) - np.searchsorted(eq, ps)
