@@ -133,7 +133,13 @@ def convert(name: str, col: pa.Array) -> pa.Array:
         pass
     return _per_unique(col, lambda v: _hex(v) if v and v.startswith("0x") else _int(v), pa.int64()) \
         if not pc.any(pc.starts_with(col.fill_null(""), "0x")).as_py() else \
-        _per_unique(col, lambda v: _hex(v) if v and v.startswith("0x") else _int(v), pa.uint64())
+        _per_unique(col, lambda v: _hex(v) if v and v.startswith("0x") else _uint(v), pa.uint64())
+
+
+def _uint(v: str | None) -> int | None:
+    """A decimal in a column read as uint64 (it also holds hex): a negative one is unknown."""
+    x = _int(v)
+    return x if x is None or x >= 0 else None
 
 
 def _contention_fast(payload: pa.Array, key: str):
