@@ -25,6 +25,9 @@ key-to-frame does not, e.g. the frame drawn when a view's data arrives, and a ga
 "full collections" lists the generation-2 collections of the phase, on the UI thread and on
 others, by who ran them: CPython ("automatic", the backstop) or the app when idle
 (tui/collector.py), with the longest one's wall and CPU time and the objects it freed.
+The Events view (every event of the window, time-ordered) gets its own lines: its key-to-data
+and snapshot compute in replay and live, and live lists the slowest keys with the view, window
+and compute time of the snapshot each ended on (which view's data the wait was for).
 The live phase ends with a time without keys (--live-idle-seconds), where the app runs its own
 full collections, and prints the process's RSS and tracked objects.
 
@@ -55,6 +58,7 @@ from tui.app import GemscopeApp  # noqa: E402
 
 SIZE = (160, 50)
 VIEW_KEYS = "2345671"
+EVENTS_KEY = "7"           # the Events view (every event of the window, time-ordered)
 WINDOW_KEYS = ("w", "left_square_bracket", "right_square_bracket", "0")
 
 
@@ -267,6 +271,10 @@ async def replay(path: str) -> list:
             print(f"view switch ({label:6}) key-to-frame {frame_ms(res)}")
             print(f"                       key-to-data  {ms([r[1] for r in res])}  {phase}")
             print(f"                       {computed(res)}")
+            ev = res[VIEW_KEYS.index(EVENTS_KEY)]
+            print(f"                       Events view: key-to-data {1000 * ev[1]:.1f} ms, "
+                  f"snapshot compute wall {1000 * ev.compute:.1f} ms, cpu "
+                  f"{1000 * ev.compute_cpu:.1f} ms")
             print(f"                       {phase.stalls()}")
         phase = Phase()
         res = [await key(app, pilot, k) for k in WINDOW_KEYS]
@@ -398,7 +406,7 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
         await until(pilot, lambda: data_ready(app))
         print(f"live: first frame       {time.perf_counter() - t:8.2f} s  "
               f"({app.snapshot.health.events_loaded:,} events in the buffer)")
-        frames, datas, ages, res, lags = [], [], [], [], []
+        frames, datas, ages, res, lags, pressed, windows = [], [], [], [], [], [], []
         rss, tracked0 = [rss_mb()], len(gc.get_objects())
 
         async def sample_lag():
@@ -409,7 +417,8 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
                 lags.append(((src.buffer.events - snap.health.events_loaded) / rate,
                              window_kind(app.current_request().window)))
                 # not the Snapshot itself: keeping every one would keep its frames and tables
-                computed[snap.seq] = (snap.request.window, snap.compute_s, snap.compute_cpu_s)
+                computed[snap.seq] = (snap.request.window, snap.compute_s, snap.compute_cpu_s,
+                                      snap.request.view)
                 rss.append(rss_mb())
                 await asyncio.sleep(0.1)
         computed = {}
@@ -423,6 +432,11 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
             f, d, c = r = await key(app, pilot, k, (lambda: not app.finding_worst
                                                     and data_ready(app)) if k == "J" else None)
             res.append(r)
+            pressed.append(k)
+            snap = app.snapshot          # the snapshot the key ended on (the sampler may miss it)
+            windows.append((snap.request.view, window_kind(snap.request.window)))
+            computed[snap.seq] = (snap.request.window, snap.compute_s, snap.compute_cpu_s,
+                                  snap.request.view)
             frames.append(f)
             datas.append(d)
             ages.append(src.buffer.events - app.snapshot.health.events_loaded)
@@ -466,6 +480,20 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
             if snaps:
                 print(f"live: snapshots of {label:13} windows: {len(snaps)}, compute wall "
                       f"{ms([s[1] for s in snaps])}, cpu {ms([s[2] for s in snaps])}")
+        for label in WINDOW_KINDS:
+            snaps = [s for s in computed.values() if window_kind(s[0]) == label
+                     and s[3] == "events"]
+            if snaps:
+                print(f"live: of which Events view {label:13}: {len(snaps)}, compute wall "
+                      f"{ms([s[1] for s in snaps])}, cpu {ms([s[2] for s in snaps])}")
+        events_data = [d for d, k in zip(datas, pressed) if k == EVENTS_KEY]
+        if events_data:
+            print(f"live: key-to-data of the Events key: {ms(events_data)}")
+        worst = sorted(zip(res, pressed, windows), key=lambda x: -x[0][1])[:5]
+        print("live: slowest keys (key-to-data; the shown snapshot's view, window, compute wall "
+              "and cpu): " + "; ".join(
+                  f"{k} {1000 * r[1]:.0f} ms ({v}, {w}, {1000 * r.compute:.0f} / "
+                  f"{1000 * r.compute_cpu:.0f} ms)" for r, k, (v, w) in worst))
         src.stop()
 
 
