@@ -124,6 +124,7 @@ class SnapshotComputer:
         self._cache: dict[tuple, Any] = {}
         self._whole: WholeData | None = None    # the snapshot's joins the windows reuse
         self._wanted: Callable[[], bool] | None = None
+        self._last_events: EventIndex | None = None   # what the next EventIndex extends
         self.last: Snapshot | None = None
 
     def frames_and_span(self) -> tuple[Frames, tuple[int, int] | None]:
@@ -154,7 +155,7 @@ class SnapshotComputer:
         results = self._results(frames, req, window, win, errors, loading)
         events = positions = None
         if req.want_events:
-            events = self._cached(("events", window), lambda: EventIndex(win), check=True)
+            events = self._cached(("events", window), lambda: self._event_index(win), check=True)
             positions = self._cached(("filter", window, req.event_filter),
                                      lambda: events.filter(req.event_filter))
         plots = None
@@ -169,6 +170,14 @@ class SnapshotComputer:
                         time.thread_time() - c0)
         self.last = snap
         return snap
+
+    def _event_index(self, win: Frames) -> EventIndex:
+        """The window's EventIndex, extended from the last one built (a growing source's next
+        snapshot, a window that moved on): only the rows that are not in the last one are
+        merged in, not every event of the window sorted again (tracer/event_index.py)."""
+        index = EventIndex(win, previous=self._last_events)
+        self._last_events = index
+        return index
 
     def _window(self, frames: Frames, window) -> Frames:
         if window == (None, None):

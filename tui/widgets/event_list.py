@@ -20,6 +20,7 @@ from textual.strip import Strip
 from tracer.event_index import EventIndex
 
 CACHE_LINES = 4096
+BLOCK_LINES = 64
 LINE_WIDTH = 240
 
 
@@ -78,13 +79,19 @@ class EventList(ScrollView, can_focus=True):
         return int(self.positions[min(self.cursor, len(self.positions) - 1)])
 
     def line_text(self, i: int) -> str:
-        """The text of line i (cached)."""
+        """The text of line i (cached). A miss describes the BLOCK_LINES-aligned block around it
+        at once: the index reads each kind's rows of the block as one small frame, where one
+        line at a time would build one per line."""
         text = self._lines.get(i)
         if text is None:
-            text = self.index.describe(int(self.positions[i]), self.t0_ns)
-            self._lines[i] = text
-            if len(self._lines) > CACHE_LINES:
+            a = i - i % BLOCK_LINES
+            b = min(a + BLOCK_LINES, len(self.positions))
+            texts = self.index.describe_many(self.positions[a:b], self.t0_ns)
+            for j, t in enumerate(texts, start=a):
+                self._lines[j] = t
+            while len(self._lines) > CACHE_LINES:
                 self._lines.popitem(last=False)
+            text = texts[i - a]
         return text
 
     def render_line(self, y: int) -> Strip:
