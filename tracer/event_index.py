@@ -199,6 +199,11 @@ def extend_merge(previous: EventIndex, index: EventIndex):
     start, count = kept              # per previous code: first kept row, how many
     lut = np.array([index.kinds.index(k) if k in index.kinds else -1 for k in previous.kinds],
                    np.int16)
+    new_count = {index.kinds.index(k): int(count[c]) for c, k in enumerate(previous.kinds)
+                 if k in index.kinds}
+    new = _new_rows(index.kind_ts, new_count)
+    if not np.any(start) and np.array_equal(lut, np.arange(len(previous.kinds))):
+        return _merge_tail(previous, count, new, len(index.kinds))
     kt, kc, kr = previous.ts, previous.code, previous.rows
     if np.any(start) or any(count[c] != len(t) for c, t in enumerate(previous.kind_ts)):
         keep = (kr >= start[kc]) & (kr < (start + count)[kc])
@@ -206,10 +211,31 @@ def extend_merge(previous: EventIndex, index: EventIndex):
         kr = kr - start[kc]
     if len(kc) and np.any(lut != np.arange(len(previous.kinds))):
         kc = lut[kc]
-    new_count = {index.kinds.index(k): int(count[c]) for c, k in enumerate(previous.kinds)
-                 if k in index.kinds}
-    nt, nc, nr = _new_rows(index.kind_ts, new_count)
-    return _insert_sorted((kt, kc, kr), (nt, nc, nr), len(index.kinds))
+    return _insert_sorted((kt, kc, kr), new, len(index.kinds))
+
+
+def _merge_tail(previous: EventIndex, count: np.ndarray, new, n_codes: int):
+    """extend_merge when every kind keeps its first rows and its code (a growing source's next
+    snapshot, a window that only grew at its end): the merged events before the earliest
+    dropped or new one are all kept, in place; only the tail from there is merged again.
+    Why: a dropped row of a kind is at or after that kind's first dropped ts, a new one at or
+    after the earliest new ts, and everything before the cut is earlier than both."""
+    ts, code, rows = previous.ts, previous.code, previous.rows
+    firsts = [int(t[n]) for t, n in zip(previous.kind_ts, count) if n < len(t)]
+    if len(new[0]):
+        firsts.append(int(new[0][0]))
+    if not firsts:                       # nothing dropped, nothing new: the same order
+        return ts, code, rows
+    cut = int(np.searchsorted(ts, min(firsts), side="left"))
+    t2, c2, r2 = ts[cut:], code[cut:], rows[cut:]
+    keep = r2 < count[c2]
+    if not keep.all():
+        t2, c2, r2 = t2[keep], c2[keep], r2[keep]
+    merged = _insert_sorted((t2, c2, r2), new, n_codes)
+    if merged is None:
+        return None
+    return tuple(np.concatenate([whole[:cut], tail]) for whole, tail in
+                 zip((ts, code, rows), merged))
 
 
 def kept_rows(previous: EventIndex, index: EventIndex):
