@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from tests.tui import trace_fixture as tf
-from tests.tui.helpers import asynctest, settle
+from tests.tui.helpers import asynctest, settle, until
 from tracer.event_index import EventFilter, EventIndex, lifecycle_filter, parse_filter
+from tracer.sources.base import Capabilities, EventBuffer
 from tracer.sources.recording_source import RecordingSource
 from tui.app import GemscopeApp
 from tui.screens.object import ObjectScreen
@@ -102,3 +103,71 @@ async def test_bad_filter_is_a_notice(fixture_path):
         await pilot.pause(0.1)
         assert any("unknown kind 'bogus'" in n.message for n in app._notifications)
         assert len(app.query_one("#events-list", EventList)) == 299
+
+
+class GrowingSource:
+    """A live-like source over an EventBuffer that the test appends to (no thread)."""
+
+    capabilities = Capabilities(is_live=True)
+    name = "growing"
+    done = False
+
+    def __init__(self, meta):
+        self.meta = dict(meta)
+        self.buffer = EventBuffer(meta)
+
+    def start(self) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def snapshot(self):
+        return self.buffer.snapshot()
+
+    def notices(self) -> list[str]:
+        return []
+
+
+def plain_lines(frames, t0_ns: int, flt: EventFilter) -> list[str]:
+    """The rows the Events view showed before its index was extended between snapshots: a
+    stable sort of every kind's ts, a filter mask per kind, each row's text from its frame."""
+    from tracer import event_index
+    kinds = [k for k in event_index._ORDERED_KINDS if frames.has(k)]
+    ts = np.concatenate([frames[k]["ts_ns"].to_numpy(np.int64) for k in kinds])
+    code = np.concatenate([np.full(len(frames[k]), i) for i, k in enumerate(kinds)])
+    offsets = np.concatenate([[0], np.cumsum([len(frames[k]) for k in kinds])])
+    order = np.argsort(ts, kind="stable")
+    keep = np.concatenate([event_index.kind_mask(frames[k], k, flt) for k in kinds])[order]
+    return [event_index._line(kinds[code[f]], frames[kinds[code[f]]].iloc[f - offsets[code[f]]],
+                              t0_ns) for f in order[keep]]
+
+
+@asynctest
+async def test_a_growing_source_shows_the_rows_of_a_plain_sort(fixture_path):
+    """Snapshots that append later events, late ones and ties: after each, the list (every
+    line, and with a filter) equals the plain sort of everything appended so far."""
+    from tests.tui.test_incremental import _batches, _split
+    batches, meta = _batches(fixture_path)
+    pieces = _split(batches, 3)
+    rng = np.random.default_rng(4)
+    pieces = [pieces[i] for i in rng.permutation(len(pieces))]   # late rows in every kind
+    src = GrowingSource(meta)
+    app = GemscopeApp(src, first_view="events")
+    async with app.run_test(size=(160, 50)) as pilot:
+        lst = app.query_one("#events-list", EventList)
+        step = len(pieces) // 4 + 1
+        for i, a in enumerate(range(0, len(pieces), step)):
+            for b in pieces[a:a + step]:
+                src.buffer.append(b)
+            if i == 2:
+                app.set_event_filter(parse_filter("task:supertuxkart"))
+            await until(pilot, lambda: app.snapshot is not None
+                        and app.snapshot.health.events_loaded == sum(
+                            src.snapshot().count(k) for k in src.snapshot().present
+                            if k not in ("stack", "probe_status"))
+                        and app.snapshot.request == app.current_request()
+                        and app.active_view.shown_seq == app.snapshot.seq)
+            snap = app.snapshot
+            want = plain_lines(snap.frames, snap.span[0], app.event_filter)
+            assert rows_of(lst) == want and len(want) > 10
