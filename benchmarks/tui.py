@@ -197,7 +197,9 @@ async def key(app, pilot, k: str, ready=None) -> tuple[float, float, float]:
     screen handles the messages it causes, and the compositor draws the frame. (Pilot.press is
     not used: it also waits until the whole process is idle, i.e. for the snapshot worker.)
     key-to-data: until the visible view shows a snapshot computed for the new request (or until
-    `ready()` when given).
+    `ready()` when given). A view key is first waited for until the app has switched views: a
+    busy live app can take the key after the screen's widgets are idle, and the old view's data
+    would then count as this key's (every live key after the first cycles did before).
     UI-thread CPU: what the UI thread itself spent until the frame (this coroutine runs on it);
     on a loaded machine the wall time is this plus waiting for a CPU and for the GIL."""
     import unicodedata
@@ -213,12 +215,22 @@ async def key(app, pilot, k: str, ready=None) -> tuple[float, float, float]:
     event.set_sender(app)
     app._driver.send_message(event)
     await pilot._wait_for_screen()
+    view = view_of_key(k)
+    if view is not None:    # a busy app may not have handled the key yet: data_ready would
+        await until(pilot, lambda: app.active_view.NAME == view, step=0.001)  # see the old view
     app.screen._on_timer_update()           # compose and write the frame
     frame, frame_cpu = time.perf_counter() - t, time.thread_time() - c
     await until(pilot, ready or (lambda: data_ready(app)))
     snap = app.snapshot
     return KeyTimes(frame, time.perf_counter() - t, frame_cpu,
                     snap.compute_s if snap else 0.0, snap.compute_cpu_s if snap else 0.0)
+
+
+def view_of_key(k: str) -> str | None:
+    """The view a digit key switches to (the app's bindings: 1 = the first view ...)."""
+    from tui.app import VIEW_CLASSES
+    return VIEW_CLASSES[int(k) - 1].NAME if k.isdigit() and 1 <= int(k) <= len(VIEW_CLASSES) \
+        else None
 
 
 class KeyTimes(tuple):
@@ -488,7 +500,10 @@ async def live(preload, pool: list, rate: int, seconds: float, idle_seconds: flo
                       f"{ms([s[1] for s in snaps])}, cpu {ms([s[2] for s in snaps])}")
         events_data = [d for d, k in zip(datas, pressed) if k == EVENTS_KEY]
         if events_data:
-            print(f"live: key-to-data of the Events key: {ms(events_data)}")
+            shown = [w for (v, w), k in zip(windows, pressed) if k == EVENTS_KEY]
+            print(f"live: key-to-data of the Events key: {ms(events_data)}  ({len(shown)} "
+                  f"presses; windows: " + ", ".join(f"{w} {shown.count(w)}"
+                                                    for w in WINDOW_KINDS if w in shown) + ")")
         worst = sorted(zip(res, pressed, windows), key=lambda x: -x[0][1])[:5]
         print("live: slowest keys (key-to-data; the shown snapshot's view, window, compute wall "
               "and cpu): " + "; ".join(
