@@ -79,6 +79,18 @@ def _guess_key(tok: str) -> str:
     return "task"
 
 
+@dataclass(frozen=True)
+class MergeBase:
+    """What extending an index needs of it (extend_merge), without its frames: a computer that
+    keeps one per window does not keep those snapshots' DataFrames alive."""
+    kinds: tuple[str, ...]
+    kind_ts: tuple[np.ndarray, ...]
+    ts: np.ndarray
+    code: np.ndarray
+    rows: np.ndarray
+    time_sorted: bool
+
+
 class EventIndex:
     """Every event of `frames` merged by time (ties keep schema kind order, then row order).
 
@@ -90,7 +102,7 @@ class EventIndex:
     only the new ones in (event_merge below): the same arrays a full merge gives.
     """
 
-    def __init__(self, frames: Frames, previous: "EventIndex | None" = None):
+    def __init__(self, frames: Frames, previous: "EventIndex | MergeBase | None" = None):
         self.frames = frames
         self.kinds = tuple(k for k in _ORDERED_KINDS if frames.has(k))
         self.kind_ts = tuple(_ts_column(frames, k) for k in self.kinds)
@@ -103,6 +115,10 @@ class EventIndex:
 
     def __len__(self) -> int:
         return len(self.ts)
+
+    def merge_base(self) -> MergeBase:
+        return MergeBase(self.kinds, self.kind_ts, self.ts, self.code, self.rows,
+                         self.time_sorted)
 
     @property
     def order(self) -> np.ndarray:
@@ -183,7 +199,7 @@ def full_merge(kind_ts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ts[order], code, order - offsets[code]
 
 
-def extend_merge(previous: EventIndex, index: EventIndex):
+def extend_merge(previous: EventIndex | MergeBase, index: EventIndex):
     """The merged arrays of `index` from those of `previous`, or None when a full merge is
     needed. Why it is right: a buffer merges new events stably into each kind's sorted rows,
     and a window cuts a kind by time; so the rows of `index` from its first row up to the first
@@ -197,6 +213,8 @@ def extend_merge(previous: EventIndex, index: EventIndex):
     if kept is None:
         return None
     start, count = kept              # per previous code: first kept row, how many
+    if 2 * int(count.sum()) < int(index.offsets[-1]):
+        return None                  # mostly new rows (another window's index): sort them all
     lut = np.array([index.kinds.index(k) if k in index.kinds else -1 for k in previous.kinds],
                    np.int16)
     new_count = {index.kinds.index(k): int(count[c]) for c, k in enumerate(previous.kinds)
@@ -214,7 +232,7 @@ def extend_merge(previous: EventIndex, index: EventIndex):
     return _insert_sorted((kt, kc, kr), new, len(index.kinds))
 
 
-def _merge_tail(previous: EventIndex, count: np.ndarray, new, n_codes: int):
+def _merge_tail(previous: EventIndex | MergeBase, count: np.ndarray, new, n_codes: int):
     """extend_merge when every kind keeps its first rows and its code (a growing source's next
     snapshot, a window that only grew at its end): the merged events before the earliest
     dropped or new one are all kept, in place; only the tail from there is merged again.
@@ -232,13 +250,13 @@ def _merge_tail(previous: EventIndex, count: np.ndarray, new, n_codes: int):
     if not keep.all():
         t2, c2, r2 = t2[keep], c2[keep], r2[keep]
     merged = _insert_sorted((t2, c2, r2), new, n_codes)
-    if merged is None:
-        return None
+    if merged is None or cut == 0:
+        return merged
     return tuple(np.concatenate([whole[:cut], tail]) for whole, tail in
                  zip((ts, code, rows), merged))
 
 
-def kept_rows(previous: EventIndex, index: EventIndex):
+def kept_rows(previous: EventIndex | MergeBase, index: EventIndex):
     """Per kind of `previous`: (first row of it that `index` still holds, how many rows from
     there hold the same events), as two int64 arrays; None when the kinds' rows cannot be
     matched (a kind whose first row of `index` is not a row of `previous`)."""

@@ -22,12 +22,14 @@ import numpy as np
 from tracer.analyses.base import Result
 from tracer.analyses.reuse import WholeData
 from tracer.clocks import clock_warning
-from tracer.event_index import EventFilter, EventIndex
+from tracer.event_index import EventFilter, EventIndex, MergeBase
 from tracer.frames import Frames
 
 from .timewindow import TimeWindow
 
 NOT_COUNTED = ("stack", "probe_status")
+# Event indexes kept to extend (one per window asked): each of a 10M-event window holds ~260 MB
+KEPT_EVENT_INDEXES = 2
 # "modelled": the simulator's stand-in for a probe (its events are there, marked synthetic)
 ATTACHED_STATUSES = ("attached", "modelled")
 
@@ -124,7 +126,8 @@ class SnapshotComputer:
         self._cache: dict[tuple, Any] = {}
         self._whole: WholeData | None = None    # the snapshot's joins the windows reuse
         self._wanted: Callable[[], bool] | None = None
-        self._last_events: EventIndex | None = None   # what the next EventIndex extends
+        # what the next EventIndex extends: the last ones built, by window asked (oldest first)
+        self._last_events: dict[tuple, MergeBase] = {}
         self.last: Snapshot | None = None
 
     def frames_and_span(self) -> tuple[Frames, tuple[int, int] | None]:
@@ -155,7 +158,8 @@ class SnapshotComputer:
         results = self._results(frames, req, window, win, errors, loading)
         events = positions = None
         if req.want_events:
-            events = self._cached(("events", window), lambda: self._event_index(win), check=True)
+            events = self._cached(("events", window),
+                                  lambda: self._event_index(win, req.window), check=True)
             positions = self._cached(("filter", window, req.event_filter),
                                      lambda: events.filter(req.event_filter))
         plots = None
@@ -171,12 +175,19 @@ class SnapshotComputer:
         self.last = snap
         return snap
 
-    def _event_index(self, win: Frames) -> EventIndex:
-        """The window's EventIndex, extended from the last one built (a growing source's next
-        snapshot, a window that moved on): only the rows that are not in the last one are
-        merged in, not every event of the window sorted again (tracer/event_index.py)."""
-        index = EventIndex(win, previous=self._last_events)
-        self._last_events = index
+    def _event_index(self, win: Frames, spec) -> EventIndex:
+        """The window's EventIndex, extended from the last one built for the same window asked
+        (`spec`: the whole trace, the last N s...; else from the last one built): only the rows
+        that are not in it are merged in, not every event of the window sorted again
+        (tracer/event_index.py). Why per window: a person who switches views meets the Events
+        view again in the window they left it in, while other windows came in between."""
+        previous = self._last_events.get(spec) or next(reversed(self._last_events.values()),
+                                                       None)
+        index = EventIndex(win, previous=previous)
+        self._last_events.pop(spec, None)
+        self._last_events[spec] = index.merge_base()
+        while len(self._last_events) > KEPT_EVENT_INDEXES:
+            self._last_events.pop(next(iter(self._last_events)))
         return index
 
     def _window(self, frames: Frames, window) -> Frames:
