@@ -2,7 +2,7 @@
 `gemscope record`, and under bcc's funclatency on the same kernel functions, in ONE guest boot.
 
     .venv/bin/python benchmarks/guest_overhead.py [--kernel 6.12] [--submits 2000 8000]
-        [--breakdown]
+        [--reps 3] [--rounds 1] [--breakdown]
 
 Prints, per workload size: submits/s for each mode and the slowdown against no tracing; for
 gemscope also the events it decoded per second of workload, the events the kernel dropped
@@ -17,7 +17,9 @@ With kernel.bpf_stats_enabled (on for the whole guest run, for both tools alike)
 each tool's BPF programs' own run time per submit and per program run (tracer/live/
 bpf_stats.py): the tool's probe cost without the host's load drift that moves the
 throughput figures by 2-3x between runs. TCG makes every figure slower than real hardware; the
-RATIOS are what this measures. Needs
+RATIOS are what this measures. --rounds N measures gemscope and funclatency N times,
+alternating, each against the untraced run right after it, and prints the median slowdown (one
+round's ratio moves 2x with the host). Needs
 tests/kernel/rig/setup.sh.
 """
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 import json
 import os
 import re
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -158,20 +161,53 @@ def guest(a) -> None:
                                                   env)
             (out / "bench.json").write_text(json.dumps(res, indent=1))
     (out / "bench.json").write_text(json.dumps(res, indent=1))  # partial results survive
-    regex = "^(" + "|".join(FUNCS) + ")$"
-    try:
-        p, f, progs = _start_bg(["funclatency-bpfcc", "-r", regex], out / "funclatency.log",
-                                lambda s: "Tracing" in s)
-        got = [_bpf_cost(progs, n, a.reps) for n in a.submits]
-        res["modes"]["funclatency"] = [g[0][0] for g in got]
-        res["funclatency_bpf"] = [g[1] for g in got]
-        _stop(p, f)
-        res["modes"]["funclatency_none_next"] = [_best(n, a.reps)[0] for n in a.submits]
-    except RuntimeError as e:
-        res["funclatency_error"] = str(e)[-1500:]
-    res["funclatency_log_tail"] = (out / "funclatency.log").read_text()[-1500:]
+    fl = _funclatency_run(out, a.submits, a.reps)
+    if "error" in fl:
+        res["funclatency_error"] = fl["error"]
+    else:
+        res["modes"]["funclatency"] = fl["seconds"]
+        res["funclatency_bpf"] = fl["bpf"]
+        res["modes"]["funclatency_none_next"] = fl["none_next"]
+    res["funclatency_log_tail"] = fl["log_tail"]
+    # more rounds, alternating the tools: each slowdown against the untraced run right after
+    # it, so the median over rounds is less at the mercy of the host's drift than one round
+    res["rounds"] = [_round_figures(res["modes"]["gemscope"], fl)]
+    for r in range(1, a.rounds):
+        gs = [_record_run(gemscope, out, n, f"record-{n}-r{r}", a.reps) for n in a.submits]
+        res["rounds"].append(_round_figures(gs, _funclatency_run(out, a.submits, a.reps)))
+        (out / "bench.json").write_text(json.dumps(res, indent=1))
     res["modes"]["none_after"] = [_best(n, a.reps)[0] for n in a.submits]
     (out / "bench.json").write_text(json.dumps(res, indent=1))
+
+
+def _funclatency_run(out: Path, sizes: list[int], reps: int) -> dict:
+    """funclatency attached once for all sizes: each size's fastest seconds, BPF cost, and the
+    untraced run right after it detached; or the error."""
+    regex = "^(" + "|".join(FUNCS) + ")$"
+    log = out / "funclatency.log"
+    res: dict = {}
+    try:
+        p, f, progs = _start_bg(["funclatency-bpfcc", "-r", regex], log, lambda s: "Tracing" in s)
+        got = [_bpf_cost(progs, n, reps) for n in sizes]
+        res["seconds"] = [g[0][0] for g in got]
+        res["bpf"] = [g[1] for g in got]
+        _stop(p, f)
+        res["none_next"] = [_best(n, reps)[0] for n in sizes]
+    except RuntimeError as e:
+        res["error"] = str(e)[-1500:]
+    res["log_tail"] = log.read_text()[-1500:] if log.exists() else ""
+    return res
+
+
+def _round_figures(gs: list[dict], fl: dict) -> dict:
+    """One round's slowdowns per size (traced seconds over the untraced run right after)."""
+    out = {"gemscope": [g["seconds"] / g["none_next_s"] for g in gs],
+           "gemscope_bpf_ns_per_submit": [g["bpf_ns_per_submit"] for g in gs],
+           "lost": [g["lost"] for g in gs]}
+    if "error" not in fl:
+        out["funclatency"] = [t / u for t, u in zip(fl["seconds"], fl["none_next"])]
+        out["funclatency_bpf_ns_per_submit"] = [b["bpf_ns_per_submit"] for b in fl["bpf"]]
+    return out
 
 
 # (label, extra environment of `gemscope record`) for --breakdown
@@ -220,7 +256,8 @@ def host(a) -> int:
     kmod = build_module(abi)
     results = Path(tempfile.mkdtemp(prefix="gemscope-bench-"))
     args = ["--inner", "--results", str(results), "--kmod", str(kmod),
-            "--submits", *map(str, a.submits), "--reps", str(a.reps)] + \
+            "--submits", *map(str, a.submits), "--reps", str(a.reps),
+            "--rounds", str(a.rounds)] + \
         (["--breakdown"] if a.breakdown else [])
     try:
         run = run_guest_script(abi, Path(__file__).resolve(), args, results, timeout=2400)
@@ -282,6 +319,23 @@ def _print(results: Path, secs: str) -> int:
             print(f"{label} programs at {r['sizes'][-1]} submits (runs per submit, ns per run): " +
                   ", ".join(f"{k} {v['runs_per_submit']:.2f}x{_f(v, 'ns_per_run')}"
                             for k, v in g["bpf_by_program"].items()))
+    rounds = r.get("rounds") or []
+    if len(rounds) > 1:
+        print(f"slowdown per round ({len(rounds)} rounds, each against the untraced run right "
+              "after the tool detached), then the median:")
+        for i, n in enumerate(r["sizes"]):
+            for label in ("gemscope", "funclatency"):
+                xs = [x[label][i] for x in rounds if label in x]
+                if xs:
+                    print(f"{n:>8} {label:>12}: " + ", ".join(f"{v:.2f}x" for v in xs) +
+                          f"  median {statistics.median(xs):.2f}x")
+            bs = [(x["gemscope_bpf_ns_per_submit"][i], x.get("funclatency_bpf_ns_per_submit",
+                                                              [None] * len(r["sizes"]))[i])
+                  for x in rounds]
+            print(f"{'':>8} {'BPF us/submit':>12}: " + ", ".join(
+                f"{g / 1e3:.1f} vs {f / 1e3:.1f}" if f is not None else f"{g / 1e3:.1f} vs ?"
+                for g, f in bs) + "  (gemscope vs funclatency)")
+        print("lost per round: " + "; ".join(str(x["lost"]) for x in rounds))
     rungs = {g.get("rungs") for g in modes["gemscope"]}
     print(f"gemscope attach rungs: {', '.join(str(x) for x in rungs)}")
     if r.get("breakdown"):
@@ -318,6 +372,9 @@ def main() -> int:
     ap.add_argument("--from-results", metavar="DIR", help="reprint the table of an earlier run")
     ap.add_argument("--reps", type=int, default=3,
                     help="runs per size and mode; the fastest counts (default 3)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="measure gemscope and funclatency this many times, alternating; the "
+                         "median slowdown over the rounds is printed (default 1)")
     ap.add_argument("--breakdown", action="store_true",
                     help="also split gemscope's cost at the largest size (3 more recordings)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
