@@ -15,7 +15,8 @@ import pytest
 from tests.conftest import require
 from tests.kernel import rig_paths
 from tests.kernel.guest import ROOT, GuestError, build_module, run_guest_script
-from tests.kernel.test_guest import BUSY, HOLD, PARAMS, PROBE_SLACK_NS
+from tests.kernel.test_guest import (BUSY, HOLD, PARAMS, PROBE_SLACK_NS, _callers,
+                                     _nonzero)
 
 pytestmark = pytest.mark.guest
 SCENARIO = Path(__file__).with_name("guest_ftrace_scenario.py")
@@ -81,18 +82,60 @@ def test_counts_match_module(run):
     assert set(fw["timeout_ns"]) == {10 * 1_000_000_000 // hz}
 
 
-def test_report_agrees_with_module(run):
-    base, r = run
-    c = r["counters"]
+def _report(base: Path) -> dict:
     p = subprocess.run([str(ROOT / ".venv" / "bin" / "gemscope"), "report",
                         str(base / "ftrace.gsrec"), "--format", "json"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-2000:]
-    h = {n: a.get("headline") or {} for n, a in json.loads(p.stdout)["analyses"].items()}
-    assert h["finalizers"]["frees"] == c["frees"]
-    assert h["shrinker"]["scans"] == c["scans"]
+    return json.loads(p.stdout)["analyses"]
+
+
+def test_report_agrees_with_module(run):
+    """The questions the BCC path answers (test_guest.py's report tests), answered from
+    kprobe_events and tracepoints alone, equal to the module's counters: blocking waits (through
+    ww_mutex_lock_interruptible too) by caller and task, trylock failures by caller, stage
+    (from the drm_gem_lru_scan call around them), holder (the last acquisition of the lock) and
+    bytes (the object's size read beside its own resv), frees by context, the shrinker's
+    outcomes per stage and its fence waits. What kprobe_events cannot give: a user task's
+    context is `other` (the BPF path reads PF_KTHREAD: `ioctl`), and drm_gem_lru_scan's
+    `remaining` is unknown (a kretprobe cannot read the pointer)."""
+    base, r = run
+    c = r["counters"]
+    a = _report(base)
+    h = {n: x.get("headline") or {} for n, x in a.items()}
+    con = h["contention"]
+    assert con["resv_lock_calls"] == c["resv_lock_calls"]
+    assert con["resv_waits"] == c["resv_waits"] > 0
+    assert _callers(con["waits_by_caller"]) == {"submit_lock_objects": c["resv_waits"]}
+    assert con["waits_by_task"] == {c["waits_comm"]: c["resv_waits"]}
+    assert abs(c["resv_wait_total_ns"] - con["resv_wait_total_ns"]) <= \
+        c["resv_waits"] * PROBE_SLACK_NS, (c["resv_wait_total_ns"], con)
+    t = h["trylock"]
+    assert t["trylocks"] == c["trylocks"]
+    assert t["trylock_failures"] == c["trylock_failures"] > 0
+    assert _callers(t["failures_by_caller"]) == {"drm_gem_lru_scan": c["trylock_failures"]}
+    assert _nonzero(t["failures_by_stage"]) == _nonzero(c["failures_by_stage"])
+    assert t["failures_by_holder"] == {c["holder_comm"]: c["trylock_failures"]}
+    assert t["failed_bytes"] == c["failed_bytes"]
+    f = h["finalizers"]
+    assert f["frees"] == c["frees"]
+    by = dict(c["frees_by_context"])
+    by["other"] = by.pop("other", 0) + by.pop("ioctl", 0)
+    assert _nonzero(f["frees_by_context"]) == _nonzero(by)
+    assert abs(f["free_total_ns"] - c["free_total_ns"]) <= c["frees"] * PROBE_SLACK_NS
+    assert f["last_puts_by_context"] == {"other": c["frees_by_context"]["ioctl"],
+                                         "retire_worker": c["frees_by_context"]["retire_worker"]}
+    s = h["shrinker"]
+    assert (s["scans"], s["counts"]) == (c["scans"], c["counts"])
+    assert s["requested_pages"] == c["requested_pages"]
+    assert s["freed_pages"] == c["freed_pages"]
+    assert _nonzero(s["freed_pages_by_stage"]) == _nonzero(c["freed_pages_by_stage"])
+    assert s["trylock_skipped_bytes"] == c["failed_bytes"]
+    assert s["fence_waits"] == c["fence_waits"]
+    assert s["fence_wait_timeouts"] == c["fence_wait_timeouts"]
+    # *remaining cannot be read by a kretprobe: unknown, never 0
+    assert s["remaining_pages"] is None
     assert h["retire"]["retire_runs"] == c["retire_runs"]
-    assert h["trylock"]["trylock_failures"] == c["trylock_failures"]
 
 
 def test_guest_tracedat_imports_with_module_truth(run, tmp_path):

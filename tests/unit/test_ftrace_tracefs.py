@@ -65,6 +65,45 @@ def test_kprobe_lines_follow_the_catalog_templates():
         "p:gemscope_42/scan msm:msm_gem_shrinker_scan nr=+8($arg2):u64 gfp=+0($arg2):x32\n"
     assert kprobe_line("gemscope_42", d["free_r"], "msm:msm_gem_free_object") == \
         "r:gemscope_42/free_r msm:msm_gem_free_object\n"
-    assert d["lru"].fetch == "lru=$arg1 nr=$arg2:u32 rem=$arg3:x64 fn=$arg4:symbol"
-    assert {x.event: x for x in definitions((6, 1))}["lru"].fetch == \
-        "lru=$arg1 nr=$arg2:u32 fn=$arg3:symbol"
+    g = "gemscope_42"
+    assert kprobe_line(g, d["lru"], "drm:drm_gem_lru_scan") == (
+        "p:gemscope_42/lru drm:drm_gem_lru_scan lru=$arg1 nr=$arg2:u32 rem=$arg3:x64 "
+        "fn=$arg4:symbol\n")
+    d61 = {x.event: x for x in definitions((6, 1))}
+    assert d61["lru"].fetch == "lru=$arg1 nr=$arg2:u32 fn=$arg3:symbol"
+    # BTF parameter names win over the release (Debian's 6.1 backport has `remaining`)
+    bt = {x.event: x for x in definitions((6, 1), lru_params=(
+        "lru", "nr_to_scan", "remaining", "shrink"))}
+    assert bt["lru"].fetch == "lru=$arg1 nr=$arg2:u32 rem=$arg3:x64 fn=$arg4:symbol"
+    # without the optional fetch-args (what the live source writes when the kernel refuses them)
+    off = {"drm_gem_object.size": 16}
+    assert kprobe_line(g, {x.event: x for x in definitions((6, 12), None, off)}["free"],
+                       "msm:msm_gem_free_object", extra=False) == \
+        "p:gemscope_42/free msm:msm_gem_free_object obj=$arg1\n"
+    assert (d["locki"].target, d["locki"].produces) == ("ww_mutex_lock_interruptible", "resv_lock")
+    assert kprobe_line(g, d["try"], "ww_mutex_trylock") == \
+        "p:gemscope_42/try ww_mutex_trylock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64\n"
+
+
+def test_kprobe_callers_per_arch_and_sizes_from_btf_offsets():
+    """A last put's caller is the return address at entry (x86-64: the word at the stack
+    pointer; arm64: the link register); object sizes at BTF offsets, a trylock's relative to the lock
+    (&obj->_resv), with the object's resv pointer to check it is the object's own."""
+    off = {"drm_gem_object.size": 16, "drm_gem_object.resv": 272, "drm_gem_object._resv": 280}
+    x86 = {x.event: x for x in definitions((6, 12), "x86_64", off)}
+    arm = {x.event: x for x in definitions((6, 12), "aarch64", off)}
+    assert kprobe_line("g", x86["try"], "ww_mutex_trylock") == (
+        "p:g/try ww_mutex_trylock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64"
+        " size=-264($arg1):u64 back=-8($arg1):x64\n")
+    # functions with a kretprobe: the caller comes from the return event, not a fetch-arg
+    assert kprobe_line("g", arm["lock"], "ww_mutex_lock") == \
+        "p:g/lock ww_mutex_lock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64\n"
+    assert kprobe_line("g", x86["locki"], "ww_mutex_lock_interruptible") == \
+        "p:g/locki ww_mutex_lock_interruptible lock=$arg1 ctx=$arg2 owner=+0($arg1):x64\n"
+    assert kprobe_line("g", x86["free"], "msm:msm_gem_free_object") == \
+        "p:g/free msm:msm_gem_free_object obj=$arg1 size=+16($arg1):u64\n"
+    assert kprobe_line("g", arm["lastput"], "drm:drm_gem_object_free") == \
+        "p:g/lastput drm:drm_gem_object_free obj=$arg1 size=+16($arg1):u64 caller=%x30:x64\n"
+    riscv = {x.event: x for x in definitions((6, 12), "riscv64")}
+    assert kprobe_line("g", riscv["lastput"], "drm_gem_object_free") == \
+        "p:g/lastput drm_gem_object_free obj=$arg1\n"

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..frames import Frames
 from .base import Analysis, Result
-from .stats import (counts_by, distribution, known_ns, labels, max_ns, percentile_ns,
+from .stats import (counts_by, distribution, known_ns, known_sum, labels, max_ns, percentile_ns,
                     size_class, stack_frames, sum_ns, sums_by, under_reclaim, unknown_note)
 
 SLOWEST_FREES = 20
@@ -35,7 +35,7 @@ def analyse(frames: Frames) -> Result:
         "free_max_ns": max_ns(kd),
         "free_total_ns_by_context": sums_by(free["context"][known], kd),
         "frees_in_reclaim": int(in_reclaim.sum()),
-        "freed_bytes": int(free["size_bytes"].sum()),
+        "freed_bytes": known_sum(free["size_bytes"]),
     }
     res.headline["frees_in_retire_worker"] = int((free["context"] == "retire_worker").sum())
     res.headline["frees_from_shrinker"] = int((free["context"] == "shrinker").sum())

@@ -19,7 +19,8 @@ from ..frames import Frames
 from .base import Analysis, Result
 from .intervals import key_array, overlaps_any
 from .shrinker_waits import shrinker_fence_waits
-from .stats import distribution, known_ns, labels, percentile_ns, sum_ns, unknown_note
+from .stats import (distribution, known_ns, known_sum, labels, percentile_ns, sum_ns,
+                    unknown_note)
 
 # The overlapping frees listed (longest first); the headline counts all of them.
 OVERLAP_EXAMPLES = 200
@@ -71,7 +72,13 @@ def analyse(frames: Frames) -> Result:
         # the kernel's own figure: pages whose trylock failed and, on kernels that count them
         # (2026's "objects not shrunk are remaining"; Debian 6.1.0-57 yes, 6.12.95 no), pages
         # a stage callback declined
-        res.headline["remaining_pages"] = _pages(lru["remaining_pages"])
+        rem = lru["remaining_pages"]
+        res.headline["remaining_pages"] = known_sum(rem)
+        if rem.isna().any():
+            res.notes.append(f"{int(rem.isna().sum())} of {len(rem)} stage scans have an unknown "
+                             "remaining (a kernel without drm_gem_lru_scan's `remaining`, or the "
+                             "tracefs backend, whose kretprobe cannot read it): left out of "
+                             "remaining_pages" + (", which is unknown" if rem.isna().all() else ""))
         stage = labels(lru["stage"]).array
         freed_by_stage = pd.Series(lru["freed_pages"].to_numpy(dtype="float64", na_value=0),
                                    index=stage).groupby(level=0, observed=True, sort=False).sum()
@@ -98,8 +105,7 @@ def analyse(frames: Frames) -> Result:
     if frames.recorded("resv_trylock"):
         tl = frames["resv_trylock"]
         failed = tl["stage"].notna().to_numpy() & ~tl["success"].fillna(True).to_numpy(bool)
-        res.headline["trylock_skipped_bytes"] = int(
-            tl["size_bytes"][failed].fillna(0).astype("int64").sum())
+        res.headline["trylock_skipped_bytes"] = known_sum(tl["size_bytes"][failed])
     if frames.recorded("fence_wait"):
         head, res.tables["fence_waits_by_stage"], notes = shrinker_fence_waits(frames)
         res.headline.update(head)

@@ -61,6 +61,14 @@ def max_ns(values: np.ndarray) -> int | None:
     return int(values.max()) if len(values) else None
 
 
+def known_sum(series: pd.Series) -> int | None:
+    """Sum of the known values of a count column (bytes, pages): None when there are values and
+    none of them is known (unknown is not 0); 0 for no values."""
+    if len(series) and series.isna().all():
+        return None
+    return int(series.sum())
+
+
 def sum_ns(values: np.ndarray) -> int:
     return int(values.sum(dtype=np.int64)) if len(values) else 0
 

@@ -13,7 +13,7 @@ import pandas as pd
 
 from ..frames import Frames
 from .base import Analysis, Result
-from .stats import UNKNOWN, counts_by, labels, sums_by
+from .stats import UNKNOWN, counts_by, labels
 
 # Trylocks whose stage is null did not happen inside a shrinker LRU scan.
 OUTSIDE_SHRINKER = "outside_shrinker"
@@ -37,7 +37,9 @@ def analyse(frames: Frames) -> Result:
         "trylock_failure_rate": float(failed.sum() / n_known) if n_known else 0.0,
         "failures_by_caller": counts_by(fails["caller"]),
         "failures_by_stage": counts_by(stage[failed]),
-        "failed_bytes": int(fail_bytes[size_known].sum(dtype=np.uint64)),
+        # unknown (None) when no failure's size is known, not 0
+        "failed_bytes": int(fail_bytes[size_known].sum(dtype=np.uint64))
+        if size_known.any() or not len(fails) else None,
         "failures_self_held": int(self_held.sum()),
         "failures_by_holder": counts_by(fails["holder_comm"]),
     }

@@ -81,6 +81,8 @@ def _b_shrink_count(c, gb, bi, ge, ei, p, _):
 
 def _b_lru_scan(c, gb, bi, ge, ei, p, _):
     c["lru_addr"] = _f(gb, "lru", bi, pa.uint64())
+    # unknown: *remaining is written during the call, and a kretprobe cannot read the pointer
+    c["remaining_pages"] = pa.nulls(len(bi), pa.int64())
     c["nr_to_scan_pages"] = _f(gb, "nr", bi, pa.int64())
     c["freed_pages"] = _f(ge, "freed", ei, pa.int64())
     fn = _f(gb, "fn", bi, pa.string())
@@ -92,13 +94,21 @@ def _b_resv_trylock(c, gb, bi, ge, ei, p, bname):
     c["ctx_addr"] = _f(gb, "ctx", bi, pa.uint64()) if bname == "try" else pa.nulls(len(bi), pa.uint64())
     c["success"] = pc.equal(_f(ge, "ok", ei, pa.int64()), 1)
     c["api"] = pa.array([("ww_mutex_trylock" if bname == "try" else "mutex_trylock")] * len(bi))
+    c["caller"] = _f(ge, "caller", ei, pa.string())     # the return event's return address
+    # the object's size, read relative to the lock: only an object's own resv has one (the
+    # object's resv pointer, read beside it, points back at the lock)
+    own = pc.fill_null(pc.equal(_f(gb, "back", bi, pa.uint64()), c["lock_addr"]), False)
+    c["size_bytes"] = pc.if_else(own, _f(gb, "size", bi, pa.uint64()),
+                                 pa.scalar(None, pa.uint64()))
 
 
-def _b_resv_lock(c, gb, bi, ge, ei, p, _):
+def _b_resv_lock(c, gb, bi, ge, ei, p, bname):
     c["lock_addr"] = _f(gb, "lock", bi, pa.uint64())
     c["ctx_addr"] = _f(gb, "ctx", bi, pa.uint64())
     c["ret"] = _f(ge, "ret", ei, pa.int64())
-    c["api"] = pa.array(["ww_mutex_lock"] * len(bi))
+    c["api"] = pa.array([("ww_mutex_lock_interruptible" if bname == "locki" else
+                          "ww_mutex_lock")] * len(bi))
+    c["caller"] = _f(ge, "caller", ei, pa.string())
 
 
 def _b_fence_wait(c, gb, bi, ge, ei, p, _):
@@ -159,6 +169,8 @@ def _s_shrink_tp(c, g, r):
 
 def _s_last_put(c, g, r):
     c["obj_addr"] = _f(g, "obj", r, pa.uint64())
+    c["size_bytes"] = _f(g, "size", r, pa.uint64())
+    c["caller"] = _f(g, "caller", r, pa.string())
 
 
 _SINGLE = {"fence_signal": _s_fence_signal, "gpu_submit": _s_gpu_submit,

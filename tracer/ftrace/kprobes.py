@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from probes.kallsyms import Kallsyms
+from probes.plan import lru_scan_layout
 
 
 @dataclass(frozen=True)
@@ -17,18 +18,61 @@ class KprobeDef:
     fetch: str            # fetch-args
     produces: str         # schema kind
     min_version: tuple = (0, 0)
+    extra: str = ""       # fetch-args the mapping can do without (caller, sizes): when the
+                          # kernel refuses the line with them, it is written without
 
 
 MSM, DRM, CORE = ("msm",), ("drm", None), (None,)
 
 
-def definitions(version: tuple[int, int]) -> list[KprobeDef]:
-    lru_fetch = ("lru=$arg1 nr=$arg2:u32 fn=$arg3:symbol" if version < (6, 6) else
-                 "lru=$arg1 nr=$arg2:u32 rem=$arg3:x64 fn=$arg4:symbol")
+def caller_fetch(arch: str | None) -> str:
+    """The caller's return address at function entry: the word at the stack pointer on x86-64,
+    the link register on arm64 (catalog 2.3); nothing elsewhere. Only for a function without a
+    kretprobe: a kretprobe's entry handler may already have put its trampoline there (the guest's
+    6.12 read `arch_rethook_trampoline`), and its return event carries the real return address
+    (mapping.py takes callers from there)."""
+    if arch == "x86_64":
+        return "caller=$stack0:x64"
+    if arch in ("aarch64", "arm64"):
+        return "caller=%x30:x64"
+    return ""
+
+
+def _off(n: int) -> str:
+    return f"+{n}" if n >= 0 else f"-{-n}"
+
+
+def definitions(version: tuple[int, int], arch: str | None = None,
+                offsets: dict[str, int] | None = None,
+                lru_params: tuple[str, ...] | None = None) -> list[KprobeDef]:
+    """The kprobes for this kernel. `offsets` are drm_gem_object member offsets from BTF
+    (probes.btf.kernel_offsets): with them a free, a last put and a trylock on an object's own
+    resv read the object's size; `lru_params` are drm_gem_lru_scan's parameter names (BTF),
+    which place its arguments (probes.plan.lru_scan_layout)."""
+    off = offsets or {}
+    caller = caller_fetch(arch)
+    size = f"size={_off(off['drm_gem_object.size'])}($arg1):u64" \
+        if "drm_gem_object.size" in off else ""
+    # a trylock's lock is &obj->_resv for an object's own resv (obj->resv == &obj->_resv, which
+    # `back` lets the mapping check): size and resv pointer relative to it
+    try_size = ""
+    if {"drm_gem_object.size", "drm_gem_object.resv", "drm_gem_object._resv"} <= set(off):
+        base = off["drm_gem_object._resv"]
+        try_size = (f"size={_off(off['drm_gem_object.size'] - base)}($arg1):u64"
+                    f" back={_off(off['drm_gem_object.resv'] - base)}($arg1):x64")
+    lay = lru_scan_layout(version, lru_params) or lru_scan_layout(max(version, (6, 1)))
+    # *remaining is only written during the call (msm gives each stage its own counter, zero
+    # at entry) and a kretprobe cannot read the pointer: the tracefs backend leaves it unknown
+    lru_fetch = f"lru=$arg{lay['LRU']} nr=$arg{lay['NR']}:u32"
+    if lay["REMAINING"]:
+        lru_fetch += f" rem=$arg{lay['REMAINING']}:x64"
+    lru_fetch += f" fn=$arg{lay['SHRINK']}:symbol"
+    lock_fetch = "lock=$arg1 ctx=$arg2 owner=+0($arg1):x64"
     return [
-        KprobeDef("free", "p", "msm_gem_free_object", MSM, "obj=$arg1", "free"),
+        KprobeDef("free", "p", "msm_gem_free_object", MSM, "obj=$arg1", "free", extra=size),
         KprobeDef("free_r", "r", "msm_gem_free_object", MSM, "", "free"),
-        KprobeDef("lastput", "p", "drm_gem_object_free", DRM, "obj=$arg1", "last_put"),
+        KprobeDef("lastput", "p", "drm_gem_object_free", DRM, "obj=$arg1", "last_put",
+                  extra=f"{size} {caller}".strip()),
         KprobeDef("scan", "p", "msm_gem_shrinker_scan", MSM, "nr=+8($arg2):u64 gfp=+0($arg2):x32",
                   "shrink_scan"),
         KprobeDef("scan_r", "r", "msm_gem_shrinker_scan", MSM, "freed=$retval:s64", "shrink_scan"),
@@ -36,28 +80,32 @@ def definitions(version: tuple[int, int]) -> list[KprobeDef]:
         KprobeDef("count_r", "r", "msm_gem_shrinker_count", MSM, "cnt=$retval:u64", "shrink_count"),
         KprobeDef("lru", "p", "drm_gem_lru_scan", DRM, lru_fetch, "lru_scan", (6, 1)),
         KprobeDef("lru_r", "r", "drm_gem_lru_scan", DRM, "freed=$retval:u64", "lru_scan", (6, 1)),
-        KprobeDef("try", "p", "ww_mutex_trylock", CORE, "lock=$arg1 ctx=$arg2 owner=+0($arg1):x64",
-                  "resv_trylock", (6, 1)),
+        KprobeDef("try", "p", "ww_mutex_trylock", CORE, lock_fetch, "resv_trylock", (6, 1),
+                  extra=try_size),
         KprobeDef("try_r", "r", "ww_mutex_trylock", CORE, "ok=$retval:s32", "resv_trylock", (6, 1)),
-        KprobeDef("lock", "p", "ww_mutex_lock", CORE, "lock=$arg1 ctx=$arg2 owner=+0($arg1):x64",
-                  "resv_lock"),
+        KprobeDef("lock", "p", "ww_mutex_lock", CORE, lock_fetch, "resv_lock"),
         KprobeDef("lock_r", "r", "ww_mutex_lock", CORE, "ret=$retval:s32", "resv_lock"),
+        KprobeDef("locki", "p", "ww_mutex_lock_interruptible", CORE, lock_fetch, "resv_lock"),
+        KprobeDef("locki_r", "r", "ww_mutex_lock_interruptible", CORE, "ret=$retval:s32",
+                  "resv_lock"),
         KprobeDef("wait", "p", "dma_resv_wait_timeout", CORE, "resv=$arg1 tmo=$arg4:s64",
                   "fence_wait"),
         KprobeDef("wait_r", "r", "dma_resv_wait_timeout", CORE, "ret=$retval:s64", "fence_wait"),
     ]
 
 
-def kprobe_line(group: str, d: KprobeDef, attach_name: str) -> str:
+def kprobe_line(group: str, d: KprobeDef, attach_name: str, extra: bool = True) -> str:
     head = f"{d.kind}:{group}/{d.event} {attach_name}"
-    return f"{head} {d.fetch}".rstrip() + "\n"
+    return " ".join(x for x in (head, d.fetch, d.extra if extra else "") if x) + "\n"
 
 
 def plan_kprobes(version: tuple[int, int], kallsyms: Kallsyms | None,
-                 has_kprobe_events: bool) -> list[tuple[KprobeDef, str | None, str | None]]:
+                 has_kprobe_events: bool, arch: str | None = None,
+                 offsets: dict[str, int] | None = None, lru_params: tuple[str, ...] | None = None
+                 ) -> list[tuple[KprobeDef, str | None, str | None]]:
     """(definition, attach name or None, reason when None) for every kprobe."""
     out = []
-    for d in definitions(version):
+    for d in definitions(version, arch, offsets, lru_params):
         if not has_kprobe_events:
             out.append((d, None, "no kprobe_events in tracefs (CONFIG_KPROBE_EVENTS off or "
                                  "dynamic events unavailable on this kernel)"))

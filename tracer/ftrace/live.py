@@ -144,21 +144,21 @@ class TracefsSource:
             else:
                 self._enable_tp(system, event, f"function == {hex(retire)}")
         if want_kprobes:
-            for d, attach, reason in plan_kprobes(_version(), ks, has_kprobe_events(self.root)):
+            from probes.btf import kernel_offsets
+            offsets, lru_params = kernel_offsets()
+            for d, attach, reason in plan_kprobes(_version(), ks, has_kprobe_events(self.root),
+                                                  os.uname().machine, offsets, lru_params):
                 name = f"kprobe:{self.inst.group}/{d.event}"
                 if attach is None:
                     self._plan(name, "missing", reason, [d.produces])
                     continue
                 try:
-                    write(os.path.join(self.root, "kprobe_events"),
-                          kprobe_line(self.inst.group, d, attach), append=True)
+                    note = self._add_kprobe(d, attach)
                     self.inst.enable(self.inst.group, d.event)
-                    self._plan(name, "attached", None, [d.produces])
+                    self._plan(name, "attached", note, [d.produces])
                     self.recorded_kinds.add(d.produces)
                 except TracefsError as e:
-                    log = read(os.path.join(self.root, "error_log")).strip().splitlines()[-1:]
-                    self._plan(name, "failed", f"{e}" + (f" ({log[0][:120]})" if log else ""),
-                               [d.produces])
+                    self._plan(name, "failed", self._kprobe_error(e), [d.produces])
         self._read_formats()
         reasons: dict[str, int] = {}
         for e in self.plan_meta.values():
@@ -166,6 +166,24 @@ class TracefsSource:
                 reasons[e["reason"] or "?"] = reasons.get(e["reason"] or "?", 0) + 1
         for reason, n in sorted(reasons.items(), key=lambda x: -x[1])[:4]:
             self._notices.append(f"{n} probe(s) not attached: {reason}")
+
+    def _add_kprobe(self, d, attach: str) -> str | None:
+        """Write the kprobe; when the kernel refuses its optional fetch-args (caller, sizes),
+        write it without them and say so (the event still pairs and counts)."""
+        path = os.path.join(self.root, "kprobe_events")
+        try:
+            write(path, kprobe_line(self.inst.group, d, attach), append=True)
+            return None
+        except TracefsError as e:
+            if not d.extra:
+                raise
+            refused = self._kprobe_error(e)
+        write(path, kprobe_line(self.inst.group, d, attach, extra=False), append=True)
+        return f"attached without {d.extra} ({refused})"
+
+    def _kprobe_error(self, e: Exception) -> str:
+        log = read(os.path.join(self.root, "error_log")).strip().splitlines()[-1:]
+        return f"{e}" + (f" ({log[0][:120]})" if log else "")
 
     def _plan(self, name, status, reason, kinds) -> None:
         self.plan_meta[name] = {"status": status, "reason": reason, "kinds": kinds}

@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from .. import schema
 from ..jiffies import valid_hz
+from .derived import derive_lock_facts
 from .kinds import (_BUILD, _SINGLE, _f, _is_kswapd, _reclaim_kind, _retire_extras,
                     fence_wait_timeouts)
 from .pairing import inside, pair
@@ -46,6 +47,7 @@ PAIRS = (
     ("resv_trylock", "try", "try_r", None, "gemscope"),
     ("resv_trylock", "mtry", "mtry_r", None, "gemscope"),
     ("resv_lock", "lock", "lock_r", None, "gemscope"),
+    ("resv_lock", "locki", "locki_r", None, "gemscope"),
     ("fence_wait", "wait", "wait_r", None, "gemscope"),
 )
 SINGLES = (("fence_signal", "dma_fence_signaled", "dma_fence"),
@@ -56,17 +58,22 @@ SINGLES = (("fence_signal", "dma_fence_signaled", "dma_fence"),
 AUX = {"sched_kthread_work_queue_work": "sched"}   # consumed for retire queue delays, kept generic
 # fields read by name (kprobe fetch-args, `trace-cmd report -R`)
 WANTED = {
-    "free": ("obj", "size"), "free_r": (), "scan": ("nr", "gfp"), "scan_r": ("freed",),
+    "free": ("obj",), "free_r": (), "scan": ("nr", "gfp"), "scan_r": ("freed",),
     "count": (), "count_r": ("cnt",), "lru": ("lru", "nr", "rem", "fn"), "lru_r": ("freed",),
     "try": ("lock", "ctx", "owner"), "try_r": ("ok",), "mtry": ("lock", "owner"), "mtry_r": ("ok",),
-    "lock": ("lock", "ctx", "owner"), "lock_r": ("ret",), "wait": ("resv", "tmo"),
+    "lock": ("lock", "ctx", "owner"), "lock_r": ("ret",), "locki": ("lock", "ctx", "owner"),
+    "locki_r": ("ret",), "wait": ("resv", "tmo"),
     "wait_r": ("ret",), "lastput": ("obj",),
     "contention_begin": ("lock_addr", "flags"), "contention_end": ("lock_addr", "ret"),
     "mm_vmscan_direct_reclaim_begin": ("order", "gfp_flags"),
     "mm_vmscan_direct_reclaim_end": ("nr_reclaimed",),
     "dma_fence_signaled": ("driver", "timeline", "context", "seqno"),
 }
+# read where present: fetch-args gemscope's kprobes gained later (a last put's caller, object
+# sizes), absent from older recordings and hand-written kprobe_events
+OPTIONAL = {"free": ("size",), "lastput": ("size", "caller"), "try": ("size", "back")}
 SYMBOL_FIELDS = ("shrink", "function", "fn")
+CALLER_FIELDS = ("caller",)      # return addresses: symbolized as func+0xoff, like stack frames
 MSM_SCAN = "msm_gem_shrinker_scan"
 
 
@@ -128,7 +135,29 @@ def _common(trace: RawTrace, g: EventGroup, idx: np.ndarray) -> dict[str, Any]:
             "comm": _comm(trace, g).take(ia)}
 
 
+def _return_site(g: EventGroup) -> None:
+    """`caller` of a kretprobe event: where the probed function returned to (the kernel records
+    it: __probe_ret_ip in the binary record, "(caller+0xoff/0xsize [mod] <- func)" in text)."""
+    ip = g.fields.get("__probe_ret_ip")
+    if ip is not None:
+        g.fields["caller"] = ip
+    elif g.payload is not None:
+        st = pc.extract_regex(g.payload, r"^\((?P<caller>[^ /)]+)(?:/0x[0-9a-f]+)?(?: \[[^\]]*\])? <- ")
+        g.fields["caller"] = pc.struct_field(st, [0])
+
+
 def _symbolize(trace: RawTrace, g: EventGroup) -> None:
+    for name in CALLER_FIELDS:
+        arr = g.fields.get(name)
+        if arr is not None and pa.types.is_integer(arr.type):
+            a = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64)
+            names = trace.kallsyms.lookup(a, with_offset=True) \
+                if trace.kallsyms is not None and len(trace.kallsyms) else \
+                pa.nulls(len(a), pa.string())
+            if names.null_count:      # no symbol table, or outside it: the address itself
+                hexes = pa.array([hex(v) if v else None for v in a.tolist()], pa.string())
+                names = pc.if_else(names.is_valid(), names, hexes)
+            g.fields[name] = names
     for name in SYMBOL_FIELDS:
         arr = g.fields.get(name)
         if arr is not None and pa.types.is_integer(arr.type):
@@ -158,10 +187,12 @@ def map_trace(trace: RawTrace) -> Mapped:
         if g.payload is not None and (name in WANTED or name in AUX or
                                       any(name in (p[1], p[2]) for p in PAIRS) or
                                       any(name == s[1] for s in SINGLES)):
-            failed = extract_fields(g, WANTED)
+            failed = extract_fields(g, WANTED, OPTIONAL)
             if failed.any():
                 acc["unreadable_payloads"][name] = int(failed.sum())
                 used[name] = failed  # marks rows as "not usable": they go generic below
+        if name.endswith("_r") and _sys_ok(g, "gemscope"):
+            _return_site(g)
         _symbolize(trace, g)
 
     def usable(name):
@@ -253,6 +284,7 @@ def map_trace(trace: RawTrace) -> Mapped:
         out.add(kind, cols)
         out.recorded_kinds.add(kind)
     _reclaim_context(out, intervals)
+    derive_lock_facts(out)
     consumed_total = int(sum(c.sum() for c in consumed.values()))
     for name, g in groups.items():
         rest = np.flatnonzero(~consumed[name])
@@ -375,7 +407,8 @@ def _reclaim_context(out: Mapped, intervals: dict) -> None:
     reclaim = ivs("direct_reclaim", "shrink_slab", "shrink_scan")
     shrinker = ivs("shrink_scan")
     retire = ivs("retire_run")
-    for kind in ("free", "resv_lock", "resv_trylock", "lock_contention", "fence_wait"):
+    for kind in ("free", "last_put", "resv_lock", "resv_trylock", "lock_contention",
+                 "fence_wait"):
         c = out.kinds.get(kind)
         if c is None:
             continue

@@ -50,7 +50,7 @@ PATTERNS: dict[str, str] = {
 
 # fields that hold addresses (hex) or symbols / flag words in text
 HEX_FIELDS = {"lock_addr", "shr", "work", "worker", "obj", "lock", "ctx", "owner", "resv", "lru",
-              "rem", "submit", "gpu"}
+              "rem", "submit", "gpu", "caller", "back"}
 STRING_FIELDS = {"shrink", "function", "driver", "timeline", "fn"}
 LCB_FLAGS = {"SPIN": 1, "READ": 2, "WRITE": 4, "RT": 8, "PERCPU": 16, "MUTEX": 32}
 # __GFP_* bits as printed by 6.x kernels (include/linux/gfp_types.h order of this era)
@@ -160,8 +160,11 @@ FAST = {"contention_begin": lambda p: _contention_fast(p, "flags"),
         "contention_end": lambda p: _contention_fast(p, "ret")}
 
 
-def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) -> np.ndarray:
-    """Fill g.fields from g.payload; returns a mask of rows whose payload could not be read."""
+def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]],
+                   optional_by_name: dict[str, tuple[str, ...]] | None = None) -> np.ndarray:
+    """Fill g.fields from g.payload; returns a mask of rows whose payload could not be read.
+    Optional fields (fetch-args older recorders did not have) are read where present and never
+    make a row unreadable."""
     n = len(g)
     if g.payload is None or n == 0:
         return np.zeros(n, bool)
@@ -173,7 +176,12 @@ def extract_fields(g: EventGroup, wanted_by_name: dict[str, tuple[str, ...]]) ->
         done = _column_fields(g, pat, wanted)
         if done is not None:
             return done
-    return _general(g, pat, wanted)
+    failed = _general(g, pat, wanted)
+    for fname in (optional_by_name or {}).get(g.name, ()):
+        if fname not in g.fields:
+            st = pc.extract_regex(g.payload, rf"(?:^|[ (])(?P<v>{fname})=(?P<val>[^ )]*)")
+            g.fields[fname] = convert(fname, pc.struct_field(st, [1]))
+    return failed
 
 
 COLUMN_NAMES = ("msm_gpu_submit", "msm_gpu_submit_retired", "dma_fence_signaled")

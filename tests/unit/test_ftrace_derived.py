@@ -1,0 +1,98 @@
+"""What the tracefs backend derives after mapping (tracer/ftrace/derived.py), on a hand-written
+ftrace text trace of gemscope's kprobes: a trylock's shrinker stage from the drm_gem_lru_scan
+call around it, the holder of a failed trylock and of a blocking lock from the last acquisition
+of that lock, the object's size only where the lock is the object's own resv, the callers (from the return events;
+a last put's from a fetch-arg), the context of a last put, and *remaining left unknown."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tracer.ftrace.derived import NO_ROW, enclosing
+from tracer.importers import import_file
+
+TRACE = """\
+# tracer: nop
+#
+       gs-holder-500     [000] .....   100.000100: locki: (ww_mutex_lock_interruptible+0x0/0x90) lock=0xffff000060000000 ctx=0x0 owner=0x0
+       gs-holder-500     [000] .....   100.000110: locki_r: (gs_hold+0x20/0x80 [gs] <- ww_mutex_lock_interruptible) ret=0
+          python-600     [001] .....   100.000200: lock: (ww_mutex_lock+0x0/0x90) lock=0xffff000060000000 ctx=0xffff000099000000 owner=0xffff000070000000
+         kswapd0-88      [001] .....   100.002900: scan: (msm_gem_shrinker_scan+0x0/0x1a0 [msm]) nr=64 gfp=0xcc0
+         kswapd0-88      [001] .....   100.002910: lru: (drm_gem_lru_scan+0x0/0x230 [drm]) lru=0xffff000080000000 nr=64 rem=0xffff800012345678 fn=purge+0x0/0x60 [msm]
+         kswapd0-88      [001] .....   100.002950: try: (ww_mutex_trylock+0x0/0x90) lock=0xffff000060000000 ctx=0x0 owner=0xffff000070000001 size=65536 back=0xffff000060000000
+         kswapd0-88      [001] .....   100.002951: try_r: (drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock) ok=0
+         kswapd0-88      [001] .....   100.002960: try: (ww_mutex_trylock+0x0/0x90) lock=0xffff000061000000 ctx=0x0 owner=0x0 size=4096 back=0xffff0000aaaa0000
+         kswapd0-88      [001] .....   100.002961: try_r: (drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock) ok=1
+         kswapd0-88      [001] .....   100.002990: lru_r: (msm_gem_shrinker_scan+0x5c/0x1a0 [msm] <- drm_gem_lru_scan) freed=10
+         kswapd0-88      [001] .....   100.003000: lru: (drm_gem_lru_scan+0x0/0x230 [drm]) lru=0xffff000081000000 nr=54 rem=0xffff800012345678 fn=evict+0x0/0x60 [msm]
+         kswapd0-88      [001] .....   100.003050: try: (ww_mutex_trylock+0x0/0x90) lock=0xffff000061000000 ctx=0x0 owner=0xffff000088000000 size=4096 back=0xffff0000aaaa0000
+         kswapd0-88      [001] .....   100.003051: try_r: (drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock) ok=0
+         kswapd0-88      [001] .....   100.003090: lru_r: (msm_gem_shrinker_scan+0x5c/0x1a0 [msm] <- drm_gem_lru_scan) freed=0
+         kswapd0-88      [001] .....   100.003100: scan_r: (do_shrink_slab+0x13c/0x3a0 <- msm_gem_shrinker_scan) freed=10
+          python-600     [001] .....   100.004000: lock_r: (gs_submit+0x40/0x100 [gs] <- ww_mutex_lock) ret=0
+      gpu-worker-300     (    300) [001] .....   100.005000: sched_kthread_work_execute_start: work struct 0xffff000040000000: function retire_worker [msm]
+      gpu-worker-300     (    300) [001] .....   100.005010: lastput: (drm_gem_object_free+0x0/0x40 [drm]) obj=0xffff000030000000 size=8192 caller=0xffffffffc0004040
+      gpu-worker-300     (    300) [001] .....   100.005300: sched_kthread_work_execute_end: work struct 0xffff000040000000: function retire_worker [msm]
+"""
+
+
+@pytest.fixture(scope="module")
+def frames(tmp_path_factory):
+    p = tmp_path_factory.mktemp("derived") / "trace.txt"
+    p.write_text(TRACE)
+    im = import_file(str(p))
+    acc = im.meta["import_accounting"]
+    assert acc["balanced"] and acc["bad"] == 0 and acc["generic"] == 0, acc
+    return im
+
+
+def _kind(im, kind):
+    return im.mapped.kinds[kind]
+
+
+def test_trylock_stage_holder_size_and_caller(frames):
+    tl = _kind(frames, "resv_trylock")
+    assert tl["stage"].to_pylist() == ["purge", "purge", "evict"]
+    assert tl["success"].to_pylist() == [False, True, False]
+    # the failed one on 0x...6000: the interruptible lock of gs-holder ended last before it
+    assert tl["holder_comm"].to_pylist() == ["gs-holder", None, "kswapd0"]
+    assert tl["holder_tid"].to_pylist() == [500, None, 88]
+    # 0x...6000 is its object's own resv (back == lock); 0x...6100's object points elsewhere
+    assert tl["size_bytes"].to_pylist() == [65536, None, None]
+    # from the return events: "(drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock)"
+    assert tl["caller"].to_pylist() == ["drm_gem_lru_scan+0xa4"] * 3
+
+
+def test_blocking_locks_interruptible_api_and_holder(frames):
+    lk = _kind(frames, "resv_lock")
+    assert sorted(zip(lk["api"].to_pylist(), lk["tid"].to_pylist())) == [
+        ("ww_mutex_lock", 600), ("ww_mutex_lock_interruptible", 500)]
+    rows = dict(zip(lk["tid"].to_pylist(), lk["holder_comm"].to_pylist()))
+    assert rows == {500: None, 600: "gs-holder"}
+    dur = dict(zip(lk["tid"].to_pylist(), np.asarray(lk["duration_ns"]).tolist()))
+    assert dur == {500: 10_000, 600: 3_800_000}
+    assert dict(zip(lk["tid"].to_pylist(), lk["caller"].to_pylist())) == {
+        500: "gs_hold+0x20", 600: "gs_submit+0x40"}
+
+
+def test_remaining_is_unknown_not_zero(frames):
+    lru = _kind(frames, "lru_scan")
+    assert lru["stage"].to_pylist() == ["purge", "evict"]
+    assert lru["remaining_pages"].to_pylist() == [None, None]
+
+
+def test_last_put_context_and_caller(frames):
+    lp = _kind(frames, "last_put")
+    assert lp["context"].to_pylist() == ["retire_worker"]
+    assert lp["size_bytes"].to_pylist() == [8192]
+    # a fetch-arg (no kretprobe on drm_gem_object_free); no symbol table in a text import
+    assert lp["caller"].to_pylist() == ["0xffffffffc0004040"]
+
+
+def test_enclosing_interval_per_thread():
+    """The interval of the same thread that started last, if it is still open (calls of one
+    probed function do not nest on a thread: the outer of two nested ones is not looked at)."""
+    tid = np.array([1, 1, 1, 2, 1, 3])
+    ts = np.array([5, 11, 15, 3, 30, 5])
+    row = enclosing(tid, ts, np.array([1, 2, 1]), np.array([0, 0, 10]), np.array([20, 4, 12]))
+    assert row.tolist() == [0, 2, NO_ROW, 1, NO_ROW, NO_ROW]

@@ -1,0 +1,131 @@
+"""What the BPF path reads in the kernel and kprobe_events cannot, derived after mapping from the
+events around it (the tracefs backend and imports):
+
+- a trylock's shrinker stage: the stage of the drm_gem_lru_scan call of the same thread that
+  contains it (the BPF path keeps it as per-thread state);
+- the holder of a lock at a failed trylock or a blocking lock call: the task whose acquisition
+  of the same lock (a blocking lock that returned 0, or a trylock that succeeded) ended last
+  before it (the BPF path reads the mutex owner's pid and comm; fetch-args cannot mask the
+  owner word's flag bits to follow it).
+Not derivable: the pages a drm_gem_lru_scan call added to *remaining (msm gives each stage its
+own counter, zero at entry, and a kretprobe cannot read the pointer): the trylock failures'
+object sizes give the pages they skipped instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+NO_ROW = -1
+
+
+def enclosing(tid: np.ndarray, ts: np.ndarray, iv_tid: np.ndarray, iv_start: np.ndarray,
+              iv_end: np.ndarray) -> np.ndarray:
+    """For each (tid, ts): the row of the interval of the same tid that started last at or before
+    ts, when it had not ended before ts; NO_ROW otherwise."""
+    n = len(ts)
+    if n == 0 or len(iv_start) == 0:
+        return np.full(n, NO_ROW, np.int64)
+    left = pd.DataFrame({"tid": np.asarray(tid, np.int64), "ts": np.asarray(ts, np.int64),
+                         "pos": np.arange(n)}).sort_values("ts", kind="stable")
+    right = pd.DataFrame({"tid": np.asarray(iv_tid, np.int64),
+                          "ts": np.asarray(iv_start, np.int64),
+                          "end": np.asarray(iv_end, np.int64),
+                          "row": np.arange(len(iv_start))}).sort_values("ts", kind="stable")
+    m = pd.merge_asof(left, right, on="ts", by="tid", direction="backward")
+    row = m["row"].fillna(NO_ROW).to_numpy(np.int64)
+    ok = (row >= 0) & (m["end"].fillna(-1).to_numpy(np.int64) >= m["ts"].to_numpy(np.int64))
+    out = np.full(n, NO_ROW, np.int64)
+    out[m["pos"].to_numpy()] = np.where(ok, row, NO_ROW)
+    return out
+
+
+def _np(col, dtype=np.int64, fill=0) -> np.ndarray:
+    if isinstance(col, np.ndarray):
+        return col.astype(dtype, copy=False)
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return col.fill_null(fill).to_numpy(zero_copy_only=False).astype(dtype)
+
+
+def _valid(col, n: int) -> np.ndarray:
+    if col is None:
+        return np.zeros(n, bool)
+    if isinstance(col, np.ndarray):
+        return np.ones(n, bool)
+    return col.is_valid().to_numpy(zero_copy_only=False)
+
+
+def derive_lock_facts(out) -> None:
+    """Fill the columns above in `out` (a mapping.Mapped) where they are null."""
+    lru = out.kinds.get("lru_scan")
+    tl = out.kinds.get("resv_trylock")
+    if tl is not None and lru is not None:
+        _trylock_stage(tl, lru)
+    _holders(out.kinds.get("resv_trylock"), out.kinds.get("resv_lock"))
+
+
+def _trylock_stage(tl: dict, lru: dict) -> None:
+    if tl.get("stage") is not None:
+        return
+    st = _np(lru["ts_ns"])
+    row = enclosing(_np(tl["tid"]), _np(tl["ts_ns"]), _np(lru["tid"]), st,
+                    st + _np(lru["duration_ns"]))
+    stages = lru["stage"]
+    stages = stages.combine_chunks() if isinstance(stages, pa.ChunkedArray) else stages
+    tl["stage"] = pc.if_else(pa.array(row != NO_ROW), stages.take(pa.array(np.maximum(row, 0))),
+                             pa.scalar(None, pa.string()))
+
+
+def _bool(col, n: int, fill: bool) -> np.ndarray:
+    if col is None:
+        return np.full(n, fill)
+    if isinstance(col, np.ndarray):
+        return col.astype(bool)
+    return col.fill_null(fill).to_numpy(zero_copy_only=False).astype(bool)
+
+
+def _holders(tl: dict | None, locks: dict | None) -> None:
+    """holder_tid / holder_comm of failed trylocks and blocking lock calls: the last acquisition
+    of the same lock that ended before the call began."""
+    acq = []
+    for kind, cols in (("resv_trylock", tl), ("resv_lock", locks)):
+        if cols is None or not len(cols["ts_ns"]):
+            continue
+        n = len(cols["ts_ns"])
+        ok = _bool(cols["success"], n, False) if kind == "resv_trylock" else \
+            (_np(cols["ret"], fill=-1) == 0)
+        dur_known = _valid(cols["duration_ns"], len(ok))
+        ok &= dur_known
+        rows = np.flatnonzero(ok)
+        comm = cols["comm"]
+        comm = comm.combine_chunks() if isinstance(comm, pa.ChunkedArray) else comm
+        acq.append(pd.DataFrame({
+            "lock": _np(cols["lock_addr"], np.uint64)[rows],
+            "ts": (_np(cols["ts_ns"]) + _np(cols["duration_ns"]))[rows],
+            "holder_tid": _np(cols["tid"])[rows],
+            "holder_comm": pd.array(comm.take(pa.array(rows)).to_pylist(), "string")}))
+    if not acq:
+        return
+    a = pd.concat(acq, ignore_index=True).sort_values("ts", kind="stable")
+    for cols, which in ((tl, "failed"), (locks, "all")):
+        if cols is None or not len(cols["ts_ns"]):
+            continue
+        n = len(cols["ts_ns"])
+        want = ~_bool(cols["success"], n, True) if which == "failed" else np.ones(n, bool)
+        q = pd.DataFrame({"lock": _np(cols["lock_addr"], np.uint64), "ts": _np(cols["ts_ns"]),
+                          "pos": np.arange(n)})[want].sort_values("ts", kind="stable")
+        m = pd.merge_asof(q, a, on="ts", by="lock", direction="backward",
+                          allow_exact_matches=True)
+        tid = np.zeros(n, np.int32)
+        has = np.zeros(n, bool)
+        comm = np.full(n, None, object)
+        hit = m["holder_tid"].notna().to_numpy()
+        pos = m["pos"].to_numpy()[hit]
+        tid[pos] = m["holder_tid"].to_numpy()[hit].astype(np.int32)
+        comm[pos] = m["holder_comm"].to_numpy(dtype=object, na_value=None)[hit]
+        has[pos] = True
+        cols["holder_tid"] = pa.array(tid, pa.int32(), mask=~has)
+        cols["holder_comm"] = pa.array(comm.tolist(), pa.string())
