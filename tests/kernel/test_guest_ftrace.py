@@ -108,6 +108,8 @@ def test_report_agrees_with_module(run):
     assert con["resv_waits"] == c["resv_waits"] > 0
     assert _callers(con["waits_by_caller"]) == {"submit_lock_objects": c["resv_waits"]}
     assert con["waits_by_task"] == {c["waits_comm"]: c["resv_waits"]}
+    # lock:contention_* on reservations (their locks are the kept calls' own resvs)
+    assert con["contended_resv_acquisitions"] == c["resv_waits"]
     assert abs(c["resv_wait_total_ns"] - con["resv_wait_total_ns"]) <= \
         c["resv_waits"] * PROBE_SLACK_NS, (c["resv_wait_total_ns"], con)
     t = h["trylock"]

@@ -14,9 +14,15 @@ from tracer.importers import import_file
 TRACE = """\
 # tracer: nop
 #
-       gs-holder-500     [000] .....   100.000100: locki: (ww_mutex_lock_interruptible+0x0/0x90) lock=0xffff000060000000 ctx=0x0 owner=0x0
+       gs-holder-500     [000] .....   100.000100: locki: (ww_mutex_lock_interruptible+0x0/0x90) lock=0xffff000060000000 ctx=0x0 owner=0x0 back=0xffff000060000000
        gs-holder-500     [000] .....   100.000110: locki_r: (gs_hold+0x20/0x80 [gs] <- ww_mutex_lock_interruptible) ret=0
-          python-600     [001] .....   100.000200: lock: (ww_mutex_lock+0x0/0x90) lock=0xffff000060000000 ctx=0xffff000099000000 owner=0xffff000070000000
+     kms-commit-700      [000] .....   100.000120: lock: (ww_mutex_lock+0x0/0x90) lock=0xffff0000c0000000 ctx=0xffff0000c1000000 owner=0x0 back=0x1234
+     kms-commit-700      [000] .....   100.000130: contention_begin: 0xffff0000c0000000 (flags=MUTEX)
+     kms-commit-700      [000] .....   100.000140: contention_end: 0xffff0000c0000000 (ret=0)
+     kms-commit-700      [000] .....   100.000150: lock_r: (drm_modeset_lock+0x30/0x90 [drm] <- ww_mutex_lock) ret=0
+          python-600     [001] .....   100.000200: lock: (ww_mutex_lock+0x0/0x90) lock=0xffff000060000000 ctx=0xffff000099000000 owner=0xffff000070000000 back=0xffff000060000000
+          python-600     [001] .....   100.000300: contention_begin: 0xffff000060000000 (flags=MUTEX)
+          python-600     [001] .....   100.003900: contention_end: 0xffff000060000000 (ret=0)
          kswapd0-88      [001] .....   100.002900: scan: (msm_gem_shrinker_scan+0x0/0x1a0 [msm]) nr=64 gfp=0xcc0
          kswapd0-88      [001] .....   100.002910: lru: (drm_gem_lru_scan+0x0/0x230 [drm]) lru=0xffff000080000000 nr=64 rem=0xffff800012345678 fn=purge+0x0/0x60 [msm]
          kswapd0-88      [001] .....   100.002950: try: (ww_mutex_trylock+0x0/0x90) lock=0xffff000060000000 ctx=0x0 owner=0xffff000070000001 size=65536 back=0xffff000060000000
@@ -43,6 +49,7 @@ def frames(tmp_path_factory):
     im = import_file(str(p))
     acc = im.meta["import_accounting"]
     assert acc["balanced"] and acc["bad"] == 0 and acc["generic"] == 0, acc
+    assert acc["mapped_inputs"] == acc["events_in"]
     return im
 
 
@@ -61,6 +68,20 @@ def test_trylock_stage_holder_size_and_caller(frames):
     assert tl["size_bytes"].to_pylist() == [65536, None, None]
     # from the return events: "(drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock)"
     assert tl["caller"].to_pylist() == ["drm_gem_lru_scan+0xa4"] * 3
+
+
+def test_only_reservations_are_kept(frames):
+    """A ww_mutex that is not a GEM object's own resv (a KMS crtc lock: `back` does not point
+    at it) is dropped from the lock calls, as the BPF path never records it, and counted; a
+    contention is on a reservation when its lock is a kept call's."""
+    lk = _kind(frames, "resv_lock")
+    assert 700 not in lk["tid"].to_pylist() and lk["is_resv"].to_pylist() == [True, True]
+    assert frames.meta["import_accounting"]["not_reservations"] == 1
+    lc = _kind(frames, "lock_contention")
+    assert dict(zip(np.asarray(lc["tid"]).tolist(), np.asarray(lc["is_resv"]).tolist())) == \
+        {700: False, 600: True}
+    # in-scan trylocks are reservations whatever `back` says (a shared resv is not an own one)
+    assert _kind(frames, "resv_trylock")["is_resv"].to_pylist() == [True, True, True]
 
 
 def test_blocking_locks_interruptible_api_and_holder(frames):

@@ -95,11 +95,13 @@ def test_kprobe_callers_per_arch_and_sizes_from_btf_offsets():
     assert kprobe_line("g", x86["try"], "ww_mutex_trylock") == (
         "p:g/try ww_mutex_trylock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64"
         " size=-264($arg1):u64 back=-8($arg1):x64\n")
-    # functions with a kretprobe: the caller comes from the return event, not a fetch-arg
+    # functions with a kretprobe: the caller comes from the return event, not a fetch-arg;
+    # `back` (the object's resv pointer if the lock is an object's _resv) tells reservations
     assert kprobe_line("g", arm["lock"], "ww_mutex_lock") == \
-        "p:g/lock ww_mutex_lock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64\n"
-    assert kprobe_line("g", x86["locki"], "ww_mutex_lock_interruptible") == \
-        "p:g/locki ww_mutex_lock_interruptible lock=$arg1 ctx=$arg2 owner=+0($arg1):x64\n"
+        "p:g/lock ww_mutex_lock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64 back=-8($arg1):x64\n"
+    assert kprobe_line("g", x86["locki"], "ww_mutex_lock_interruptible") == (
+        "p:g/locki ww_mutex_lock_interruptible lock=$arg1 ctx=$arg2 owner=+0($arg1):x64 "
+        "back=-8($arg1):x64\n")
     assert kprobe_line("g", x86["free"], "msm:msm_gem_free_object") == \
         "p:g/free msm:msm_gem_free_object obj=$arg1 size=+16($arg1):u64\n"
     assert kprobe_line("g", arm["lastput"], "drm:drm_gem_object_free") == \

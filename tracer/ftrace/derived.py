@@ -58,13 +58,59 @@ def _valid(col, n: int) -> np.ndarray:
     return col.is_valid().to_numpy(zero_copy_only=False)
 
 
-def derive_lock_facts(out) -> None:
-    """Fill the columns above in `out` (a mapping.Mapped) where they are null."""
+def derive_lock_facts(out) -> int:
+    """Fill the columns above in `out` (a mapping.Mapped) where they are null, and keep only the
+    ww_mutex calls on reservations; returns how many calls on other ww_mutexes were dropped."""
     lru = out.kinds.get("lru_scan")
     tl = out.kinds.get("resv_trylock")
     if tl is not None and lru is not None:
         _trylock_stage(tl, lru)
+    dropped = _reservations_only(out)
     _holders(out.kinds.get("resv_trylock"), out.kinds.get("resv_lock"))
+    return dropped
+
+
+def _filter(cols: dict, keep: np.ndarray) -> dict:
+    mask = pa.array(keep)
+    return {k: (v[keep] if isinstance(v, np.ndarray) else v.filter(mask)) for k, v in cols.items()}
+
+
+def _reservations_only(out) -> int:
+    """The BPF path records ww_mutex calls on reservations only (its dma_resv registry, and the
+    locks drm_gem_lru_scan trylocks); kprobes see every ww_mutex (msm's KMS crtc locks, the
+    regulator core's). Here a lock is a reservation when it is a GEM object's own resv (is_resv
+    from `back`) or a trylock inside an LRU scan took it; calls known to be on something else
+    are dropped, and lock contentions are marked as on a reservation when their lock is one of
+    the kept calls' locks. Without `back` (no BTF, older recordings) nothing is dropped and
+    is_resv stays unknown."""
+    dropped = 0
+    resv_locks = []
+    known_any = False
+    for kind in ("resv_trylock", "resv_lock"):
+        cols = out.kinds.get(kind)
+        if cols is None or "is_resv" not in cols:
+            continue
+        n = len(cols["ts_ns"])
+        own = cols["is_resv"]
+        known = _valid(own, n)
+        known_any |= bool(known.any())
+        is_resv = _bool(own, n, False)
+        if kind == "resv_trylock" and cols.get("stage") is not None:
+            in_scan = _valid(cols["stage"], n)
+            is_resv |= in_scan
+            known |= in_scan
+        keep = ~known | is_resv
+        dropped += int((~keep).sum())
+        cols["is_resv"] = pa.array(is_resv, pa.bool_(), mask=~known)
+        if not keep.all():
+            out.kinds[kind] = cols = _filter(cols, keep)
+        resv_locks.append(_np(cols["lock_addr"], np.uint64)[_bool(cols["is_resv"],
+                                                                  len(cols["ts_ns"]), False)])
+    cont = out.kinds.get("lock_contention")
+    if cont is not None and known_any:
+        locks = np.unique(np.concatenate(resv_locks)) if resv_locks else np.zeros(0, np.uint64)
+        cont["is_resv"] = np.isin(_np(cont["lock_addr"], np.uint64), locks)
+    return dropped
 
 
 def _trylock_stage(tl: dict, lru: dict) -> None:

@@ -95,15 +95,21 @@ def _b_resv_trylock(c, gb, bi, ge, ei, p, bname):
     c["success"] = pc.equal(_f(ge, "ok", ei, pa.int64()), 1)
     c["api"] = pa.array([("ww_mutex_trylock" if bname == "try" else "mutex_trylock")] * len(bi))
     c["caller"] = _f(ge, "caller", ei, pa.string())     # the return event's return address
-    # the object's size, read relative to the lock: only an object's own resv has one (the
-    # object's resv pointer, read beside it, points back at the lock)
-    own = pc.fill_null(pc.equal(_f(gb, "back", bi, pa.uint64()), c["lock_addr"]), False)
-    c["size_bytes"] = pc.if_else(own, _f(gb, "size", bi, pa.uint64()),
-                                 pa.scalar(None, pa.uint64()))
+    # the object's size, read relative to the lock: only an object's own resv has one
+    c["is_resv"] = _own_resv(c["lock_addr"], gb, bi)
+    c["size_bytes"] = pc.if_else(pc.fill_null(c["is_resv"], False),
+                                 _f(gb, "size", bi, pa.uint64()), pa.scalar(None, pa.uint64()))
+
+
+def _own_resv(lock: pa.Array, gb, bi) -> pa.Array:
+    """Is the lock a GEM object's own reservation (the object's resv pointer, read at its offset
+    from the lock as `back`, points at the lock)? Null when `back` was not read."""
+    return pc.equal(_f(gb, "back", bi, pa.uint64()), lock)
 
 
 def _b_resv_lock(c, gb, bi, ge, ei, p, bname):
     c["lock_addr"] = _f(gb, "lock", bi, pa.uint64())
+    c["is_resv"] = _own_resv(c["lock_addr"], gb, bi)
     c["ctx_addr"] = _f(gb, "ctx", bi, pa.uint64())
     c["ret"] = _f(ge, "ret", ei, pa.int64())
     c["api"] = pa.array([("ww_mutex_lock_interruptible" if bname == "locki" else

@@ -46,20 +46,22 @@ def definitions(version: tuple[int, int], arch: str | None = None,
                 offsets: dict[str, int] | None = None,
                 lru_params: tuple[str, ...] | None = None) -> list[KprobeDef]:
     """The kprobes for this kernel. `offsets` are drm_gem_object member offsets from BTF
-    (probes.btf.kernel_offsets): with them a free, a last put and a trylock on an object's own
-    resv read the object's size; `lru_params` are drm_gem_lru_scan's parameter names (BTF),
+    (probes.btf.kernel_offsets): with them lock calls tell an object's own reservation from
+    other ww_mutexes, and a free, a last put and a trylock read the object's size; `lru_params` are drm_gem_lru_scan's parameter names (BTF),
     which place its arguments (probes.plan.lru_scan_layout)."""
     off = offsets or {}
     caller = caller_fetch(arch)
     size = f"size={_off(off['drm_gem_object.size'])}($arg1):u64" \
         if "drm_gem_object.size" in off else ""
-    # a trylock's lock is &obj->_resv for an object's own resv (obj->resv == &obj->_resv, which
-    # `back` lets the mapping check): size and resv pointer relative to it
-    try_size = ""
-    if {"drm_gem_object.size", "drm_gem_object.resv", "drm_gem_object._resv"} <= set(off):
+    # a ww_mutex that is a GEM object's own reservation is &obj->_resv, and the object's resv
+    # pointer (read relative to the lock as `back`) points back at it: the mapping keeps only
+    # those (crtc / regulator ww_mutexes are not reservations), and a trylock also reads the size
+    own = size_rel = ""
+    if {"drm_gem_object.resv", "drm_gem_object._resv"} <= set(off):
         base = off["drm_gem_object._resv"]
-        try_size = (f"size={_off(off['drm_gem_object.size'] - base)}($arg1):u64"
-                    f" back={_off(off['drm_gem_object.resv'] - base)}($arg1):x64")
+        own = f"back={_off(off['drm_gem_object.resv'] - base)}($arg1):x64"
+        if "drm_gem_object.size" in off:
+            size_rel = f"size={_off(off['drm_gem_object.size'] - base)}($arg1):u64 "
     lay = lru_scan_layout(version, lru_params) or lru_scan_layout(max(version, (6, 1)))
     # *remaining is only written during the call (msm gives each stage its own counter, zero
     # at entry) and a kretprobe cannot read the pointer: the tracefs backend leaves it unknown
@@ -81,11 +83,12 @@ def definitions(version: tuple[int, int], arch: str | None = None,
         KprobeDef("lru", "p", "drm_gem_lru_scan", DRM, lru_fetch, "lru_scan", (6, 1)),
         KprobeDef("lru_r", "r", "drm_gem_lru_scan", DRM, "freed=$retval:u64", "lru_scan", (6, 1)),
         KprobeDef("try", "p", "ww_mutex_trylock", CORE, lock_fetch, "resv_trylock", (6, 1),
-                  extra=try_size),
+                  extra=size_rel + own),
         KprobeDef("try_r", "r", "ww_mutex_trylock", CORE, "ok=$retval:s32", "resv_trylock", (6, 1)),
-        KprobeDef("lock", "p", "ww_mutex_lock", CORE, lock_fetch, "resv_lock"),
+        KprobeDef("lock", "p", "ww_mutex_lock", CORE, lock_fetch, "resv_lock", extra=own),
         KprobeDef("lock_r", "r", "ww_mutex_lock", CORE, "ret=$retval:s32", "resv_lock"),
-        KprobeDef("locki", "p", "ww_mutex_lock_interruptible", CORE, lock_fetch, "resv_lock"),
+        KprobeDef("locki", "p", "ww_mutex_lock_interruptible", CORE, lock_fetch, "resv_lock",
+                  extra=own),
         KprobeDef("locki_r", "r", "ww_mutex_lock_interruptible", CORE, "ret=$retval:s32",
                   "resv_lock"),
         KprobeDef("wait", "p", "dma_resv_wait_timeout", CORE, "resv=$arg1 tmo=$arg4:s64",

@@ -71,7 +71,8 @@ WANTED = {
 }
 # read where present: fetch-args gemscope's kprobes gained later (a last put's caller, object
 # sizes), absent from older recordings and hand-written kprobe_events
-OPTIONAL = {"free": ("size",), "lastput": ("size", "caller"), "try": ("size", "back")}
+OPTIONAL = {"free": ("size",), "lastput": ("size", "caller"), "try": ("size", "back"),
+            "lock": ("back",), "locki": ("back",)}
 SYMBOL_FIELDS = ("shrink", "function", "fn")
 CALLER_FIELDS = ("caller",)      # return addresses: symbolized as func+0xoff, like stack frames
 MSM_SCAN = "msm_gem_shrinker_scan"
@@ -284,7 +285,7 @@ def map_trace(trace: RawTrace) -> Mapped:
         out.add(kind, cols)
         out.recorded_kinds.add(kind)
     _reclaim_context(out, intervals)
-    derive_lock_facts(out)
+    acc["not_reservations"] = derive_lock_facts(out)
     consumed_total = int(sum(c.sum() for c in consumed.values()))
     for name, g in groups.items():
         rest = np.flatnonzero(~consumed[name])
