@@ -135,6 +135,9 @@ def test_report_agrees_with_module(run):
     assert s["trylock_skipped_bytes"] == c["failed_bytes"]
     assert s["fence_waits"] == c["fence_waits"]
     assert s["fence_wait_timeouts"] == c["fence_wait_timeouts"]
+    # their stage from the drm_gem_lru_scan call around them (no shrink_object here)
+    rows = a["shrinker"]["tables"]["fence_waits_by_stage"]
+    assert {r["stage"]: r["waits"] for r in rows} == {"active_purge": c["fence_waits"]}
     # *remaining cannot be read by a kretprobe: unknown, never 0
     assert s["remaining_pages"] is None
     assert h["retire"]["retire_runs"] == c["retire_runs"]

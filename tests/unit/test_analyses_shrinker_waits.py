@@ -52,11 +52,25 @@ def test_fence_waits_in_the_shrinker_exact():
     assert "active_evict" not in t.index
 
 
-def test_without_shrink_object_every_stage_is_unknown():
+def test_without_shrink_object_or_lru_scan_every_stage_is_unknown():
     r = shrinker(frames(_rows(with_calls=False)))
     t = r.tables["fence_waits_by_stage"]
     assert list(t["stage"]) == ["unknown"] and int(t["waits"].iloc[0]) == 4
-    assert any("shrink_object was not recorded" in n for n in r.notes)
+    assert any("neither shrink_object nor lru_scan was recorded" in n for n in r.notes)
+
+
+def test_without_shrink_object_the_lru_scan_around_gives_the_stage():
+    """The tracefs backend has no per-object calls: the drm_gem_lru_scan call of the same
+    thread that contains the wait gives its stage."""
+    rows = _rows(with_calls=False)
+    rows["lru_scan"] = [
+        ev(1200, 5, "kswapd0", stage="active_purge", duration_ns=45_000_000, freed_pages=8),
+        ev(49_990_000, 5, "kswapd0", stage="active_evict", duration_ns=5000, freed_pages=0)]
+    r = shrinker(frames(rows))
+    t = r.tables["fence_waits_by_stage"].set_index("stage")
+    assert t.loc["active_purge", "waits"] == 2 and t.loc["active_purge", "timeouts"] == 1
+    assert t.loc["unknown", "waits"] == 2
+    assert not any("stage of a fence wait" in n for n in r.notes)
 
 
 def test_fence_wait_not_recorded_is_said():

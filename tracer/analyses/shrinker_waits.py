@@ -4,8 +4,9 @@ waited on a busy object with dma_resv_wait_timeout, for how long, and how many w
 
 A wait is in the shrinker when its context is `shrinker` (the probe's per-thread flag, set from
 msm_gem_shrinker_scan entry to return). Its stage is that of the purge/evict/active_* call on the
-same thread whose interval contains the wait's; without shrink_object events, or when no call
-contains it, the stage is unknown.
+same thread whose interval contains the wait's; without shrink_object events (the tracefs
+backend), that of the drm_gem_lru_scan call containing it (the stage callback runs inside it);
+when no call contains it, the stage is unknown.
 """
 from __future__ import annotations
 
@@ -17,8 +18,8 @@ from .stats import UNKNOWN, distribution, known_ns, labels, sum_ns
 
 
 def enclosing_stage(waits: pd.DataFrame, calls: pd.DataFrame) -> np.ndarray:
-    """The stage of the shrink_object call on the same tid that contains each wait (object
-    array, UNKNOWN where none does). Calls on one thread never overlap, so the containing call,
+    """The stage of the shrink_object (or lru_scan) call on the same tid that contains each wait
+    (object array, UNKNOWN where none does). Calls on one thread never overlap, so the containing call,
     if any, is the last one that started at or before the wait."""
     out = np.full(len(waits), UNKNOWN, dtype=object)
     if not len(waits) or not len(calls):
@@ -54,9 +55,12 @@ def shrinker_fence_waits(frames: Frames) -> tuple[dict, pd.DataFrame, list[str]]
     notes = []
     if frames.recorded("shrink_object"):
         stage = enclosing_stage(w, frames["shrink_object"])
+    elif frames.recorded("lru_scan"):
+        stage = enclosing_stage(w, frames["lru_scan"])
     else:
         stage = np.full(len(w), UNKNOWN, dtype=object)
-        notes.append("shrink_object was not recorded: the stage of a fence wait is unknown")
+        notes.append("neither shrink_object nor lru_scan was recorded: the stage of a fence wait "
+                     "is unknown")
     t = pd.DataFrame({"stage": stage,
                       "wait_ns": pd.Series(dur, dtype="float64").where(known).to_numpy(),
                       "timeouts": timed_out.astype(np.int64)})
