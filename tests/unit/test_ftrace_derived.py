@@ -117,3 +117,34 @@ def test_enclosing_interval_per_thread():
     ts = np.array([5, 11, 15, 3, 30, 5])
     row = enclosing(tid, ts, np.array([1, 2, 1]), np.array([0, 0, 10]), np.array([20, 4, 12]))
     assert row.tolist() == [0, 2, NO_ROW, 1, NO_ROW, NO_ROW]
+
+
+def test_is_kthread_from_proc_stat():
+    from tracer.ftrace.live import is_kthread
+    # comm with spaces and a parenthesis; flags (9th field) 0x00200040 has PF_KTHREAD
+    assert is_kthread("88 (kswapd0) S 2 0 0 0 -1 2129984 0 0") is True
+    assert is_kthread("600 (GPU Process (x)) R 1 600 600 34816 600 4194560 12 0") is False
+    assert is_kthread("") is None and is_kthread("600 (python) R 1") is None
+
+
+def test_user_tasks_are_ioctl_where_the_live_source_knew_them(tmp_path):
+    """The live source reads PF_KTHREAD from /proc: a user task's free outside the retire worker,
+    shrinker and reclaim is in `ioctl` (the BPF path's word); unknown tasks stay `other`."""
+    from tracer.ftrace.mapping import map_trace
+    from tracer.ftrace.text import parse_text
+    trace = parse_text(TRACE.encode() + (
+        "          python-600     [001] .....   100.006000: free: (msm_gem_free_object+0x0/0x1c0 "
+        "[msm]) obj=0xffff000030000000 size=8192\n"
+        "          python-600     [001] .....   100.006100: free_r: (gs_close+0x10/0x40 [gs] <- "
+        "msm_gem_free_object)\n"
+        "     kms-commit-700      [000] .....   100.006200: free: (msm_gem_free_object+0x0/0x1c0 "
+        "[msm]) obj=0xffff000031000000 size=8192\n"
+        "     kms-commit-700      [000] .....   100.006300: free_r: (gs_close+0x10/0x40 [gs] <- "
+        "msm_gem_free_object)\n").encode())
+    trace.kthreads = {600: False, 300: True}
+    m = map_trace(trace)
+    fr = m.kinds["free"]
+    assert dict(zip(np.asarray(fr["tid"]).tolist(), fr["context"].to_pylist())) == \
+        {600: "ioctl", 700: "other"}
+    # the retire worker's last put stays retire_worker
+    assert m.kinds["last_put"]["context"].to_pylist() == ["retire_worker"]

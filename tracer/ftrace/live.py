@@ -58,6 +58,20 @@ def _kind_of(event: str) -> list[str]:
     return kinds
 
 
+PF_KTHREAD = 0x00200000
+
+
+def is_kthread(stat: str) -> bool | None:
+    """From /proc/<tid>/stat: is the task a kernel thread (flags, the 9th field, has
+    PF_KTHREAD)? None when the task is gone or the line is unreadable. A user task's frees and
+    locks are in context `ioctl`, as the BPF path (which reads the flags in the kernel) says."""
+    _, sep, rest = stat.rpartition(")")
+    parts = rest.split()
+    if not sep or len(parts) < 7 or not parts[6].isdigit():
+        return None
+    return bool(int(parts[6]) & PF_KTHREAD)
+
+
 def _version() -> tuple[int, int]:
     m = re.match(r"(\d+)\.(\d+)", os.uname().release)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
@@ -366,6 +380,10 @@ class TracefsSource:
             comm = read(f"/proc/{t}/comm", 64).strip()
             if comm:
                 self.raw.cmdlines[t] = comm
+        for t in tids - set(self.raw.kthreads):
+            k = is_kthread(read(f"/proc/{t}/stat", 1024))
+            if k is not None:
+                self.raw.kthreads[t] = k
 
     def _emit(self, final: bool) -> None:
         if not self.raw.groups:

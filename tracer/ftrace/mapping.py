@@ -284,7 +284,7 @@ def map_trace(trace: RawTrace) -> Mapped:
         consumed[name][rows] = True
         out.add(kind, cols)
         out.recorded_kinds.add(kind)
-    _reclaim_context(out, intervals)
+    _reclaim_context(out, intervals, trace.kthreads)
     acc["not_reservations"] = derive_lock_facts(out)
     consumed_total = int(sum(c.sum() for c in consumed.values()))
     for name, g in groups.items():
@@ -394,11 +394,12 @@ def _payload(g: EventGroup, rows: np.ndarray) -> pa.Array:
     return pc.binary_join_element_wise(*parts, " ")
 
 
-_CONTEXTS = pa.array(["other", "retire_worker", "reclaim", "shrinker"], pa.string())
+_CONTEXTS = pa.array(["other", "retire_worker", "reclaim", "shrinker", "ioctl"], pa.string())
 
 
-def _reclaim_context(out: Mapped, intervals: dict) -> None:
-    """in_reclaim / context for the kinds that carry them, from reclaim intervals of the same tid."""
+def _reclaim_context(out: Mapped, intervals: dict, kthreads: dict[int, bool]) -> None:
+    """in_reclaim / context for the kinds that carry them, from reclaim intervals of the same tid;
+    outside them a task known to be a user task (kthreads, live only) is in `ioctl`."""
     def ivs(*kinds):
         parts = [iv for k in kinds for iv in intervals.get(k, [])]
         if not parts:
@@ -419,5 +420,11 @@ def _reclaim_context(out: Mapped, intervals: dict) -> None:
         in_shr = inside(tid, ts, *shrinker) if shrinker else np.zeros(len(ts), bool)
         in_ret = inside(tid, ts, *retire) if retire else np.zeros(len(ts), bool)
         c["in_reclaim"] = np.asarray(in_rec, bool)
-        code = np.where(in_shr, 3, np.where(in_rec, 2, np.where(in_ret, 1, 0))).astype(np.int8)
+        user = np.zeros(len(ts), bool)
+        if kthreads:
+            users = np.array([t for t, k in kthreads.items() if not k], np.int64)
+            user = np.isin(tid, users)
+        # the BPF path's order (tracer/live/decode.py): retire_worker > shrinker > reclaim >
+        # ioctl > other
+        code = np.select([in_ret, in_shr, in_rec, user], [1, 3, 2, 4], 0).astype(np.int8)
         c["context"] = pa.DictionaryArray.from_arrays(pa.array(code), _CONTEXTS).cast(pa.string())

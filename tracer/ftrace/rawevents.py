@@ -67,6 +67,8 @@ class RawTrace:
     clock: str | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     cmdlines: dict[int, str] = field(default_factory=dict)
+    # tid -> is a kernel thread (PF_KTHREAD), where the live source could read /proc/<tid>/stat
+    kthreads: dict[int, bool] = field(default_factory=dict)
     kallsyms_text: str = ""                                # parsed on first use
     _symbols: Any = None
 
