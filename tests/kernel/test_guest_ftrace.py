@@ -100,8 +100,12 @@ def test_report_agrees_with_module(run):
     /proc/<tid>/stat. What kprobe_events cannot give: drm_gem_lru_scan's `remaining` is unknown
     (a kretprobe cannot read the pointer)."""
     base, r = run
-    c = r["counters"]
-    a = _report(base)
+    check_report(_report(base), r["counters"])
+
+
+def check_report(a: dict, c: dict) -> None:
+    """`gemscope report --format json`'s analyses of a tracefs recording of the module workload
+    against the module's counters (also run on sample-traces/guest/tracefs-6.12.gsrec)."""
     h = {n: x.get("headline") or {} for n, x in a.items()}
     con = h["contention"]
     assert con["resv_lock_calls"] == c["resv_lock_calls"]

@@ -58,3 +58,14 @@ def test_real_sample_matches_module_counters(sample, capsys):
         (c["fence_waits"], c["fence_wait_timeouts"])
     assert h["retire"]["retire_runs"] == c["retire_runs"]
     assert h["retire"]["fences_signaled_in_retire"] == c["fences_signalled"]
+
+
+def test_real_tracefs_sample_matches_module_counters(capsys):
+    """The tracefs backend's recording of the same workload (no BCC: kprobe_events and
+    tracepoints) reports the module's counters as test_guest_ftrace.py checks on fresh runs."""
+    from tests.kernel.test_guest_ftrace import check_report
+    truth = json.loads((GUEST / "tracefs-6.12.truth.json").read_text())
+    rep = _report(capsys, GUEST / "tracefs-6.12.gsrec")
+    assert rep["meta"]["source"] == "tracefs" and not rep["meta"].get("synthetic")
+    assert rep["meta"]["kernel_release"] == truth["counters"]["kernel"]
+    check_report(rep["analyses"], truth["counters"])
