@@ -109,3 +109,27 @@ def test_kprobe_callers_per_arch_and_sizes_from_btf_offsets():
     riscv = {x.event: x for x in definitions((6, 12), "riscv64")}
     assert kprobe_line("g", riscv["lastput"], "drm_gem_object_free") == \
         "p:g/lastput drm_gem_object_free obj=$arg1\n"
+
+
+def test_kprobe_events_text_for_writing_by_hand():
+    """`gemscope probes kprobe-events`: the lines record --backend ftrace writes, group
+    `gemscope`, a probe this kernel lacks as a comment with the reason."""
+    from tracer.ftrace.kprobes import kprobe_events_text
+    off = {"drm_gem_object.size": 16, "drm_gem_object.resv": 272, "drm_gem_object._resv": 280}
+    text = kprobe_events_text((6, 12), Kallsyms.from_text(KALLSYMS), "x86_64", off, None)
+    lines = text.splitlines()
+    assert "p:gemscope/free msm:msm_gem_free_object obj=$arg1 size=+16($arg1):u64" in lines
+    assert "p:gemscope/lock ww_mutex_lock lock=$arg1 ctx=$arg2 owner=+0($arg1):x64 " \
+        "back=-8($arg1):x64" in lines
+    missing = [x for x in lines if x.startswith("#")]
+    assert [x.split()[1] for x in missing] == ["p:gemscope/count", "r:gemscope/count_r",
+                                               "p:gemscope/locki", "r:gemscope/locki_r"]
+    assert all("not on this kernel" in x for x in missing)
+    assert len(lines) == 17      # one per kprobe definition
+
+
+def test_probes_kprobe_events_command_runs_here(capsys):
+    from tracer.cli import main
+    assert main(["probes", "kprobe-events"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and all(x.startswith(("p:gemscope/", "r:gemscope/", "# ")) for x in out)

@@ -9,11 +9,14 @@ def register(sub) -> None:
         "probes", help="show the generated BPF program or the attach plan for this kernel",
         description="`dump` prints the combined BPF C program preceded by the -D flags chosen for "
                     "the running kernel; `plan` lists every probe point with attached/missing and "
-                    "why (as root, so kallsyms shows addresses).",
+                    "why (as root, so kallsyms shows addresses); `kprobe-events` prints the "
+                    "kprobe_events lines `record --backend ftrace` writes here (group "
+                    "`gemscope`), to set up by hand where gemscope cannot run.",
         epilog="examples:\n  sudo gemscope probes dump > /tmp/gemscope.bpf.c\n"
-               "  sudo gemscope probes plan\n  sudo gemscope probes plan --json",
+               "  sudo gemscope probes plan\n  sudo gemscope probes plan --json\n"
+               "  gemscope probes kprobe-events >> /sys/kernel/tracing/kprobe_events",
         formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("what", choices=("dump", "plan"))
+    p.add_argument("what", choices=("dump", "plan", "kprobe-events"))
     p.add_argument("--json", action="store_true", help="plan as JSON")
     p.add_argument("--uncontended-ns", type=int, default=0, metavar="NS")
     p.set_defaults(func=run)
@@ -31,7 +34,20 @@ def dump_for_this_kernel(uncontended_ns: int = 0) -> str:
     return dump(plan_for_this_kernel(uncontended_ns).defines)
 
 
+def kprobe_events_for_this_kernel() -> str:
+    import os
+    from probes.btf import kernel_offsets
+    from probes.kallsyms import Kallsyms
+    from ..ftrace.kprobes import kprobe_events_text
+    from ..ftrace.live import _version
+    offsets, params = kernel_offsets()
+    return kprobe_events_text(_version(), Kallsyms.read(), os.uname().machine, offsets, params)
+
+
 def run(args) -> int:
+    if args.what == "kprobe-events":
+        print(kprobe_events_for_this_kernel(), end="")
+        return 0
     if args.what == "dump":
         print(dump_for_this_kernel(args.uncontended_ns))
         return 0

@@ -126,3 +126,15 @@ def plan_kprobes(version: tuple[int, int], kallsyms: Kallsyms | None,
         else:
             out.append((d, res.symbol.attach_name, None))
     return out
+
+
+def kprobe_events_text(version: tuple[int, int], kallsyms: Kallsyms | None, arch: str | None,
+                       offsets: dict[str, int] | None, lru_params: tuple[str, ...] | None,
+                       group: str = "gemscope") -> str:
+    """The kprobe_events lines `record --backend ftrace` writes on this kernel, for a maintainer
+    to write by hand (`>> /sys/kernel/tracing/kprobe_events`); a missing probe is a comment."""
+    out = []
+    for d, attach, reason in plan_kprobes(version, kallsyms, True, arch, offsets, lru_params):
+        out.append(kprobe_line(group, d, attach) if attach else
+                   f"# {d.kind}:{group}/{d.event} {d.target}: not on this kernel ({reason})\n")
+    return "".join(out)
