@@ -133,29 +133,36 @@ def _bool(col, n: int, fill: bool) -> np.ndarray:
     return col.fill_null(fill).to_numpy(zero_copy_only=False).astype(bool)
 
 
+def _arrow(col) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks()
+    return col if isinstance(col, pa.Array) else pa.array(col)
+
+
 def _holders(tl: dict | None, locks: dict | None) -> None:
     """holder_tid / holder_comm of failed trylocks and blocking lock calls: the last acquisition
     of the same lock that ended before the call began."""
-    acq = []
+    acq, comms, tids = [], [], []
     for kind, cols in (("resv_trylock", tl), ("resv_lock", locks)):
         if cols is None or not len(cols["ts_ns"]):
             continue
         n = len(cols["ts_ns"])
         ok = _bool(cols["success"], n, False) if kind == "resv_trylock" else \
             (_np(cols["ret"], fill=-1) == 0)
-        dur_known = _valid(cols["duration_ns"], len(ok))
-        ok &= dur_known
+        ok &= _valid(cols["duration_ns"], n)
         rows = np.flatnonzero(ok)
-        comm = cols["comm"]
-        comm = comm.combine_chunks() if isinstance(comm, pa.ChunkedArray) else comm
+        base = sum(len(c) for c in comms)
+        comms.append(_arrow(cols["comm"]).take(pa.array(rows)))
+        tids.append(_np(cols["tid"], np.int32)[rows])
         acq.append(pd.DataFrame({
             "lock": _np(cols["lock_addr"], np.uint64)[rows],
             "ts": (_np(cols["ts_ns"]) + _np(cols["duration_ns"]))[rows],
-            "holder_tid": _np(cols["tid"])[rows],
-            "holder_comm": pd.array(comm.take(pa.array(rows)).to_pylist(), "string")}))
+            "acq": base + np.arange(len(rows))}))
     if not acq:
         return
     a = pd.concat(acq, ignore_index=True).sort_values("ts", kind="stable")
+    comm_of = pa.concat_arrays([c.cast(pa.string()) for c in comms])
+    tid_of = np.concatenate(tids)
     for cols, which in ((tl, "failed"), (locks, "all")):
         if cols is None or not len(cols["ts_ns"]):
             continue
@@ -165,13 +172,12 @@ def _holders(tl: dict | None, locks: dict | None) -> None:
                           "pos": np.arange(n)})[want].sort_values("ts", kind="stable")
         m = pd.merge_asof(q, a, on="ts", by="lock", direction="backward",
                           allow_exact_matches=True)
-        tid = np.zeros(n, np.int32)
-        has = np.zeros(n, bool)
-        comm = np.full(n, None, object)
-        hit = m["holder_tid"].notna().to_numpy()
-        pos = m["pos"].to_numpy()[hit]
-        tid[pos] = m["holder_tid"].to_numpy()[hit].astype(np.int32)
-        comm[pos] = m["holder_comm"].to_numpy(dtype=object, na_value=None)[hit]
-        has[pos] = True
-        cols["holder_tid"] = pa.array(tid, pa.int32(), mask=~has)
-        cols["holder_comm"] = pa.array(comm.tolist(), pa.string())
+        acq_row = np.full(n, -1, np.int64)
+        acq_row[m["pos"].to_numpy()] = m["acq"].fillna(-1).to_numpy(np.int64)
+        has = acq_row >= 0
+        tid = np.where(has, tid_of[np.maximum(acq_row, 0)], 0) if len(tid_of) else \
+            np.zeros(n, np.int32)
+        cols["holder_tid"] = pa.array(tid.astype(np.int32), pa.int32(), mask=~has)
+        cols["holder_comm"] = pc.if_else(pa.array(has), comm_of.take(pa.array(
+            np.maximum(acq_row, 0))), pa.scalar(None, pa.string())) if len(comm_of) else \
+            pa.nulls(n, pa.string())

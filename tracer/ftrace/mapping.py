@@ -50,6 +50,7 @@ PAIRS = (
     ("resv_lock", "locki", "locki_r", None, "gemscope"),
     ("fence_wait", "wait", "wait_r", None, "gemscope"),
 )
+RETURN_EVENTS = {p[2] for p in PAIRS if p[4] == "gemscope"}     # gemscope's kretprobes
 SINGLES = (("fence_signal", "dma_fence_signaled", "dma_fence"),
            ("gpu_submit", "msm_gpu_submit", "drm_msm_gpu"),
            ("gpu_retired", "msm_gpu_submit_retired", "drm_msm_gpu"),
@@ -192,7 +193,7 @@ def map_trace(trace: RawTrace) -> Mapped:
             if failed.any():
                 acc["unreadable_payloads"][name] = int(failed.sum())
                 used[name] = failed  # marks rows as "not usable": they go generic below
-        if name.endswith("_r") and _sys_ok(g, "gemscope"):
+        if name in RETURN_EVENTS and _sys_ok(g, "gemscope"):
             _return_site(g)
         _symbolize(trace, g)
 
