@@ -97,7 +97,7 @@ def test_report_agrees_with_module(run):
     (from the drm_gem_lru_scan call around them), holder (the last acquisition of the lock) and
     bytes (the object's size read beside its own resv), frees by context, the shrinker's
     outcomes per stage and its fence waits; a user task's context (`ioctl`) from
-    /proc/<tid>/stat. What kprobe_events cannot give: drm_gem_lru_scan's `remaining` is unknown
+    /proc/<tid>/stat; the waits' holders' hold times (ww_mutex_unlock). What kprobe_events cannot give: drm_gem_lru_scan's `remaining` is unknown
     (a kretprobe cannot read the pointer)."""
     base, r = run
     check_report(_report(base), r["counters"])
@@ -114,6 +114,14 @@ def check_report(a: dict, c: dict) -> None:
     assert con["waits_by_task"] == {c["waits_comm"]: c["resv_waits"]}
     # lock:contention_* on reservations (their locks are the kept calls' own resvs)
     assert con["contended_resv_acquisitions"] == c["resv_waits"]
+    # each wait's holder and its hold (lock return .. ww_mutex_unlock): gs_hold.c's contender,
+    # whose own hold_ns (after its lock .. before its unlock) lies inside gemscope's
+    worst = a["contention"]["tables"]["worst_waits"]
+    assert len(worst) == c["resv_waits"]
+    assert {w["holder_comm"] for w in worst} == {c["holder_comm"]}
+    assert set(_callers({w["hold_caller"]: 1 for w in worst})) == {"gs_contender_fn"}
+    diff = sum(w["hold_duration_ns"] for w in worst) - c["hold_ns_total"]
+    assert 0 <= diff <= c["resv_waits"] * PROBE_SLACK_NS, (diff, worst)
     assert abs(c["resv_wait_total_ns"] - con["resv_wait_total_ns"]) <= \
         c["resv_waits"] * PROBE_SLACK_NS, (c["resv_wait_total_ns"], con)
     t = h["trylock"]

@@ -20,6 +20,7 @@ TRACE = """\
      kms-commit-700      [000] .....   100.000130: contention_begin: 0xffff0000c0000000 (flags=MUTEX)
      kms-commit-700      [000] .....   100.000140: contention_end: 0xffff0000c0000000 (ret=0)
      kms-commit-700      [000] .....   100.000150: lock_r: (drm_modeset_lock+0x30/0x90 [drm] <- ww_mutex_lock) ret=0
+     kms-commit-700      [000] .....   100.000160: unlock: (ww_mutex_unlock+0x0/0x40) lock=0xffff0000c0000000
           python-600     [001] .....   100.000200: lock: (ww_mutex_lock+0x0/0x90) lock=0xffff000060000000 ctx=0xffff000099000000 owner=0xffff000070000000 back=0xffff000060000000
           python-600     [001] .....   100.000300: contention_begin: 0xffff000060000000 (flags=MUTEX)
           python-600     [001] .....   100.003900: contention_end: 0xffff000060000000 (ret=0)
@@ -29,6 +30,8 @@ TRACE = """\
          kswapd0-88      [001] .....   100.002951: try_r: (drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock) ok=0
          kswapd0-88      [001] .....   100.002960: try: (ww_mutex_trylock+0x0/0x90) lock=0xffff000061000000 ctx=0x0 owner=0x0 size=4096 back=0xffff0000aaaa0000
          kswapd0-88      [001] .....   100.002961: try_r: (drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock) ok=1
+         kswapd0-88      [001] .....   100.002970: unlock: (ww_mutex_unlock+0x0/0x40) lock=0xffff000061000000
+       gs-holder-500     [000] .....   100.003000: unlock: (ww_mutex_unlock+0x0/0x40) lock=0xffff000060000000
          kswapd0-88      [001] .....   100.002990: lru_r: (msm_gem_shrinker_scan+0x5c/0x1a0 [msm] <- drm_gem_lru_scan) freed=10
          kswapd0-88      [001] .....   100.003000: lru: (drm_gem_lru_scan+0x0/0x230 [drm]) lru=0xffff000081000000 nr=54 rem=0xffff800012345678 fn=evict+0x0/0x60 [msm]
          kswapd0-88      [001] .....   100.003050: try: (ww_mutex_trylock+0x0/0x90) lock=0xffff000061000000 ctx=0x0 owner=0xffff000088000000 size=4096 back=0xffff0000aaaa0000
@@ -36,6 +39,8 @@ TRACE = """\
          kswapd0-88      [001] .....   100.003090: lru_r: (msm_gem_shrinker_scan+0x5c/0x1a0 [msm] <- drm_gem_lru_scan) freed=0
          kswapd0-88      [001] .....   100.003100: scan_r: (do_shrink_slab+0x13c/0x3a0 <- msm_gem_shrinker_scan) freed=10
           python-600     [001] .....   100.004000: lock_r: (gs_submit+0x40/0x100 [gs] <- ww_mutex_lock) ret=0
+          python-600     [001] .....   100.004500: unlock: (ww_mutex_unlock+0x0/0x40) lock=0xffff000060000000
+          python-600     [001] .....   100.004600: unlock: (ww_mutex_unlock+0x0/0x40) lock=0xffff000060000000
       gpu-worker-300     (    300) [001] .....   100.005000: sched_kthread_work_execute_start: work struct 0xffff000040000000: function retire_worker [msm]
       gpu-worker-300     (    300) [001] .....   100.005010: lastput: (drm_gem_object_free+0x0/0x40 [drm]) obj=0xffff000030000000 size=8192 caller=0xffffffffc0004040
       gpu-worker-300     (    300) [001] .....   100.005300: sched_kthread_work_execute_end: work struct 0xffff000040000000: function retire_worker [msm]
@@ -49,7 +54,9 @@ def frames(tmp_path_factory):
     im = import_file(str(p))
     acc = im.meta["import_accounting"]
     assert acc["balanced"] and acc["bad"] == 0 and acc["generic"] == 0, acc
-    assert acc["mapped_inputs"] == acc["events_in"]
+    # the second unlock of 0x...6000 has no acquisition left to end
+    assert acc["unmatched_ends"] == {"resv_hold": 1}
+    assert acc["mapped_inputs"] == acc["events_in"] - 1
     return im
 
 
@@ -61,9 +68,10 @@ def test_trylock_stage_holder_size_and_caller(frames):
     tl = _kind(frames, "resv_trylock")
     assert tl["stage"].to_pylist() == ["purge", "purge", "evict"]
     assert tl["success"].to_pylist() == [False, True, False]
-    # the failed one on 0x...6000: the interruptible lock of gs-holder ended last before it
-    assert tl["holder_comm"].to_pylist() == ["gs-holder", None, "kswapd0"]
-    assert tl["holder_tid"].to_pylist() == [500, None, 88]
+    # the failed one on 0x...6000: the interruptible lock of gs-holder ended last before it and
+    # its unlock came after; 0x...6100's last acquirer (kswapd0's trylock) had unlocked it
+    assert tl["holder_comm"].to_pylist() == ["gs-holder", None, None]
+    assert tl["holder_tid"].to_pylist() == [500, None, None]
     # 0x...6000 is its object's own resv (back == lock); 0x...6100's object points elsewhere
     assert tl["size_bytes"].to_pylist() == [65536, None, None]
     # from the return events: "(drm_gem_lru_scan+0xa4/0x230 [drm] <- ww_mutex_trylock)"
@@ -76,7 +84,8 @@ def test_only_reservations_are_kept(frames):
     contention is on a reservation when its lock is a kept call's."""
     lk = _kind(frames, "resv_lock")
     assert 700 not in lk["tid"].to_pylist() and lk["is_resv"].to_pylist() == [True, True]
-    assert frames.meta["import_accounting"]["not_reservations"] == 1
+    # the crtc lock call and its unlock
+    assert frames.meta["import_accounting"]["not_reservations"] == 2
     lc = _kind(frames, "lock_contention")
     assert dict(zip(np.asarray(lc["tid"]).tolist(), np.asarray(lc["is_resv"]).tolist())) == \
         {700: False, 600: True}
@@ -94,6 +103,18 @@ def test_blocking_locks_interruptible_api_and_holder(frames):
     assert dur == {500: 10_000, 600: 3_800_000}
     assert dict(zip(lk["tid"].to_pylist(), lk["caller"].to_pylist())) == {
         500: "gs_hold+0x20", 600: "gs_submit+0x40"}
+
+
+def test_hold_times_from_acquisition_to_unlock(frames):
+    """resv_hold: from each acquisition (a lock's return with 0, a successful trylock's return)
+    to the first ww_mutex_unlock of that lock after it, with the acquirer's caller."""
+    h = _kind(frames, "resv_hold")
+    rows = {t: (d, c) for t, d, c in zip(np.asarray(h["tid"]).tolist(),
+                                         h["duration_ns"].to_pylist(), h["caller"].to_pylist())}
+    assert rows == {88: (9_000, "drm_gem_lru_scan+0xa4"), 600: (500_000, "gs_submit+0x40"),
+                    500: (2_890_000, "gs_hold+0x20")}
+    assert sorted(np.asarray(h["ts_ns"]).tolist()) == [100_000_110_000, 100_002_961_000,
+                                                       100_004_000_000]
 
 
 def test_remaining_is_unknown_not_zero(frames):

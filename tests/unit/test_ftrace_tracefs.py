@@ -123,9 +123,10 @@ def test_kprobe_events_text_for_writing_by_hand():
         "back=-8($arg1):x64" in lines
     missing = [x for x in lines if x.startswith("#")]
     assert [x.split()[1] for x in missing] == ["p:gemscope/count", "r:gemscope/count_r",
-                                               "p:gemscope/locki", "r:gemscope/locki_r"]
+                                               "p:gemscope/locki", "r:gemscope/locki_r",
+                                               "p:gemscope/unlock"]
     assert all("not on this kernel" in x for x in missing)
-    assert len(lines) == 17      # one per kprobe definition
+    assert len(lines) == 18      # one per kprobe definition
 
 
 def test_probes_kprobe_events_command_runs_here(capsys):

@@ -3,10 +3,12 @@ events around it (the tracefs backend and imports):
 
 - a trylock's shrinker stage: the stage of the drm_gem_lru_scan call of the same thread that
   contains it (the BPF path keeps it as per-thread state);
+- hold times (resv_hold): an acquisition (a blocking lock that returned 0, or a trylock that
+  succeeded) to the first ww_mutex_unlock of the same lock after it;
 - the holder of a lock at a failed trylock or a blocking lock call: the task whose acquisition
-  of the same lock (a blocking lock that returned 0, or a trylock that succeeded) ended last
-  before it (the BPF path reads the mutex owner's pid and comm; fetch-args cannot mask the
-  owner word's flag bits to follow it).
+  of the same lock ended last before it and had not been unlocked (the BPF path reads the mutex
+  owner's pid and comm; fetch-args cannot mask the owner word's flag bits to follow it);
+- which ww_mutexes are reservations (a GEM object's own resv: `back`), dropping the others.
 Not derivable: the pages a drm_gem_lru_scan call added to *remaining (msm gives each stage its
 own counter, zero at entry, and a kretprobe cannot read the pointer): the trylock failures'
 object sizes give the pages they skipped instead.
@@ -58,16 +60,22 @@ def _valid(col, n: int) -> np.ndarray:
     return col.is_valid().to_numpy(zero_copy_only=False)
 
 
-def derive_lock_facts(out) -> int:
-    """Fill the columns above in `out` (a mapping.Mapped) where they are null, and keep only the
-    ww_mutex calls on reservations; returns how many calls on other ww_mutexes were dropped."""
+def derive_lock_facts(out, unlocks: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Fill the columns above in `out` (a mapping.Mapped) where they are null, keep only the
+    ww_mutex calls on reservations, and with ww_mutex_unlock events (lock addresses, times) make
+    resv_hold events. Returns accounting: calls (and unlocks) on other ww_mutexes dropped, and
+    unlocks of a reservation no recorded acquisition explains."""
     lru = out.kinds.get("lru_scan")
     tl = out.kinds.get("resv_trylock")
     if tl is not None and lru is not None:
         _trylock_stage(tl, lru)
-    dropped = _reservations_only(out)
-    _holders(out.kinds.get("resv_trylock"), out.kinds.get("resv_lock"))
-    return dropped
+    acc = {"not_reservations": _reservations_only(out), "unmatched_unlocks": 0}
+    acq = _acquisitions(out.kinds.get("resv_trylock"), out.kinds.get("resv_lock"))
+    released = None
+    if unlocks is not None and acq is not None:
+        released, acc = _holds(out, acq, unlocks, acc)
+    _holders(out.kinds.get("resv_trylock"), out.kinds.get("resv_lock"), acq, released)
+    return acc
 
 
 def _filter(cols: dict, keep: np.ndarray) -> dict:
@@ -139,10 +147,10 @@ def _arrow(col) -> pa.Array:
     return col if isinstance(col, pa.Array) else pa.array(col)
 
 
-def _holders(tl: dict | None, locks: dict | None) -> None:
-    """holder_tid / holder_comm of failed trylocks and blocking lock calls: the last acquisition
-    of the same lock that ended before the call began."""
-    acq, comms, tids = [], [], []
+def _acquisitions(tl: dict | None, locks: dict | None) -> dict | None:
+    """Every recorded acquisition (a blocking lock that returned 0, a trylock that succeeded,
+    with a known end): lock, time it was acquired (the call's end), the acquirer's columns."""
+    parts = []
     for kind, cols in (("resv_trylock", tl), ("resv_lock", locks)):
         if cols is None or not len(cols["ts_ns"]):
             continue
@@ -150,34 +158,83 @@ def _holders(tl: dict | None, locks: dict | None) -> None:
         ok = _bool(cols["success"], n, False) if kind == "resv_trylock" else \
             (_np(cols["ret"], fill=-1) == 0)
         ok &= _valid(cols["duration_ns"], n)
-        rows = np.flatnonzero(ok)
-        base = sum(len(c) for c in comms)
-        comms.append(_arrow(cols["comm"]).take(pa.array(rows)))
-        tids.append(_np(cols["tid"], np.int32)[rows])
-        acq.append(pd.DataFrame({
-            "lock": _np(cols["lock_addr"], np.uint64)[rows],
-            "ts": (_np(cols["ts_ns"]) + _np(cols["duration_ns"]))[rows],
-            "acq": base + np.arange(len(rows))}))
-    if not acq:
+        parts.append((cols, np.flatnonzero(ok)))
+    if not parts:
+        return None
+    take = lambda name: pa.concat_arrays([  # noqa: E731
+        _arrow(c[name]).take(pa.array(r)).cast(pa.string() if name in ("comm", "caller",
+                                                                       "context") else
+                                               _arrow(c[name]).type) for c, r in parts])
+    return {"lock": np.concatenate([_np(c["lock_addr"], np.uint64)[r] for c, r in parts]),
+            "ts": np.concatenate([(_np(c["ts_ns"]) + _np(c["duration_ns"]))[r] for c, r in parts]),
+            "tid": np.concatenate([_np(c["tid"], np.int32)[r] for c, r in parts]),
+            "pid": np.concatenate([_np(c["pid"], np.int32, -1)[r] for c, r in parts]),
+            "pid_ok": np.concatenate([_valid(c["pid"], len(c["ts_ns"]))[r] for c, r in parts]),
+            "cpu": np.concatenate([_np(c["cpu"], np.int16)[r] for c, r in parts]),
+            "comm": take("comm"), "caller": take("caller"), "context": take("context"),
+            "stack_id": take("stack_id") if all("stack_id" in c for c, _ in parts) else None}
+
+
+def _holds(out, acq: dict, unlocks: tuple[np.ndarray, np.ndarray], acc: dict):
+    """resv_hold from each acquisition to the first ww_mutex_unlock of the same lock after it
+    (an unlock belongs to the latest acquisition before it; a hold with no unlock recorded has
+    an unknown duration). Unlocks of locks no acquisition took are on other ww_mutexes (counted
+    with the dropped calls) or of a reservation acquired before the trace began (unmatched)."""
+    ulock, uts = unlocks
+    n = len(acq["ts"])
+    a = pd.DataFrame({"lock": acq["lock"], "ts": acq["ts"], "row": np.arange(n)}) \
+        .sort_values("ts", kind="stable")
+    u = pd.DataFrame({"lock": ulock, "ts": uts}).sort_values("ts", kind="stable")
+    m = pd.merge_asof(u, a, on="ts", by="lock", direction="backward")
+    row = m["row"].fillna(-1).to_numpy(np.int64)
+    first = pd.Series(m["ts"].to_numpy()[row >= 0]).groupby(row[row >= 0]).min()
+    end = np.full(n, -1, np.int64)
+    end[first.index.to_numpy()] = first.to_numpy()
+    has = end >= 0
+    known_lock = np.isin(ulock, acq["lock"])
+    acc["not_reservations"] += int((~known_lock).sum())
+    acc["unmatched_unlocks"] = int(known_lock.sum()) - len(first)
+    cols = {"ts_ns": acq["ts"], "cpu": acq["cpu"], "tid": acq["tid"],
+            "pid": pa.array(acq["pid"], pa.int32(), mask=~acq["pid_ok"]), "comm": acq["comm"],
+            "lock_addr": pa.array(acq["lock"], pa.uint64()),
+            "obj_addr": pa.nulls(n, pa.uint64()),
+            "duration_ns": pa.array(np.where(has, end - acq["ts"], 0), pa.int64(), mask=~has),
+            "context": acq["context"], "caller": acq["caller"],
+            "stack_id": acq["stack_id"] if acq["stack_id"] is not None else
+            pa.nulls(n, pa.int32())}
+    out.add("resv_hold", cols)
+    out.recorded_kinds.add("resv_hold")
+    return np.where(has, end, np.iinfo(np.int64).max), acc
+
+
+def _holders(tl: dict | None, locks: dict | None, acq: dict | None,
+             released: np.ndarray | None) -> None:
+    """holder_tid / holder_comm of failed trylocks and blocking lock calls: the last acquisition
+    of the same lock that ended before the call began, unless its unlock (when recorded) came
+    before the call too."""
+    if acq is None:
         return
-    a = pd.concat(acq, ignore_index=True).sort_values("ts", kind="stable")
-    comm_of = pa.concat_arrays([c.cast(pa.string()) for c in comms])
-    tid_of = np.concatenate(tids)
+    a = pd.DataFrame({"lock": acq["lock"], "ts": acq["ts"], "acq": np.arange(len(acq["ts"]))}) \
+        .sort_values("ts", kind="stable")
     for cols, which in ((tl, "failed"), (locks, "all")):
         if cols is None or not len(cols["ts_ns"]):
             continue
         n = len(cols["ts_ns"])
         want = ~_bool(cols["success"], n, True) if which == "failed" else np.ones(n, bool)
-        q = pd.DataFrame({"lock": _np(cols["lock_addr"], np.uint64), "ts": _np(cols["ts_ns"]),
+        ts = _np(cols["ts_ns"])
+        q = pd.DataFrame({"lock": _np(cols["lock_addr"], np.uint64), "ts": ts,
                           "pos": np.arange(n)})[want].sort_values("ts", kind="stable")
         m = pd.merge_asof(q, a, on="ts", by="lock", direction="backward",
                           allow_exact_matches=True)
         acq_row = np.full(n, -1, np.int64)
         acq_row[m["pos"].to_numpy()] = m["acq"].fillna(-1).to_numpy(np.int64)
+        if released is not None:
+            gone = (acq_row >= 0) & (released[np.maximum(acq_row, 0)] <= ts)
+            acq_row[gone] = -1
         has = acq_row >= 0
-        tid = np.where(has, tid_of[np.maximum(acq_row, 0)], 0) if len(tid_of) else \
-            np.zeros(n, np.int32)
+        safe = np.maximum(acq_row, 0)
+        tid = np.where(has, acq["tid"][safe], 0) if len(acq["tid"]) else np.zeros(n, np.int32)
         cols["holder_tid"] = pa.array(tid.astype(np.int32), pa.int32(), mask=~has)
-        cols["holder_comm"] = pc.if_else(pa.array(has), comm_of.take(pa.array(
-            np.maximum(acq_row, 0))), pa.scalar(None, pa.string())) if len(comm_of) else \
-            pa.nulls(n, pa.string())
+        cols["holder_comm"] = pc.if_else(pa.array(has), acq["comm"].take(pa.array(safe)),
+                                         pa.scalar(None, pa.string())) if len(acq["comm"]) \
+            else pa.nulls(n, pa.string())

@@ -91,6 +91,9 @@ def definitions(version: tuple[int, int], arch: str | None = None,
                   extra=own),
         KprobeDef("locki_r", "r", "ww_mutex_lock_interruptible", CORE, "ret=$retval:s32",
                   "resv_lock"),
+        # hold times: acquisition .. unlock (a ww_mutex_unlock per lock call; those of other
+        # ww_mutexes are dropped in the mapping)
+        KprobeDef("unlock", "p", "ww_mutex_unlock", CORE, "lock=$arg1", "resv_hold"),
         KprobeDef("wait", "p", "dma_resv_wait_timeout", CORE, "resv=$arg1 tmo=$arg4:s64",
                   "fence_wait"),
         KprobeDef("wait_r", "r", "dma_resv_wait_timeout", CORE, "ret=$retval:s64", "fence_wait"),

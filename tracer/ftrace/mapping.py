@@ -9,7 +9,8 @@
   drm_msm_gpu:msm_gpu_submit/_retired, msm_gem_shrink -> gpu_submit / gpu_retired / shrink_tp
   gemscope kprobes (probe catalog 5.3): free/free_r -> free, scan/scan_r -> shrink_scan,
     count/count_r -> shrink_count, lru/lru_r -> lru_scan, try/try_r and mtry/mtry_r ->
-    resv_trylock, lock/lock_r -> resv_lock, wait/wait_r -> fence_wait, lastput -> last_put
+    resv_trylock, lock/lock_r and locki/locki_r -> resv_lock, wait/wait_r -> fence_wait,
+    lastput -> last_put, unlock -> resv_hold (from the acquisition before it: derived.py)
 Everything else, and known events whose payload could not be read, become `generic` events.
 `accounting` says where every input event went: mapped, generic, unpaired or bad.
 """
@@ -64,7 +65,7 @@ WANTED = {
     "try": ("lock", "ctx", "owner"), "try_r": ("ok",), "mtry": ("lock", "owner"), "mtry_r": ("ok",),
     "lock": ("lock", "ctx", "owner"), "lock_r": ("ret",), "locki": ("lock", "ctx", "owner"),
     "locki_r": ("ret",), "wait": ("resv", "tmo"),
-    "wait_r": ("ret",), "lastput": ("obj",),
+    "wait_r": ("ret",), "lastput": ("obj",), "unlock": ("lock",),
     "contention_begin": ("lock_addr", "flags"), "contention_end": ("lock_addr", "ret"),
     "mm_vmscan_direct_reclaim_begin": ("order", "gfp_flags"),
     "mm_vmscan_direct_reclaim_end": ("nr_reclaimed",),
@@ -286,7 +287,15 @@ def map_trace(trace: RawTrace) -> Mapped:
         out.add(kind, cols)
         out.recorded_kinds.add(kind)
     _reclaim_context(out, intervals, trace.kthreads)
-    acc["not_reservations"] = derive_lock_facts(out)
+    gu, ru = usable("unlock")
+    unlocks = None
+    if gu is not None and _sys_ok(gu, "gemscope") and "lock" in gu.fields:
+        unlocks = (gu.field_np("lock", np.uint64)[0][ru], gu.ts[ru])
+        consumed["unlock"][ru] = True
+    derived = derive_lock_facts(out, unlocks)
+    acc["not_reservations"] = derived["not_reservations"]
+    if derived["unmatched_unlocks"]:
+        acc["unmatched_ends"]["resv_hold"] = derived["unmatched_unlocks"]
     consumed_total = int(sum(c.sum() for c in consumed.values()))
     for name, g in groups.items():
         rest = np.flatnonzero(~consumed[name])
