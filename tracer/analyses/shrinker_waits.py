@@ -19,8 +19,8 @@ from .stats import UNKNOWN, distribution, known_ns, labels, sum_ns
 
 def enclosing_stage(waits: pd.DataFrame, calls: pd.DataFrame) -> np.ndarray:
     """The stage of the shrink_object (or lru_scan) call on the same tid that contains each wait
-    (object array, UNKNOWN where none does). Calls on one thread never overlap, so the containing call,
-    if any, is the last one that started at or before the wait."""
+    (object array, UNKNOWN where none does). Calls on one thread never overlap, so the
+    containing call, if any, is the last one that started at or before the wait."""
     out = np.full(len(waits), UNKNOWN, dtype=object)
     if not len(waits) or not len(calls):
         return out

@@ -182,8 +182,8 @@ class TracefsSource:
             self._notices.append(f"{n} probe(s) not attached: {reason}")
 
     def _add_kprobe(self, d, attach: str) -> str | None:
-        """Write the kprobe; when the kernel refuses its optional fetch-args (caller, sizes),
-        write it without them and say so (the event still pairs and counts)."""
+        """Write the kprobe; when the kernel refuses its optional fetch-args (caller, sizes,
+        `back`), write it without them and say so (the event still pairs and counts)."""
         path = os.path.join(self.root, "kprobe_events")
         try:
             write(path, kprobe_line(self.inst.group, d, attach), append=True)
