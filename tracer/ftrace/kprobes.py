@@ -47,8 +47,9 @@ def definitions(version: tuple[int, int], arch: str | None = None,
                 lru_params: tuple[str, ...] | None = None) -> list[KprobeDef]:
     """The kprobes for this kernel. `offsets` are drm_gem_object member offsets from BTF
     (probes.btf.kernel_offsets): with them lock calls tell an object's own reservation from
-    other ww_mutexes, and a free, a last put and a trylock read the object's size; `lru_params` are drm_gem_lru_scan's parameter names (BTF),
-    which place its arguments (probes.plan.lru_scan_layout)."""
+    other ww_mutexes, and a free, a last put and a trylock read the object's size;
+    `lru_params` are drm_gem_lru_scan's parameter names (BTF), which place its arguments
+    (probes.plan.lru_scan_layout)."""
     off = offsets or {}
     caller = caller_fetch(arch)
     size = f"size={_off(off['drm_gem_object.size'])}($arg1):u64" \

@@ -145,7 +145,8 @@ def _return_site(g: EventGroup) -> None:
     if ip is not None:
         g.fields["caller"] = ip
     elif g.payload is not None:
-        st = pc.extract_regex(g.payload, r"^\((?P<caller>[^ /)]+)(?:/0x[0-9a-f]+)?(?: \[[^\]]*\])? <- ")
+        st = pc.extract_regex(g.payload,
+                              r"^\((?P<caller>[^ /)]+)(?:/0x[0-9a-f]+)?(?: \[[^\]]*\])? <- ")
         g.fields["caller"] = pc.struct_field(st, [0])
 
 
