@@ -114,3 +114,27 @@ async def test_overview_says_which_clock_the_timestamps_are_in(tmp_path, clock, 
         assert headline_rows(app, "overview-health")["clock"] == row
         alerts = str(app.query_one("#alerts", Static).render())
         assert (alert in alerts) if alert else ("CLOCK" not in alerts)
+
+
+TRACEFS_SAMPLE = "sample-traces/guest/tracefs-6.12.gsrec"
+
+
+@pytest.mark.parametrize("view,names", [
+    ("contention", ["contention"]), ("trylock", ["trylock"]), ("finalizers", ["finalizers"]),
+    ("shrinker", ["shrinker", "reclaim_risks"])])
+@asynctest
+async def test_views_of_a_real_tracefs_recording(view, names):
+    """The tracefs backend's real guest recording (unknown remaining_pages, holders and hold
+    times derived after mapping) shows exactly its analyses' numbers, unknowns as unknown."""
+    from tests.conftest import ROOT
+    from tracer.analyses import run_all
+    from tracer.frames import load_frames
+    path = str(ROOT / TRACEFS_SAMPLE)
+    frames = load_frames(path)
+    results = run_all(frames)
+    assert results["shrinker"].headline["remaining_pages"] is None
+    app = GemscopeApp(RecordingSource(path), first_view=view)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        for name in names:
+            panel_matches(app, name, results[name], frames.time_range_ns[0])
