@@ -17,12 +17,15 @@ def _settled(app) -> int | None:
 
 async def settle(app, pilot, timeout_s: float = 30.0) -> None:
     """Wait until the source is read, the shown snapshot answers the current request, and it
-    stayed so for 0.15 s (tables lay themselves out when the app is idle)."""
+    stayed so for 0.15 s (tables lay themselves out when the app is idle), and until running
+    animations ended (the tabs' underline slides to the new tab: on a loaded machine a
+    screenshot taken 0.15 s after a switch caught it halfway, 1 run in 12)."""
     for _ in range(int(timeout_s / 0.02)):
         seq = _settled(app)
         if seq is not None:
             for _ in range(3):
                 await pilot.pause(0.05)
+            await pilot.wait_for_scheduled_animations()
             if _settled(app) == seq:
                 return
         await pilot.pause(0.02)
