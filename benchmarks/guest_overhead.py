@@ -2,7 +2,7 @@
 `gemscope record`, and under bcc's funclatency on the same kernel functions, in ONE guest boot.
 
     .venv/bin/python benchmarks/guest_overhead.py [--kernel 6.12] [--submits 2000 8000]
-        [--reps 3] [--rounds 1] [--breakdown]
+        [--reps 3] [--rounds 1] [--breakdown] [--tracefs]
 
 Prints, per workload size: submits/s for each mode and the slowdown against no tracing; for
 gemscope also the events it decoded per second of workload, the events the kernel dropped
@@ -19,7 +19,9 @@ bpf_stats.py): the tool's probe cost without the host's load drift that moves th
 throughput figures by 2-3x between runs. TCG makes every figure slower than real hardware; the
 RATIOS are what this measures. --rounds N measures gemscope and funclatency N times,
 alternating, each against the untraced run right after it, and prints the median slowdown (one
-round's ratio moves 2x with the host). Needs
+round's ratio moves 2x with the host). --tracefs also records each size with the backend that
+needs no BCC (`record --backend ftrace`: kprobe_events and tracepoints) and prints its slowdown,
+events/s and lost events. Needs
 tests/kernel/rig/setup.sh.
 """
 from __future__ import annotations
@@ -176,6 +178,11 @@ def guest(a) -> None:
         gs = [_record_run(gemscope, out, n, f"record-{n}-r{r}", a.reps) for n in a.submits]
         res["rounds"].append(_round_figures(gs, _funclatency_run(out, a.submits, a.reps)))
         (out / "bench.json").write_text(json.dumps(res, indent=1))
+    if a.tracefs:
+        # the backend without BCC: kprobe_events and tracepoints, one recording per size
+        res["modes"]["tracefs"] = [_record_run(gemscope, out, n, f"tracefs-{n}", a.reps,
+                                               args=["--backend", "ftrace"])
+                                   for n in a.submits]
     res["modes"]["none_after"] = [_best(n, a.reps)[0] for n in a.submits]
     (out / "bench.json").write_text(json.dumps(res, indent=1))
 
@@ -219,12 +226,12 @@ BREAKDOWN = (("decoded_live", {"GEMSCOPE_LIVE_DECODE": "1"}),
 
 
 def _record_run(gemscope: str, out: Path, n: int, name: str, reps: int,
-                env: dict | None = None) -> dict:
+                env: dict | None = None, args: list[str] | None = None) -> dict:
     """The workload of `n` submits, `reps` times, under one `gemscope record`; the fastest run's
     figures, lost events and reader CPU from the summary (they cover all the runs)."""
     rec = out / f"{name}.gsrec"
-    p, f, progs = _start_bg([gemscope, "record", "-o", str(rec)], out / f"{name}.log",
-                            lambda s: "recording to" in s, env=env)
+    p, f, progs = _start_bg([gemscope, "record", *(args or []), "-o", str(rec)],
+                            out / f"{name}.log", lambda s: "recording to" in s, env=env)
     (secs, t0, t1), bpf = _bpf_cost(progs, n, reps)
     time.sleep(2)
     _stop(p, f)
@@ -258,7 +265,7 @@ def host(a) -> int:
     args = ["--inner", "--results", str(results), "--kmod", str(kmod),
             "--submits", *map(str, a.submits), "--reps", str(a.reps),
             "--rounds", str(a.rounds)] + \
-        (["--breakdown"] if a.breakdown else [])
+        (["--breakdown"] if a.breakdown else []) + (["--tracefs"] if a.tracefs else [])
     try:
         run = run_guest_script(abi, Path(__file__).resolve(), args, results, timeout=2400)
         secs = f"{run.seconds:.0f}"
@@ -319,6 +326,13 @@ def _print(results: Path, secs: str) -> int:
             print(f"{label} programs at {r['sizes'][-1]} submits (runs per submit, ns per run): " +
                   ", ".join(f"{k} {v['runs_per_submit']:.2f}x{_f(v, 'ns_per_run')}"
                             for k, v in g["bpf_by_program"].items()))
+    for i, n in enumerate(r["sizes"]):
+        t = modes.get("tracefs", [None] * len(r["sizes"]))[i]
+        if t:
+            print(f"tracefs backend (record --backend ftrace: kprobe_events, no BPF) at {n} "
+                  f"submits: {n / t['seconds']:.0f} submits/s, slowdown "
+                  f"{t['none_next_s'] and t['seconds'] / t['none_next_s']:.2f}x, "
+                  f"{t['events_in_window'] / t['seconds']:.0f} events/s, lost {t['lost']}")
     rounds = r.get("rounds") or []
     if len(rounds) > 1:
         print(f"slowdown per round ({len(rounds)} rounds, each against the untraced run right "
@@ -375,6 +389,8 @@ def main() -> int:
     ap.add_argument("--rounds", type=int, default=1,
                     help="measure gemscope and funclatency this many times, alternating; the "
                          "median slowdown over the rounds is printed (default 1)")
+    ap.add_argument("--tracefs", action="store_true",
+                    help="also measure the tracefs backend (record --backend ftrace) per size")
     ap.add_argument("--breakdown", action="store_true",
                     help="also split gemscope's cost at the largest size (3 more recordings)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)

@@ -202,3 +202,27 @@ def test_plain_source_user_killed_by_sigterm_cleans_up(tmp_path):
     p.wait(timeout=60)
     assert p.returncode == -signal.SIGTERM
     assert not os.path.exists(path)
+
+
+def test_an_event_kind_that_went_quiet_does_not_stop_emission(tmp_path):
+    """The raw events are trimmed to the last seconds after each emission, which leaves a
+    group empty once its event stopped coming (a kthread work event, a probe that fired once);
+    emission went on failing from then on ("zero-size array" in max(), seen in a guest
+    benchmark), and the final read too: the recording lost its end."""
+    _need_tracefs()
+    import numpy as np
+    from tracer.frames import load_frames
+    from tracer.ftrace.live import TracefsSource
+    from tracer.ftrace.rawevents import EventGroup
+    out = tmp_path / "quiet.gsrec"
+    src = TracefsSource(str(out), flush_interval_s=0.3)
+    src.start()
+    empty = np.zeros(0, np.int64)
+    src.raw.groups["quiet_event"] = EventGroup("quiet_event", "sched", empty,
+                                               empty.astype(np.int16), empty.astype(np.int32),
+                                               empty)
+    workload(1.0, str(tmp_path))
+    time.sleep(0.5)
+    src.stop()
+    assert not [n for n in src.notices() if "failed" in n or "reader:" in n], src.notices()
+    assert len(load_frames(str(out))["lock_contention"]) > 0
