@@ -20,6 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..analyses.intervals import asof, take
+
 NO_ROW = -1
 
 
@@ -27,21 +29,11 @@ def enclosing(tid: np.ndarray, ts: np.ndarray, iv_tid: np.ndarray, iv_start: np.
               iv_end: np.ndarray) -> np.ndarray:
     """For each (tid, ts): the row of the interval of the same tid that started last at or before
     ts, when it had not ended before ts; NO_ROW otherwise."""
-    n = len(ts)
-    if n == 0 or len(iv_start) == 0:
-        return np.full(n, NO_ROW, np.int64)
-    left = pd.DataFrame({"tid": np.asarray(tid, np.int64), "ts": np.asarray(ts, np.int64),
-                         "pos": np.arange(n)}).sort_values("ts", kind="stable")
-    right = pd.DataFrame({"tid": np.asarray(iv_tid, np.int64),
-                          "ts": np.asarray(iv_start, np.int64),
-                          "end": np.asarray(iv_end, np.int64),
-                          "row": np.arange(len(iv_start))}).sort_values("ts", kind="stable")
-    m = pd.merge_asof(left, right, on="ts", by="tid", direction="backward")
-    row = m["row"].fillna(NO_ROW).to_numpy(np.int64)
-    ok = (row >= 0) & (m["end"].fillna(-1).to_numpy(np.int64) >= m["ts"].to_numpy(np.int64))
-    out = np.full(n, NO_ROW, np.int64)
-    out[m["pos"].to_numpy()] = np.where(ok, row, NO_ROW)
-    return out
+    ts = np.asarray(ts, np.int64)
+    row = asof(ts, iv_start, left_by=(np.asarray(tid, np.int64),),
+               right_by=(np.asarray(iv_tid, np.int64),))
+    ok = take(np.asarray(iv_end, np.int64), row, -1) >= ts
+    return np.where((row >= 0) & ok, row, NO_ROW)
 
 
 def _np(col, dtype=np.int64, fill=0) -> np.ndarray:
@@ -182,12 +174,8 @@ def _holds(out, acq: dict, unlocks: tuple[np.ndarray, np.ndarray], acc: dict):
     with the dropped calls) or of a reservation acquired before the trace began (unmatched)."""
     ulock, uts = unlocks
     n = len(acq["ts"])
-    a = pd.DataFrame({"lock": acq["lock"], "ts": acq["ts"], "row": np.arange(n)}) \
-        .sort_values("ts", kind="stable")
-    u = pd.DataFrame({"lock": ulock, "ts": uts}).sort_values("ts", kind="stable")
-    m = pd.merge_asof(u, a, on="ts", by="lock", direction="backward")
-    row = m["row"].fillna(-1).to_numpy(np.int64)
-    first = pd.Series(m["ts"].to_numpy()[row >= 0]).groupby(row[row >= 0]).min()
+    row = asof(uts, acq["ts"], left_by=(ulock,), right_by=(acq["lock"],))
+    first = pd.Series(np.asarray(uts, np.int64)[row >= 0]).groupby(row[row >= 0]).min()
     end = np.full(n, -1, np.int64)
     end[first.index.to_numpy()] = first.to_numpy()
     has = end >= 0
@@ -214,27 +202,21 @@ def _holders(tl: dict | None, locks: dict | None, acq: dict | None,
     before the call too."""
     if acq is None:
         return
-    a = pd.DataFrame({"lock": acq["lock"], "ts": acq["ts"], "acq": np.arange(len(acq["ts"]))}) \
-        .sort_values("ts", kind="stable")
     for cols, which in ((tl, "failed"), (locks, "all")):
         if cols is None or not len(cols["ts_ns"]):
             continue
         n = len(cols["ts_ns"])
         want = ~_bool(cols["success"], n, True) if which == "failed" else np.ones(n, bool)
         ts = _np(cols["ts_ns"])
-        q = pd.DataFrame({"lock": _np(cols["lock_addr"], np.uint64), "ts": ts,
-                          "pos": np.arange(n)})[want].sort_values("ts", kind="stable")
-        m = pd.merge_asof(q, a, on="ts", by="lock", direction="backward",
-                          allow_exact_matches=True)
         acq_row = np.full(n, -1, np.int64)
-        acq_row[m["pos"].to_numpy()] = m["acq"].fillna(-1).to_numpy(np.int64)
+        acq_row[want] = asof(ts[want], acq["ts"],
+                             left_by=(_np(cols["lock_addr"], np.uint64)[want],),
+                             right_by=(acq["lock"],))
         if released is not None:
-            gone = (acq_row >= 0) & (released[np.maximum(acq_row, 0)] <= ts)
-            acq_row[gone] = -1
+            acq_row[take(released, acq_row, np.iinfo(np.int64).max) <= ts] = -1
         has = acq_row >= 0
-        safe = np.maximum(acq_row, 0)
-        tid = np.where(has, acq["tid"][safe], 0) if len(acq["tid"]) else np.zeros(n, np.int32)
-        cols["holder_tid"] = pa.array(tid.astype(np.int32), pa.int32(), mask=~has)
-        cols["holder_comm"] = pc.if_else(pa.array(has), acq["comm"].take(pa.array(safe)),
-                                         pa.scalar(None, pa.string())) if len(acq["comm"]) \
-            else pa.nulls(n, pa.string())
+        cols["holder_tid"] = pa.array(take(acq["tid"], acq_row, 0).astype(np.int32), pa.int32(),
+                                      mask=~has)
+        cols["holder_comm"] = pc.if_else(pa.array(has), acq["comm"].take(
+            pa.array(np.maximum(acq_row, 0))), pa.scalar(None, pa.string())) \
+            if len(acq["comm"]) else pa.nulls(n, pa.string())

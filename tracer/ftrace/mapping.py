@@ -150,18 +150,26 @@ def _return_site(g: EventGroup) -> None:
         g.fields["caller"] = pc.struct_field(st, [0])
 
 
+def _code_addresses(trace: RawTrace, addrs: np.ndarray) -> pa.Array:
+    """Kernel code addresses as `func+0xoff` (stack frames, callers); the address itself in hex
+    without a symbol table or outside it."""
+    syms = trace.kallsyms
+    names = syms.lookup(addrs, with_offset=True) if syms is not None and len(syms) else \
+        pa.nulls(len(addrs), pa.string())
+    if names.null_count:
+        hexes = pa.array([hex(a) for a in addrs.tolist()], pa.string())
+        names = pc.if_else(names.is_valid(), names, hexes)
+    return names
+
+
 def _symbolize(trace: RawTrace, g: EventGroup) -> None:
     for name in CALLER_FIELDS:
         arr = g.fields.get(name)
         if arr is not None and pa.types.is_integer(arr.type):
             a = arr.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64)
-            names = trace.kallsyms.lookup(a, with_offset=True) \
-                if trace.kallsyms is not None and len(trace.kallsyms) else \
-                pa.nulls(len(a), pa.string())
-            if names.null_count:      # no symbol table, or outside it: the address itself
-                hexes = pa.array([hex(v) if v else None for v in a.tolist()], pa.string())
-                names = pc.if_else(names.is_valid(), names, hexes)
-            g.fields[name] = names
+            # a null or zero caller stays unknown
+            g.fields[name] = pc.if_else(pa.array(a != 0), _code_addresses(trace, a),
+                                        pa.scalar(None, pa.string()))
     for name in SYMBOL_FIELDS:
         arr = g.fields.get(name)
         if arr is not None and pa.types.is_integer(arr.type):
@@ -343,12 +351,7 @@ def _stacks(trace: RawTrace, groups: dict, consumed: dict, out: Mapped):
     else:
         lists = g.fields["frames_addr"]
         flat = lists.flatten().to_numpy(zero_copy_only=False).astype(np.uint64)
-        syms = trace.kallsyms
-        names = syms.lookup(flat, with_offset=True) if syms is not None and len(syms) else \
-            pa.nulls(len(flat), pa.string())
-        if names.null_count:
-            hexes = pa.array([hex(a) for a in flat.tolist()], pa.string())
-            names = pc.if_else(names.is_valid(), names, hexes)
+        names = _code_addresses(trace, flat)
         joined = pc.binary_join(pa.ListArray.from_arrays(lists.offsets, names), "\n")
     enc = joined.dictionary_encode()
     cleaned = ["\n".join(f for f in (v or "").split("\n")
