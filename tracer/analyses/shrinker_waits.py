@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..frames import Frames
+from .intervals import asof, take
 from .stats import UNKNOWN, distribution, known_ns, labels, sum_ns
 
 
@@ -25,22 +26,14 @@ def enclosing_stage(waits: pd.DataFrame, calls: pd.DataFrame) -> np.ndarray:
     if not len(waits) or not len(calls):
         return out
     cdur, cknown = known_ns(calls["duration_ns"])
-    c = pd.DataFrame({"tid": calls["tid"].to_numpy(dtype=np.int64),
-                      "ts_ns": calls["ts_ns"].to_numpy(dtype=np.int64),
-                      "call_end": np.where(cknown, calls["ts_ns"].to_numpy(dtype=np.int64) + cdur,
-                                           -1),
-                      "stage": labels(calls["stage"]).to_numpy(dtype=object)}) \
-        .sort_values("ts_ns", kind="stable")
+    call_ts = calls["ts_ns"].to_numpy(dtype=np.int64)
     wdur, wknown = known_ns(waits["duration_ns"])
-    w = pd.DataFrame({"tid": waits["tid"].to_numpy(dtype=np.int64),
-                      "ts_ns": waits["ts_ns"].to_numpy(dtype=np.int64),
-                      "end": waits["ts_ns"].to_numpy(dtype=np.int64) + wdur,
-                      "row": np.arange(len(waits))}).sort_values("ts_ns", kind="stable")
-    m = pd.merge_asof(w, c, on="ts_ns", by="tid", direction="backward")
-    inside = (m["call_end"].to_numpy(dtype="float64", na_value=-1) >= m["end"].to_numpy()) & \
-        wknown[m["row"].to_numpy()]
-    rows = m["row"].to_numpy()[inside]
-    out[rows] = m["stage"].to_numpy(dtype=object)[inside]
+    wait_ts = waits["ts_ns"].to_numpy(dtype=np.int64)
+    pos = asof(wait_ts, call_ts, left_by=(waits["tid"].to_numpy(dtype=np.int64),),
+               right_by=(calls["tid"].to_numpy(dtype=np.int64),))
+    call_end = np.where(cknown, call_ts + cdur, -1)
+    inside = (take(call_end, pos, -1) >= wait_ts + wdur) & wknown
+    out[inside] = labels(calls["stage"]).to_numpy(dtype=object)[pos[inside]]
     return out
 
 
