@@ -423,6 +423,7 @@ def _reclaim_context(out: Mapped, intervals: dict, kthreads: dict[int, bool]) ->
     reclaim = ivs("direct_reclaim", "shrink_slab", "shrink_scan")
     shrinker = ivs("shrink_scan")
     retire = ivs("retire_run")
+    users = np.array([t for t, k in kthreads.items() if not k], np.int64)   # user tasks
     for kind in ("free", "last_put", "resv_lock", "resv_trylock", "lock_contention",
                  "fence_wait"):
         c = out.kinds.get(kind)
@@ -434,10 +435,7 @@ def _reclaim_context(out: Mapped, intervals: dict, kthreads: dict[int, bool]) ->
         in_shr = inside(tid, ts, *shrinker) if shrinker else np.zeros(len(ts), bool)
         in_ret = inside(tid, ts, *retire) if retire else np.zeros(len(ts), bool)
         c["in_reclaim"] = np.asarray(in_rec, bool)
-        user = np.zeros(len(ts), bool)
-        if kthreads:
-            users = np.array([t for t, k in kthreads.items() if not k], np.int64)
-            user = np.isin(tid, users)
+        user = np.isin(tid, users)
         # the BPF path's order (tracer/live/decode.py): retire_worker > shrinker > reclaim >
         # ioctl > other
         code = np.select([in_ret, in_shr, in_rec, user], [1, 3, 2, 4], 0).astype(np.int8)
