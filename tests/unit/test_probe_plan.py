@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
 
 from probes.catalog import SPECS
 from probes.kallsyms import Kallsyms, base_name, parse

@@ -80,11 +80,11 @@ def _reservations_only(out) -> int:
     locks drm_gem_lru_scan trylocks); kprobes see every ww_mutex (msm's KMS crtc locks, the
     regulator core's). Here a lock is a reservation when it is a GEM object's own resv (is_resv
     from `back`) or a trylock inside an LRU scan took it; calls known to be on something else
-    are dropped, and lock contentions are marked as on a reservation when their lock is one of
-    the kept calls' locks. Without `back` (no BTF, older recordings) nothing is dropped and
-    is_resv stays unknown."""
+    are dropped, and a lock contention is on a reservation when a kept blocking lock call of the
+    same thread on the same lock contains it (a waiter contends inside its own lock call; an
+    address alone is not enough: a freed object's memory comes back as other locks). Without
+    `back` (no BTF, older recordings) nothing is dropped and is_resv stays unknown."""
     dropped = 0
-    resv_locks = []
     known_any = False
     for kind in ("resv_trylock", "resv_lock"):
         cols = out.kinds.get(kind)
@@ -104,13 +104,26 @@ def _reservations_only(out) -> int:
         cols["is_resv"] = pa.array(is_resv, pa.bool_(), mask=~known)
         if not keep.all():
             out.kinds[kind] = cols = _filter(cols, keep)
-        resv_locks.append(_np(cols["lock_addr"], np.uint64)[_bool(cols["is_resv"],
-                                                                  len(cols["ts_ns"]), False)])
-    cont = out.kinds.get("lock_contention")
+    cont, locks = out.kinds.get("lock_contention"), out.kinds.get("resv_lock")
     if cont is not None and known_any:
-        locks = np.unique(np.concatenate(resv_locks)) if resv_locks else np.zeros(0, np.uint64)
-        cont["is_resv"] = np.isin(_np(cont["lock_addr"], np.uint64), locks)
+        cont["is_resv"] = _inside_resv_calls(cont, locks)
     return dropped
+
+
+def _inside_resv_calls(cont: dict, locks: dict | None) -> np.ndarray:
+    """Does a kept reservation lock call of the same thread on the same lock contain each
+    contention?"""
+    n = len(cont["ts_ns"])
+    if locks is None or not len(locks["ts_ns"]):
+        return np.zeros(n, bool)
+    is_resv = _bool(locks["is_resv"], len(locks["ts_ns"]), False)
+    start = _np(locks["ts_ns"])
+    end = np.where(_valid(locks["duration_ns"], len(start)) & is_resv,
+                   start + _np(locks["duration_ns"]), -1)
+    ts = _np(cont["ts_ns"])
+    pos = asof(ts, start, left_by=(_np(cont["tid"]), _np(cont["lock_addr"], np.uint64)),
+               right_by=(_np(locks["tid"]), _np(locks["lock_addr"], np.uint64)))
+    return take(end, pos, -1) >= ts
 
 
 def _trylock_stage(tl: dict, lru: dict) -> None:
